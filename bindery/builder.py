@@ -1,0 +1,260 @@
+"""Source → environment → plan → engine: one repository becomes one image.
+
+The builder owns image identity. An image's name is derived from the source and
+the *resolved* ref plus a fingerprint of everything else that shapes the image
+(builder version, base images, Jupyter packages, CA certificates), so the same
+inputs map to the same name and an existing image is reused without building.
+Every image carries provenance labels, including a lock of the Python packages
+that were really installed, read back from the image after the build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bindery import __version__
+from bindery.config import Settings
+from bindery.engine.base import BuildRequest, Engine
+from bindery.errors import BinderyError, BuildError, SourceError
+from bindery.sources.base import Ref, Source
+
+EventSink = Callable[[dict[str, Any]], None]
+LABEL = "org.bindery"
+LOCK_PATH = "/srv/bindery-lock.txt"
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """The result of :meth:`Builder.build`."""
+
+    name: str
+    ref: Ref | None
+    reused: bool
+    labels: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _slug(text: str) -> str:
+    """A docker-repository-safe slug: lowercase, ``[a-z0-9._-]``, no leading separator."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
+    return (slug or "repo")[:60]
+
+
+def _no_events(event: dict[str, Any]) -> None:
+    return None
+
+
+class Builder:
+    """Builds (or reuses) the image for a repository."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        if engine is None:
+            from bindery.engine.docker import DockerEngine
+
+            engine = DockerEngine(settings.docker_cli)
+        self.engine = engine
+
+    # -- identity ------------------------------------------------------------
+
+    def resolve(self, spec: str, ref: str | None = None) -> Ref:
+        """Pin ``spec``/``ref`` to an exact commit before anything is built."""
+        from bindery.sources import resolve
+
+        return resolve(spec, ref)
+
+    def ca_bundle(self) -> bytes | None:
+        """The extra CA certificates to trust inside builds, concatenated (PEM)."""
+        paths = self.settings.builder.extra_ca_certificates
+        if not paths:
+            return None
+        chunks = []
+        for path in paths:
+            try:
+                chunks.append(Path(path).read_bytes().strip() + b"\n")
+            except OSError as exc:
+                raise BinderyError(
+                    f"extra CA certificate file {path} cannot be read ({exc.strerror}); "
+                    "fix builder.extra_ca_certificates"
+                ) from exc
+        return b"".join(chunks)
+
+    def fingerprint(self) -> str:
+        """Short hash of every builder input other than the repository itself."""
+        b = self.settings.builder
+        digest = hashlib.sha256()
+        digest.update(__version__.encode())
+        digest.update(json.dumps([b.base_images, b.default_python, b.jupyter_packages]).encode())
+        digest.update(self.ca_bundle() or b"")
+        return digest.hexdigest()[:8]
+
+    def image_name(self, ref: Ref) -> str:
+        """``<prefix>/<slug>-<urlhash>:<commit12>-<fingerprint>``."""
+        url_hash = hashlib.sha256(ref.url.encode()).hexdigest()[:6]
+        base = _slug(ref.display_name or ref.url.rstrip("/").rsplit("/", 1)[-1])
+        resolved = _slug(ref.resolved)[:40]
+        return f"{self.settings.builder.image_prefix}/{base}-{url_hash}:{resolved[:24]}-{self.fingerprint()}"
+
+    def find_image(self, ref: Ref) -> str | None:
+        """The name of an already built image for ``ref``, or ``None``."""
+        name = self.image_name(ref)
+        return name if self.engine.image_labels(name) is not None else None
+
+    # -- building ------------------------------------------------------------
+
+    def build(
+        self,
+        ref: Ref,
+        *,
+        on_event: EventSink | None = None,
+        image_name: str | None = None,
+    ) -> BuiltImage:
+        """Fetch ``ref`` and build its image, or reuse the existing one.
+
+        Events are dicts with a BinderHub-style ``phase`` (``fetching``,
+        ``building``, ``built``, ``failed``) and a ``message``. On failure a
+        ``failed`` event is sent, the exception re-raised, and no image is left.
+        """
+        emit = on_event or _no_events
+        name = image_name or self.image_name(ref)
+        started = time.monotonic()
+        labels = self.engine.image_labels(name)
+        if labels is not None:
+            emit({"phase": "built", "imageName": name, "reused": True,
+                  "message": f"Found built image {name}\n"})
+            return BuiltImage(name, ref, True, labels)
+        try:
+            emit({"phase": "fetching", "message": f"Fetching {ref.url} at {ref.resolved}\n"})
+            with tempfile.TemporaryDirectory(prefix="bindery-build-") as tmp:
+                checkout = Path(tmp) / "repo"
+                self._fetch(ref, checkout)
+                provenance = {
+                    f"{LABEL}.source": ref.url,
+                    f"{LABEL}.source-kind": ref.source,
+                    f"{LABEL}.ref": ref.resolved,
+                    f"{LABEL}.requested-ref": ref.requested or "",
+                }
+                labels = self._build_checkout(Path(tmp), name, provenance, emit)
+        except BinderyError as exc:
+            emit({"phase": "failed", "message": f"{exc}\n"})
+            raise
+        seconds = time.monotonic() - started
+        emit({"phase": "built", "imageName": name, "reused": False,
+              "message": f"Built image {name} in {seconds:.1f} s\n"})
+        return BuiltImage(name, ref, False, labels, seconds)
+
+    def _fetch(self, ref: Ref, dest: Path) -> None:
+        source = _source_for(ref)
+        try:
+            source.fetch(ref, dest, max_bytes=self.settings.builder.max_repo_bytes)  # type: ignore[call-arg]
+        except TypeError:
+            source.fetch(ref, dest)
+        size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file() and not p.is_symlink())
+        if size > self.settings.builder.max_repo_bytes:
+            raise SourceError(
+                f"The repository is {size / 1e6:.0f} MB, larger than this deployment's "
+                f"limit of {self.settings.builder.max_repo_bytes / 1e6:.0f} MB."
+            )
+
+    def _build_checkout(
+        self, workdir: Path, name: str, provenance: dict[str, str], emit: EventSink
+    ) -> dict[str, str]:
+        """Render and build ``workdir/repo`` as image ``name``; return its labels."""
+        from bindery.environment import detect, render
+
+        b = self.settings.builder
+        checkout = workdir / "repo"
+        env = detect(checkout, b)
+        plan = render(env, b, ca_bundle=self.ca_bundle())
+        for line in plan.summary:
+            emit({"phase": "building", "message": f"Bindery: {line}\n"})
+        support = workdir / ".bindery"
+        support.mkdir(exist_ok=True)
+        for rel, data in plan.context_files.items():
+            target = (support / rel).resolve()
+            if not target.is_relative_to(support.resolve()):
+                raise BuildError(f"refusing context file outside the build context: {rel}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            if rel.endswith((".sh", "start")) or data.startswith(b"#!"):
+                target.chmod(0o755)
+        dockerfile = workdir / "Dockerfile.bindery"
+        dockerfile.write_text(plan.dockerfile)
+        context = checkout if plan.uses_repo_dockerfile else workdir
+        labels = {
+            **provenance,
+            f"{LABEL}.builder-version": __version__,
+            f"{LABEL}.fingerprint": self.fingerprint(),
+            f"{LABEL}.base-image": plan.base_image,
+            f"{LABEL}.python": plan.python_version,
+            f"{LABEL}.repo-dockerfile": str(plan.uses_repo_dockerfile).lower(),
+        }
+        staging = f"{name.rsplit(':', 1)[0]}:staging-{uuid.uuid4().hex[:12]}"
+        self.engine.build(
+            BuildRequest(context, dockerfile, staging, labels, b.build_timeout, b.build_memory),
+            lambda line: emit({"phase": "building", "message": line}),
+        )
+        try:
+            labels[f"{LABEL}.lock"] = self._read_lock(staging)
+            # Labels are metadata: a FROM-only build adds them without a new layer.
+            with tempfile.TemporaryDirectory(prefix="bindery-label-") as tmp:
+                label_file = Path(tmp) / "Dockerfile"
+                label_file.write_text(f"FROM {staging}\n")
+                self.engine.build(
+                    BuildRequest(Path(tmp), label_file, name, labels, 300, None), lambda _: None
+                )
+        finally:
+            self.engine.remove_image(staging)
+        return labels
+
+    def _read_lock(self, image: str) -> str:
+        try:
+            return self.engine.read_file(image, LOCK_PATH).strip()
+        except Exception:  # noqa: BLE001 - a repo Dockerfile may not have a venv or cat
+            return "(not recorded: the image does not provide " + LOCK_PATH + ")"
+
+    # -- the default environment ----------------------------------------------
+
+    def default_image_name(self) -> str:
+        return f"{self.settings.builder.image_prefix}/default:{__version__}-{self.fingerprint()}"
+
+    def ensure_default_image(self, on_event: EventSink | None = None) -> str:
+        """The no-configuration environment (JupyterLab, Notebook 7, ipykernel), built once."""
+        emit = on_event or _no_events
+        name = self.default_image_name()
+        if self.engine.image_labels(name) is not None:
+            return name
+        with tempfile.TemporaryDirectory(prefix="bindery-default-") as tmp:
+            (Path(tmp) / "repo").mkdir()
+            self._build_checkout(Path(tmp), name, {f"{LABEL}.source": "(default environment)"}, emit)
+        emit({"phase": "built", "imageName": name, "message": f"Built image {name}\n"})
+        return name
+
+
+def ensure_default_image(settings: Settings, on_event: EventSink | None = None) -> str:
+    """Module-level convenience for spawners: the default image's name, built if missing."""
+    return Builder(settings).ensure_default_image(on_event)
+
+
+def _source_for(ref: Ref) -> Source:
+    from bindery.sources import load_sources
+
+    for cls in load_sources():
+        if cls.name == ref.source:
+            return cls()
+    raise SourceError(f"no source named {ref.source!r} is installed")
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    """Copy a directory (used by tests and ``--editable``)."""
+    shutil.copytree(src, dest, symlinks=True)
