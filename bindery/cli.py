@@ -1,0 +1,223 @@
+"""The ``bindery`` command: build, run, doctor — and hub, proxy, serve from their parts.
+
+Commands of other parts are imported only when used, so ``bindery build`` stays
+fast and a broken optional part cannot break the builder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from bindery import __version__
+from bindery.config import Settings, load_settings
+from bindery.errors import BinderyError
+from bindery.progress import JsonProgress, LiveProgress
+
+LAZY_COMMANDS = {
+    "hub": ("bindery.hub.cli", "hub_group", "Run the multi-user hub (JupyterHub's job)."),
+    "proxy": ("bindery.hub.proxy.cli", "proxy_command", "Run the built-in reverse proxy."),
+    "serve": ("bindery.binder.serve", "serve_command",
+              "Run the whole Binder service: launch page, builder, hub, proxy."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose heavier subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module, attr, help_text = LAZY_COMMANDS[name]
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as exc:
+                @click.command(name, help=help_text)
+                def unavailable() -> None:
+                    raise click.ClickException(f"'bindery {name}' is not available: {exc}")
+                return unavailable
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="bindery")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML settings file (default: $BINDERY_CONFIG or ./bindery.toml).")
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None) -> None:
+    """Bindery: any git repository to a live Jupyter environment behind one link."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_file"] = config_file
+
+
+def _settings(ctx: click.Context) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config_file"))
+    except Exception as exc:  # pydantic ValidationError, bad TOML, missing file
+        raise click.ClickException(f"invalid configuration: {exc}") from exc
+
+
+def _build_options(func: Any) -> Any:
+    for option in reversed([
+        click.argument("spec"),
+        click.option("--ref", default=None, help="Branch, tag or commit (default: the default branch)."),
+        click.option("--image-name", default=None, help="Name for the image (default: derived from source and commit)."),
+        click.option("--json-logs", is_flag=True, help="One JSON event per line on stdout, for programs."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _do_build(settings: Settings, spec: str, ref: str | None, image_name: str | None,
+              json_logs: bool) -> tuple[str, Any]:
+    from bindery.builder import Builder
+
+    display = JsonProgress() if json_logs else LiveProgress()
+    failed_reported = False
+
+    def progress(event: dict[str, Any]) -> None:
+        nonlocal failed_reported
+        failed_reported = failed_reported or event.get("phase") == "failed"
+        display(event)
+
+    with display:
+        try:
+            builder = Builder(settings)
+            progress({"phase": "resolving", "message": f"Resolving {spec}" + (f" at {ref}" if ref else "") + "\n"})
+            resolved = builder.resolve(spec, ref)
+            image = builder.build(resolved, on_event=progress, image_name=image_name)
+        except BinderyError as exc:
+            # Build errors already sent their 'failed' event; resolve errors have not.
+            if not failed_reported:
+                progress({"phase": "failed", "message": f"{exc}\n"})
+            raise click.ClickException(str(exc)) from exc
+    return image.name, builder
+
+
+@main.command()
+@_build_options
+@click.pass_context
+def build(ctx: click.Context, spec: str, ref: str | None, image_name: str | None,
+          json_logs: bool) -> None:
+    """Build (or reuse) the image for SPEC: a path, a git URL, gh:owner/repo, gl:…, gist:…
+
+    The image name is printed as the last line of output (with --json-logs, the
+    last line is the 'built' event carrying imageName).
+    """
+    name, _ = _do_build(_settings(ctx), spec, ref, image_name, json_logs)
+    if not json_logs:
+        click.echo(name)
+
+
+@main.command()
+@_build_options
+@click.option("--editable", is_flag=True, help="Mount the local repository as the home directory.")
+@click.option("--memory", default="2g", show_default=True, help="Memory limit of the container.")
+@click.option("--cpus", default=1.0, show_default=True, type=float, help="CPU limit of the container.")
+@click.option("--port", default=0, type=int, help="Host port on 127.0.0.1 (default: a free one).")
+@click.pass_context
+def run(ctx: click.Context, spec: str, ref: str | None, image_name: str | None, json_logs: bool,
+        editable: bool, memory: str, cpus: float, port: int) -> None:
+    """Build SPEC if needed, start JupyterLab on 127.0.0.1 and print its URL; Ctrl-C stops it."""
+    from bindery.engine.base import RunRequest
+
+    settings = _settings(ctx)
+    mount = None
+    if editable:
+        mount = Path(spec).expanduser()
+        if not mount.is_dir():
+            raise click.ClickException("--editable needs SPEC to be a local directory")
+    name, builder = _do_build(settings, spec, ref, image_name, json_logs)
+    emit = JsonProgress() if json_logs else LiveProgress()
+    token = secrets.token_hex(24)
+    emit({"phase": "launching", "message": f"Starting a container from {name}\n"})
+    server = builder.engine.run(RunRequest(
+        image=name, token=token, host_port=port, mount_home=mount, memory=memory, cpus=cpus,
+        labels={"org.bindery.run": "cli"},
+    ))
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            builder.engine.stop(server.container_id)
+
+    signal.signal(signal.SIGTERM, lambda *_: (_stop(), sys.exit(0)))
+    try:
+        wait_until_ready(server.url, token, timeout=120, is_alive=lambda: _alive(builder, server))
+        url = f"{server.url}/lab?token={token}"
+        emit({"phase": "ready", "url": server.url + "/", "token": token, "image": name,
+              "message": f"JupyterLab is ready: {url}\n"})
+        if not json_logs:
+            click.echo(url)
+            click.echo("Press Ctrl-C to stop and remove the container.", err=True)
+        while _alive(builder, server):
+            time.sleep(1)
+        logs = builder.engine.logs(server.container_id)
+        raise click.ClickException(f"the server stopped unexpectedly:\n{logs}")
+    except KeyboardInterrupt:
+        click.echo("\nStopping…", err=True)
+    except TimeoutError as exc:
+        logs = builder.engine.logs(server.container_id)
+        raise click.ClickException(f"{exc}\nLast lines of the server log:\n{logs}") from exc
+    finally:
+        _stop()
+
+
+def _alive(builder: Any, server: Any) -> bool:
+    try:
+        container = builder.engine.client.containers.get(server.container_id)
+    except Exception:  # noqa: BLE001 - gone is not alive
+        return False
+    return container.status in ("created", "running")
+
+
+def wait_until_ready(url: str, token: str, timeout: float, is_alive: Any = None) -> float:
+    """Poll ``GET /api/status`` with the token until Jupyter answers 200; return seconds."""
+    started = time.monotonic()
+    deadline = started + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                response = client.get(f"{url}/api/status", headers={"Authorization": f"token {token}"})
+                if response.status_code == 200:
+                    return time.monotonic() - started
+            except httpx.TransportError:
+                pass
+            if is_alive is not None and not is_alive():
+                raise TimeoutError("the server exited before it answered")
+            time.sleep(0.05)
+    raise TimeoutError(f"the server did not answer within {timeout:.0f} s")
+
+
+@main.command()
+@click.option("--fix", is_flag=True, help="Install/start the engine and make missing base images (root).")
+@click.option("--no-default-image", is_flag=True, help="Skip building the default environment.")
+@click.pass_context
+def doctor(ctx: click.Context, fix: bool, no_default_image: bool) -> None:
+    """Check (and with --fix, repair) the container engine and base images."""
+    from bindery.engine.setup import run_doctor
+
+    settings = _settings(ctx)
+    checks = run_doctor(settings, fix, lambda msg: click.echo(msg, err=True),
+                        default_image=not no_default_image)
+    for check in checks:
+        mark = click.style("ok  ", fg="green") if check.ok else click.style("FAIL", fg="red")
+        click.echo(f"{mark} {check.name}: {check.detail}")
+    if not all(c.ok for c in checks):
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

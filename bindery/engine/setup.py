@@ -1,0 +1,176 @@
+"""Getting a working engine and base images on a fresh machine (``bindery doctor``).
+
+Each check returns a :class:`Check`; with ``fix=True`` a failing check tries to
+repair itself: install ``docker.io`` from the OS packages and start ``dockerd``
+(root only; otherwise the message says exactly what to install), and build each
+configured base image from the Debian mirror with ``debootstrap`` when no
+registry can provide it, tagged with the name the builder's Dockerfiles use, so
+the same Dockerfile works online and air-gapped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bindery.config import Settings
+from bindery.engine.docker import DockerEngine, find_docker_cli
+from bindery.errors import EngineUnavailable
+
+Say = Callable[[str], None]
+DOCKERD_LOG = Path("/var/log/bindery-dockerd.log")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _run(cmd: list[str], say: Say, timeout: float = 900) -> None:
+    say("$ " + " ".join(cmd))
+    subprocess.run(cmd, check=True, timeout=timeout, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def check_engine(settings: Settings, fix: bool, say: Say) -> Check:
+    """Is a Docker engine answering? With ``fix``: install and start one."""
+    engine = DockerEngine(settings.docker_cli)
+    try:
+        return Check("engine", True, engine.check())
+    except EngineUnavailable as exc:
+        if not fix:
+            return Check("engine", False, str(exc))
+    if not _is_root():
+        return Check("engine", False,
+                     "No Docker engine answers and fixing it needs root. As root run: "
+                     "'apt-get install -y docker.io && dockerd &' (Debian/Ubuntu), or install "
+                     "Docker Engine from docs.docker.com, then re-run 'bindery doctor'.")
+    if shutil.which("dockerd") is None or not os.path.exists("/usr/bin/docker"):
+        if shutil.which("apt-get") is None:
+            return Check("engine", False, "No dockerd and no apt-get: install Docker Engine by hand.")
+        say("Installing docker.io from the OS packages…")
+        _run(["apt-get", "update"], say)
+        _run(["apt-get", "install", "-y", "docker.io"], say)
+    say(f"Starting dockerd (log: {DOCKERD_LOG})…")
+    with DOCKERD_LOG.open("ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            return Check("engine", True, DockerEngine(settings.docker_cli).check())
+        except EngineUnavailable:
+            time.sleep(1)
+    return Check("engine", False, f"dockerd did not answer within 60 s; see {DOCKERD_LOG}")
+
+
+def apt_mirror() -> str:
+    """The Debian mirror this machine's own apt sources name (so debootstrap can reach it)."""
+    candidates: list[str] = []
+    sources_dir = Path("/etc/apt/sources.list.d")
+    for path in sorted(sources_dir.glob("*.sources")) if sources_dir.is_dir() else []:
+        text = path.read_text(errors="replace")
+        for block in text.split("\n\n"):
+            if re.search(r"^Suites:.*\b(bookworm|trixie|bullseye|sid)\b", block, re.M):
+                if m := re.search(r"^URIs:\s*(\S+)", block, re.M):
+                    candidates.append(m.group(1))
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.is_file():
+        for line in legacy.read_text(errors="replace").splitlines():
+            m = re.match(r"deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+(bookworm|trixie|bullseye)\s", line)
+            if m:
+                candidates.append(m.group(1))
+    for url in candidates:
+        if "security" not in url:
+            return url.rstrip("/")
+    return DEFAULT_MIRROR
+
+
+def _suite_of(image: str) -> str:
+    tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else "bookworm"
+    return tag.split("-")[0]
+
+
+def check_base_images(settings: Settings, fix: bool, say: Say) -> list[Check]:
+    """Each configured base image exists locally (pulled, or made with debootstrap)."""
+    engine = DockerEngine(settings.docker_cli)
+    checks = []
+    for python, image in sorted(settings.builder.base_images.items()):
+        if engine.image_labels(image) is not None:
+            checks.append(Check(f"base image {image}", True, f"present (Python {python})"))
+            continue
+        if not fix:
+            checks.append(Check(f"base image {image}", False,
+                                "missing; 'bindery doctor --fix' makes it"))
+            continue
+        try:
+            how = _make_base_image(image, say, settings)
+            checks.append(Check(f"base image {image}", True, how))
+        except (subprocess.SubprocessError, OSError) as exc:
+            detail = getattr(exc, "stderr", b"") or b""
+            checks.append(Check(f"base image {image}", False,
+                                f"could not be made: {exc} {detail.decode(errors='replace')[-300:]}"))
+    return checks
+
+
+def _make_base_image(image: str, say: Say, settings: Settings) -> str:
+    cli = find_docker_cli(settings.docker_cli)
+    suite = _suite_of(image)
+    pull = subprocess.run([cli, "pull", f"debian:{suite}-slim"], capture_output=True, timeout=120)
+    if pull.returncode == 0:
+        subprocess.run([cli, "tag", f"debian:{suite}-slim", image], check=True)
+        return f"pulled debian:{suite}-slim"
+    if not _is_root():
+        raise OSError(f"no registry answers and debootstrap needs root; as root run "
+                      f"'bindery doctor --fix' to build {image} from the Debian mirror")
+    if shutil.which("debootstrap") is None:
+        say("Installing debootstrap…")
+        _run(["apt-get", "install", "-y", "debootstrap"], say)
+    mirror = apt_mirror()
+    say(f"No registry reachable: building {image} with debootstrap {suite} from {mirror}…")
+    with tempfile.TemporaryDirectory(prefix="bindery-rootfs-") as root:
+        _run(["debootstrap", "--variant=minbase", suite, root, mirror], say, timeout=1800)
+        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run([cli, "import", "-", image], stdin=tar.stdout, check=True,
+                       stdout=subprocess.DEVNULL)
+        tar.wait()
+    return f"built from {mirror} ({suite}) with debootstrap"
+
+
+def check_default_image(settings: Settings, fix: bool, say: Say) -> Check:
+    """The default environment image, so the first launch does not wait for a build."""
+    from bindery.builder import Builder
+
+    builder = Builder(settings)
+    name = builder.default_image_name()
+    if builder.engine.image_labels(name) is not None:
+        return Check("default image", True, name)
+    if not fix:
+        return Check("default image", False, f"{name} not built yet (built on first use)")
+    say(f"Building the default environment {name}…")
+    builder.ensure_default_image(lambda e: None)
+    return Check("default image", True, f"{name} built")
+
+
+def run_doctor(settings: Settings, fix: bool, say: Say, default_image: bool = True) -> list[Check]:
+    """All checks in order; later ones are skipped when the engine is missing."""
+    checks = [check_engine(settings, fix, say)]
+    if not checks[0].ok:
+        return checks
+    checks += check_base_images(settings, fix, say)
+    if default_image and all(c.ok for c in checks):
+        checks.append(check_default_image(settings, fix, say))
+    return checks
