@@ -19,7 +19,8 @@ if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
   pkgs=(git)
   if [[ $DEV -eq 1 ]]; then
     # Real programs the tests drive: a browser, a database server, git daemon, a load generator, npm.
-    pkgs+=(chromium postgresql wrk npm)
+    pkgs+=(chromium postgresql wrk)
+    command -v npm >/dev/null || pkgs+=(npm)
   fi
   missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

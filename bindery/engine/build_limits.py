@@ -31,7 +31,7 @@ def parse_memory(value: str) -> int:
 class BuildMemoryGuard:
     """Context manager: while open, cap every BuildKit step cgroup at ``limit_bytes``."""
 
-    def __init__(self, limit_bytes: int, interval: float = 0.05) -> None:
+    def __init__(self, limit_bytes: int, interval: float = 0.02) -> None:
         self.limit_bytes = limit_bytes
         self.interval = interval
         self.enforced = 0

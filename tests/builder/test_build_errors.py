@@ -1,0 +1,100 @@
+"""Bad input and failing builds: a clear error, and nothing half-built left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bindery.builder import Builder
+from bindery.config import Settings
+from bindery.errors import BuildError, BuildLimitExceeded
+from bindery.sources import resolve
+
+BINDERY = [sys.executable, "-m", "bindery.cli"]
+
+
+def bindery(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BINDERY, *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+def test_missing_directory_is_a_clear_error() -> None:
+    result = bindery("build", "/definitely/not/here")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "not" in result.stderr.lower()
+
+
+def test_option_like_ref_is_refused_before_running_git(make_repo, bare_url, tmp_path) -> None:
+    url = bare_url(make_repo({"a.txt": "x"}))
+    marker = tmp_path / f"pwned-{uuid.uuid4().hex}"
+    result = bindery("build", url, "--ref", f"--upload-pack=touch {marker}")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert not marker.exists()
+
+
+def test_option_like_url_is_refused(tmp_path) -> None:
+    marker = tmp_path / f"pwned-{uuid.uuid4().hex}"
+    result = bindery("build", f"--upload-pack=touch {marker}")
+    assert result.returncode != 0 and not marker.exists()
+
+
+def test_unknown_ref_names_the_ref(make_repo, bare_url) -> None:
+    url = bare_url(make_repo({"a.txt": "x"}))
+    result = bindery("build", url, "--ref", "no-such-branch")
+    assert result.returncode != 0
+    assert "no-such-branch" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_json_logs_end_with_failed_event_for_bad_runtime(make_repo) -> None:
+    repo = make_repo({"runtime.txt": "python-2.7\n"})
+    result = bindery("build", str(repo), "--json-logs")
+    assert result.returncode != 0
+    import json
+
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert events[-1]["phase"] == "failed"
+    assert "3.11" in events[-1]["message"]  # lists the available versions
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_broken_requirements_fail_clearly_and_leave_no_image(builder: Builder, make_repo) -> None:
+    repo = make_repo({"requirements.txt": "this-package-does-not-exist-bindery==9.9.9\n"})
+    ref = resolve(str(repo))
+    with pytest.raises(BuildError) as info:
+        builder.build(ref)
+    assert "this-package-does-not-exist-bindery" in (str(info.value) + info.value.log_tail)
+    assert builder.find_image(ref) is None
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_build_time_limit(settings: Settings, make_repo) -> None:
+    limited = settings.model_copy(deep=True)
+    limited.builder.build_timeout = 20
+    builder = Builder(limited)
+    repo = make_repo({"postBuild": "#!/bin/bash\nsleep 600\n"})
+    ref = resolve(str(repo))
+    with pytest.raises(BuildLimitExceeded) as info:
+        builder.build(ref)
+    assert "20 seconds" in str(info.value)
+    assert builder.find_image(ref) is None
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_build_memory_limit(settings: Settings, make_repo) -> None:
+    limited = settings.model_copy(deep=True)
+    limited.builder.build_memory = "200m"
+    builder = Builder(limited)
+    hog = "#!/bin/bash\nsleep 1\npython3 -c \"x = bytearray(800 * 1024 * 1024); print(len(x))\"\n"
+    repo = make_repo({"postBuild": hog})
+    ref = resolve(str(repo))
+    with pytest.raises(BuildLimitExceeded) as info:
+        builder.build(ref)
+    assert "memory" in str(info.value)
+    assert builder.find_image(ref) is None
