@@ -1,0 +1,147 @@
+"""Builder timings against a plain ``pip install -r requirements.txt`` Dockerfile.
+
+Measures, for a repository with numpy, pandas and matplotlib in requirements.txt:
+  1. cold build (no layer cache, no package cache) — Bindery vs baseline
+  2. rebuild after a notebook-only change          — target ≤ 5 s
+  3. rebuild after adding one package               — Bindery vs baseline
+  4. container start → Jupyter answering            — target ≤ 2 s (median of 5)
+
+"Cold" clears BuildKit's cache mounts and builds with ``--no-cache``-equivalent
+fresh state for both sides, so neither profits from earlier runs. Usage:
+    .venv/bin/python benchmarks/build_times.py
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bindery.builder import Builder  # noqa: E402
+from bindery.cli import wait_until_ready  # noqa: E402
+from bindery.config import Settings  # noqa: E402
+from bindery.engine.base import RunRequest  # noqa: E402
+from bindery.sources import resolve  # noqa: E402
+
+DOCKER = "/usr/bin/docker"
+REQUIREMENTS = "numpy\npandas\nmatplotlib\n"
+NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+BASELINE_DOCKERFILE = """FROM bindery/base:bookworm
+COPY ca.crt /usr/local/share/ca-certificates/extra.crt
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates tini \\
+    && update-ca-certificates && rm -rf /var/lib/apt/lists/*
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PATH=/srv/venv/bin:$PATH
+RUN useradd -m -u 1000 jovyan && python3 -m venv /srv/venv && chown -R 1000 /srv/venv
+USER 1000
+RUN pip install --no-cache-dir jupyterlab notebook ipykernel
+COPY --chown=1000 requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir -r /tmp/requirements.txt
+COPY --chown=1000 . /home/jovyan
+WORKDIR /home/jovyan
+CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser"]
+"""
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@example.org", *args],
+                   cwd=cwd, check=True, capture_output=True)
+
+
+def timed(cmd: list[str], cwd: Path | None = None, no_cache: bool = False) -> float:
+    started = time.monotonic()
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True,
+                   env={"DOCKER_BUILDKIT": "1", "PATH": "/usr/bin:/bin"})
+    return time.monotonic() - started
+
+
+def baseline_build(repo: Path, tag: str, no_cache: bool) -> float:
+    (repo / "Dockerfile.baseline").write_text(BASELINE_DOCKERFILE)
+    (repo / "ca.crt").write_bytes(Path("/etc/ssl/certs/ca-certificates.crt").read_bytes())
+    cmd = [DOCKER, "build", "-q", "-f", "Dockerfile.baseline", "-t", tag, "."]
+    if no_cache:
+        cmd.insert(2, "--no-cache")
+    return timed(cmd, cwd=repo)
+
+
+def clear_build_cache() -> None:
+    subprocess.run([DOCKER, "builder", "prune", "-af"], check=True, capture_output=True)
+
+
+def start_to_ready(builder: Builder, image: str, runs: int = 5) -> list[float]:
+    figures = []
+    for _ in range(runs):
+        token = secrets.token_hex(16)
+        started = time.monotonic()
+        server = builder.engine.run(RunRequest(image=image, token=token, memory="1g", cpus=1.0))
+        try:
+            wait_until_ready(server.url, token, timeout=60)
+            figures.append(time.monotonic() - started)
+        finally:
+            builder.engine.stop(server.container_id)
+    return figures
+
+
+def main() -> None:
+    settings = Settings()
+    settings.builder.image_prefix = "bindery-bench"
+    builder = Builder(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "bench-repo"
+        repo.mkdir()
+        (repo / "requirements.txt").write_text(REQUIREMENTS)
+        (repo / "analysis.ipynb").write_text(json.dumps(NOTEBOOK))
+        git(repo, "init", "-q")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "init")
+        base_repo = Path(tmp) / "baseline-repo"
+        subprocess.run(["cp", "-r", str(repo), str(base_repo)], check=True)
+
+        print("1. cold build (build cache and package caches cleared before each side)")
+        clear_build_cache()
+        t_base = baseline_build(base_repo, "bindery-bench-baseline:1", no_cache=True)
+        clear_build_cache()
+        started = time.monotonic()
+        image = builder.build(resolve(str(repo))).name
+        t_ours = time.monotonic() - started
+        print(f"   baseline {t_base:.1f} s   bindery {t_ours:.1f} s   ratio {t_ours / t_base:.2f}x  (target <= 0.5x)")
+
+        print("2. rebuild after a notebook-only change")
+        nb = dict(NOTEBOOK, cells=[{"cell_type": "markdown", "metadata": {}, "source": "changed"}])
+        (repo / "analysis.ipynb").write_text(json.dumps(nb))
+        git(repo, "commit", "-qam", "nb")
+        (base_repo / "analysis.ipynb").write_text(json.dumps(nb))
+        t_base_nb = baseline_build(base_repo, "bindery-bench-baseline:2", no_cache=False)
+        started = time.monotonic()
+        builder.build(resolve(str(repo)))
+        t_nb = time.monotonic() - started
+        print(f"   baseline {t_base_nb:.1f} s   bindery {t_nb:.1f} s   ratio {t_nb / t_base_nb:.2f}x  (target bindery <= 5 s)")
+
+        print("3. rebuild after adding one package (seaborn)")
+        (repo / "requirements.txt").write_text(REQUIREMENTS + "seaborn\n")
+        git(repo, "commit", "-qam", "add seaborn")
+        (base_repo / "requirements.txt").write_text(REQUIREMENTS + "seaborn\n")
+        t_base_add = baseline_build(base_repo, "bindery-bench-baseline:3", no_cache=False)
+        started = time.monotonic()
+        image = builder.build(resolve(str(repo))).name
+        t_add = time.monotonic() - started
+        print(f"   baseline {t_base_add:.1f} s   bindery {t_add:.1f} s   ratio {t_add / t_base_add:.2f}x")
+
+        print("4. container start -> GET /api/status 200 (5 runs each)")
+        ours = start_to_ready(builder, image)
+        theirs = start_to_ready(builder, "bindery-bench-baseline:3")
+        print(f"   baseline median {statistics.median(theirs):.2f} s   bindery median {statistics.median(ours):.2f} s"
+              f"   ratio {statistics.median(ours) / statistics.median(theirs):.2f}x  (target bindery <= 2 s)")
+        print(f"   bindery runs: {', '.join(f'{x:.2f}' for x in ours)}")
+    for tag in ("bindery-bench-baseline:1", "bindery-bench-baseline:2", "bindery-bench-baseline:3"):
+        subprocess.run([DOCKER, "rmi", "-f", tag], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
