@@ -1,0 +1,293 @@
+"""The public side: match a route, check edge auth, relay HTTP or WebSocket traffic.
+
+Bodies are streamed chunk by chunk in both directions (a 2 GB download never sits in
+memory) and the full path and Host header reach the upstream unchanged, as with
+configurable-http-proxy, so single-user servers configured with a base URL work as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Iterable
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import WSMsgType, web
+from multidict import CIMultiDict
+from yarl import URL
+
+from bindery.hub.proxy import pages
+from bindery.hub.proxy.edge_auth import TOKEN_PARAM, EdgeAuthorizer, Verdict
+from bindery.hub.proxy.routes import Route, RouteTable
+from bindery.hub.proxy.settings import ProxySettings
+
+log = logging.getLogger("bindery.proxy")
+
+#: Headers that describe one connection, not the message (RFC 9110 §7.6.1): never relayed.
+HOP_BY_HOP = frozenset(
+    h.lower()
+    for h in (
+        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE",
+        "Trailer", "Trailers", "Transfer-Encoding", "Upgrade",
+    )
+)
+#: The WebSocket handshake is redone by the proxy's own client on the upstream side.
+WS_HANDSHAKE = frozenset(
+    h.lower()
+    for h in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions")
+)
+HEALTH_PATH = "/_chp_healthz"
+
+
+def _strip(headers: CIMultiDict[str], names: Iterable[str]) -> None:
+    for name in names:
+        headers.popall(name, None)
+
+
+def _connection_tokens(headers: CIMultiDict[str]) -> list[str]:
+    """Extra hop-by-hop headers named in ``Connection: ...`` (e.g. ``Connection: X-Foo``)."""
+    value = headers.get("Connection")
+    return [t.strip() for t in value.split(",")] if value else []
+
+
+def strip_cookie(cookie_header: str, name: str) -> str:
+    """The Cookie header without the cookie ``name`` (the hub session never reaches user servers)."""
+    kept = [
+        part.strip() for part in cookie_header.split(";")
+        if part.strip() and part.split("=", 1)[0].strip() != name
+    ]
+    return "; ".join(kept)
+
+
+def is_websocket_upgrade(request: web.BaseRequest) -> bool:
+    return (
+        request.headers.get("Upgrade", "").lower() == "websocket"
+        and "upgrade" in request.headers.get("Connection", "").lower()
+    )
+
+
+class ProxyHandler:
+    """The request handler of the public server (aiohttp low-level ``web.Server``)."""
+
+    def __init__(
+        self,
+        table: RouteTable,
+        settings: ProxySettings,
+        session: aiohttp.ClientSession,
+        authorizer: EdgeAuthorizer,
+    ) -> None:
+        self.table = table
+        self.settings = settings
+        self.session = session
+        self.authorizer = authorizer
+        self._resolution = settings.activity_resolution
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        path = request.path
+        if path == HEALTH_PATH:
+            return web.json_response({"status": "ok", "routes": len(self.table)})
+        route = self.table.match(path)
+        if route is None:
+            return pages.no_route(request)
+
+        headers = CIMultiDict(request.headers)
+        _strip(headers, _connection_tokens(headers))
+        _strip(headers, HOP_BY_HOP)
+        raw_path = request.rel_url.raw_path
+        raw_query = request.rel_url.raw_query_string
+        set_cookies: list[str] = []
+
+        if route.user is not None:
+            denial, set_cookies = await self._edge_auth(request, route, headers)
+            if denial is not None:
+                return denial
+            if TOKEN_PARAM in request.rel_url.query:
+                raw_query = URL.build(
+                    query=[(k, v) for k, v in request.rel_url.query.items() if k != TOKEN_PARAM]
+                ).raw_query_string
+
+        xff = headers.get("X-Forwarded-For")
+        peer = request.remote or ""
+        headers["X-Forwarded-For"] = f"{xff}, {peer}" if xff else peer
+        headers.setdefault("X-Forwarded-Proto", request.scheme)
+        if request.host:
+            headers.setdefault("X-Forwarded-Host", request.host)
+
+        target = f"{route.origin}{route.base_path}{raw_path}"
+        if raw_query:
+            target = f"{target}?{raw_query}"
+        url = URL(target, encoded=True)
+
+        if is_websocket_upgrade(request):
+            return await self._relay_websocket(request, route, url, headers, set_cookies)
+        return await self._relay_http(request, route, url, headers, set_cookies)
+
+    # -- edge authentication -------------------------------------------------------
+
+    async def _edge_auth(
+        self, request: web.BaseRequest, route: Route, headers: CIMultiDict[str]
+    ) -> tuple[web.StreamResponse | None, list[str]]:
+        """Ask the hub; on yes rewrite credentials in ``headers``, else return the answer to send."""
+        token = request.rel_url.query.get(TOKEN_PARAM, "")
+        decision = await self.authorizer.authorize(route.user or "", request.path, request.headers, token)
+        extra = decision.set_cookies
+        denial: web.StreamResponse | None = None
+        if decision.verdict is Verdict.NOT_LOGGED_IN:
+            denial = self._login_required(request)
+        elif decision.verdict is Verdict.FORBIDDEN:
+            denial = pages.belongs_to_another_user(request, route.user or "another user")
+        elif decision.verdict is Verdict.HUB_UNAVAILABLE:
+            denial = pages.error_response(request, 503, "Cannot check your login", decision.message)
+        if denial is not None:
+            for cookie in extra:
+                denial.headers.add("Set-Cookie", cookie)
+            return denial, []
+
+        cookie = headers.get("Cookie")
+        if cookie is not None:
+            remaining = strip_cookie(cookie, self.settings.session_cookie)
+            headers.popall("Cookie")
+            if remaining:
+                headers["Cookie"] = remaining
+        headers.popall("Authorization", None)
+        if route.server_token:
+            headers["Authorization"] = f"token {route.server_token}"
+        return None, extra
+
+    def _login_required(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Browsers go to the login page and come back; programs get a 401 they can act on."""
+        if request.method == "GET" and pages.wants_html(request) and not is_websocket_upgrade(request):
+            query = [(k, v) for k, v in request.rel_url.query.items() if k != TOKEN_PARAM]
+            back = str(URL.build(path=request.path, query=query))
+            location = f"{self.settings.login_url}?{urlencode({'next': back})}"
+            return web.Response(status=302, headers={"Location": location})
+        return pages.error_response(
+            request, 401, "Login required",
+            "This server needs you to log in to the hub first, or to send a valid token "
+            "(Authorization: token <token>).",
+        )
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    async def _relay_http(
+        self,
+        request: web.BaseRequest,
+        route: Route,
+        url: URL,
+        headers: CIMultiDict[str],
+        set_cookies: list[str],
+    ) -> web.StreamResponse:
+        body = request.content if request.body_exists else None
+        try:
+            upstream = await self.session.request(
+                request.method, url, headers=headers, data=body, allow_redirects=False,
+            )
+        except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+            return pages.not_running(request, route.path)
+        except aiohttp.ServerDisconnectedError:
+            return pages.not_running(request, route.path)
+        try:
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            out = response.headers
+            for name, value in upstream.headers.items():
+                if name.lower() not in HOP_BY_HOP:
+                    out.add(name, value)
+            for cookie in set_cookies:
+                out.add("Set-Cookie", cookie)
+            if upstream.status < 300:
+                route.touch(time.time(), self._resolution)
+            await response.prepare(request)
+            touch = route.touch
+            resolution = self._resolution
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+                touch(time.time(), resolution)
+            await response.write_eof()
+            return response
+        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as err:
+            # The upstream died mid-body; headers are gone already, so cut the connection.
+            log.warning("upstream %s broke off a response: %s", route.target, err)
+            raise
+        finally:
+            upstream.release()
+
+    # -- WebSocket -----------------------------------------------------------------
+
+    async def _relay_websocket(
+        self,
+        request: web.BaseRequest,
+        route: Route,
+        url: URL,
+        headers: CIMultiDict[str],
+        set_cookies: list[str],
+    ) -> web.StreamResponse:
+        protocols = [
+            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
+        ]
+        _strip(headers, WS_HANDSHAKE)
+        max_size = self.settings.max_ws_message
+        try:
+            upstream = await self.session.ws_connect(
+                url, headers=headers, protocols=protocols, compress=0,
+                max_msg_size=max_size, autoping=True,
+            )
+        except aiohttp.WSServerHandshakeError as err:
+            return pages.error_response(
+                request, err.status if 400 <= err.status < 600 else 502, "WebSocket refused",
+                f"The server at {route.path} refused the WebSocket connection ({err.status}).",
+            )
+        except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, asyncio.TimeoutError,
+                aiohttp.ServerDisconnectedError):
+            return pages.not_running(request, route.path)
+
+        chosen = [upstream.protocol] if upstream.protocol else []
+        client = web.WebSocketResponse(protocols=chosen, max_msg_size=max_size, autoping=True)
+        for cookie in set_cookies:
+            client.headers.add("Set-Cookie", cookie)
+        try:
+            await client.prepare(request)
+        except Exception:
+            await upstream.close()
+            raise
+        route.touch(time.time(), self._resolution)
+        await self._pump_both(client, upstream, route)
+        return client
+
+    async def _pump_both(
+        self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse, route: Route
+    ) -> None:
+        """Relay until either side closes, then close the other with the same code."""
+        table, resolution = self.table, self._resolution
+
+        async def pump(source, sink) -> None:  # type: ignore[no-untyped-def]
+            async for message in source:
+                # Look the route up again: if the hub re-added it, activity lands on the live entry.
+                live = table.get(route.path) or route
+                live.touch(time.time(), resolution)
+                if message.type is WSMsgType.TEXT:
+                    await sink.send_str(message.data)
+                elif message.type is WSMsgType.BINARY:
+                    await sink.send_bytes(message.data)
+                elif message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.ERROR):
+                    break
+
+        to_upstream = asyncio.ensure_future(pump(client, upstream))
+        to_client = asyncio.ensure_future(pump(upstream, client))
+        try:
+            done, pending = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if task.exception() is not None:
+                    log.debug("websocket relay on %s ended: %r", route.path, task.exception())
+        finally:
+            to_upstream.cancel()
+            to_client.cancel()
+            code_from_upstream = upstream.close_code
+            code_from_client = client.close_code
+            if not upstream.closed:
+                await upstream.close(code=code_from_client or aiohttp.WSCloseCode.OK)
+            if not client.closed:
+                await client.close(code=code_from_upstream or aiohttp.WSCloseCode.OK)
