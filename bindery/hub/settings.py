@@ -2,19 +2,75 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from bindery.hub.auth.settings import AuthSettings
 from bindery.hub.proxy.settings import ProxySettings
 from bindery.hub.spawners.settings import SpawnerSettings
 
 
+class CullSettings(BaseModel):
+    """Built-in idle culling (``[hub.cull]``); off unless ``timeout`` > 0 or ``max_age`` > 0."""
+
+    #: Stop servers idle for this many seconds (0 = never).
+    timeout: float = Field(default=0.0, ge=0)
+    #: Stop servers older than this many seconds, busy or not (0 = never).
+    max_age: float = Field(default=0.0, ge=0)
+    #: Seconds between two culling rounds.
+    every: float = Field(default=60.0, gt=0)
+    #: Also delete users of kind "temporary" once their servers are gone.
+    temporary_users: bool = True
+
+
 class HubSettings(BaseModel):
-    """Owned by the hub; extend with fields the hub needs, each with a sane default."""
+    """Owned by the hub; every field has a default that runs on one machine."""
 
     #: Public port (the proxy listens here; the hub app itself is internal).
     port: int = 8000
     ip: str = "127.0.0.1"
+    #: Where the hub app itself listens (only the proxy and services talk to it).
+    hub_ip: str = "127.0.0.1"
+    hub_port: int = Field(default=8081, ge=0, le=65535)
+    #: Public URL users see ("" = http://<ip>:<port>); https here makes cookies Secure.
+    public_url: str = ""
+    #: SQLAlchemy URL of the hub database (SQLite file by default, postgresql+psycopg:// in production).
+    db_url: str = "sqlite:///bindery-hub.sqlite"
+    #: Secret signing the login cookie ("" = read/create ``cookie_secret_file``).
+    cookie_secret: str = ""
+    cookie_secret_file: str = "bindery-hub-cookie-secret"
+    #: Seconds a login cookie stays valid.
+    cookie_max_age: int = Field(default=14 * 24 * 3600, gt=0)
+    #: Content-Security-Policy ``frame-ancestors`` value of hub pages.
+    frame_ancestors: str = "'self'"
+    #: Allow users to have named servers besides their default one.
+    allow_named_servers: bool = True
+    #: Named servers one user may have (0 = no limit).
+    named_server_limit_per_user: int = Field(default=0, ge=0)
+    #: Seconds between polls of the proxy's route activity (feeds ``last_activity``).
+    activity_poll_interval: float = Field(default=30.0, gt=0)
+    #: Seconds the proxy may be slow before a route change counts as failed.
+    proxy_timeout: float = Field(default=10.0, gt=0)
+    #: Default page size of list endpoints; ``max_page_size`` bounds ``?limit``.
+    default_page_size: int = Field(default=200, ge=1)
+    max_page_size: int = Field(default=1000, ge=1)
+    cull: CullSettings = Field(default_factory=CullSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     spawner: SpawnerSettings = Field(default_factory=SpawnerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"public_url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def hub_url(self) -> str:
+        """Internal URL of the hub app (what the proxy's default route points to)."""
+        host = "127.0.0.1" if self.hub_ip in ("", "0.0.0.0") else self.hub_ip
+        return f"http://{host}:{self.hub_port}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.ip}:{self.port}"

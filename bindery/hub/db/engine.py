@@ -1,0 +1,68 @@
+"""Opening the hub database and bringing its schema up to date (Alembic, at every start)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+#: Modules of other areas that add tables to ``Base`` (imported when present).
+OPTIONAL_MODEL_MODULES = ("bindery.hub.auth.password",)
+
+
+def import_all_models() -> None:
+    """Import every module defining tables so ``Base.metadata`` is complete."""
+    importlib.import_module("bindery.hub.db.models")
+    for name in OPTIONAL_MODEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+def make_engine(db_url: str) -> Engine:
+    """An engine with the settings each backend needs (SQLite: WAL + foreign keys)."""
+    if db_url.startswith("postgresql://"):
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+    if db_url.startswith("sqlite"):
+        engine = create_engine(db_url, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(db_url, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply pending migrations; a fresh database gets the whole schema."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def open_database(db_url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """Engine + session factory for ``db_url``, schema migrated to the latest revision."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    return engine, sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,134 @@
+"""The hub's tables: users, their servers, groups, API tokens.
+
+Timestamps are stored timezone-aware in UTC. Spawner ``state`` is JSON so that a
+restarted hub can find each running server again (see ``servers.reconcile``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from bindery.hub.db.base import Base
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """DateTime that always comes back timezone-aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value
+
+
+group_members = Table(
+    "group_members",
+    Base.metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: "user" for people with accounts, "temporary" for Binder visitors (culled with their server).
+    kind: Mapped[str] = mapped_column(String(32), default="user")
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_activity: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    servers: Mapped[list[Server]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+    groups: Mapped[list[Group]] = relationship(
+        secondary=group_members, back_populates="users", lazy="selectin"
+    )
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="select"
+    )
+
+
+class Server(Base):
+    """One server of a user: the default one (``name == ""``) or a named one.
+
+    A row exists while the server is defined; ``started is None`` means stopped.
+    """
+
+    __tablename__ = "servers"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    user_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    image: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_activity: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: "spawn" / "stop" while a transition runs, else None.
+    pending: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: Hash of the secret the server requires (the proxy injects the clear one).
+    api_token_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="servers")
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    users: Mapped[list[User]] = relationship(secondary=group_members, back_populates="groups")
+
+
+class ApiToken(Base):
+    """An API token; only its SHA-256 and a short prefix (for people to recognise it) are kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hashed: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    prefix: Mapped[str] = mapped_column(String(8))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    #: Set for service tokens (no user), e.g. "admin-cli", "idle-culler", "binder".
+    service: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_activity: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    user: Mapped[User | None] = relationship(back_populates="tokens")
