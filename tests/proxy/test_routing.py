@@ -1,0 +1,120 @@
+"""Routing and relaying as users notice them: right server, live WebSockets, streaming, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+
+from bindery.hub.proxy.client import free_port
+from bindery.hub.proxy.server import ProxyServer
+
+from .conftest import RELEASE, Upstream
+
+pytestmark = pytest.mark.anyio
+
+
+async def _get_json(url: str, **kwargs) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, **kwargs) as r:
+            return r.status, await r.json(content_type=None)
+
+
+async def test_longest_prefix_wins_on_whole_segments(proxy: ProxyServer, upstreams: dict[str, Upstream]) -> None:
+    proxy.table.add("/", upstreams["c"].url)
+    proxy.table.add("/user/", upstreams["b"].url)
+    proxy.table.add("/user/alice/", upstreams["a"].url)
+    expect = {
+        "/user/alice/lab?x=1": "a",
+        "/user/alice": "a",
+        "/user/alicex/tree": "b",  # a prefix of the name is not a prefix of the path
+        "/user/bob/": "b",
+        "/hub/home": "c",
+    }
+    for path, name in expect.items():
+        status, body = await _get_json(proxy.public_url + path)
+        assert status == 200
+        assert body["upstream"] == name, path
+        assert body["path_qs"] == path  # full path, no prefix stripping
+
+
+async def test_host_and_forwarded_headers(proxy: ProxyServer, upstreams: dict[str, Upstream]) -> None:
+    proxy.table.add("/user/alice/", upstreams["a"].url)
+    status, body = await _get_json(proxy.public_url + "/user/alice/x", headers={"Host": "lab.example.org"})
+    assert status == 200
+    assert body["host"] == "lab.example.org"
+    assert body["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert body["headers"]["X-Forwarded-Proto"] == "http"
+    assert body["headers"]["X-Forwarded-Host"] == "lab.example.org"
+
+
+async def test_no_route_is_a_clear_404(proxy: ProxyServer) -> None:
+    status, body = await _get_json(proxy.public_url + "/nowhere")
+    assert status == 404
+    assert "No server is mapped at /nowhere" in body["message"]
+
+
+async def test_upstream_down_gives_not_running_page(proxy: ProxyServer) -> None:
+    proxy.table.add("/user/gone/", f"http://127.0.0.1:{free_port()}")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.public_url + "/user/gone/lab", headers={"Accept": "text/html"}) as r:
+            assert r.status == 503
+            page = await r.text()
+    assert "The server is not running" in page
+    assert "Traceback" not in page
+
+
+async def test_websocket_survives_route_changes(proxy: ProxyServer, upstreams: dict[str, Upstream]) -> None:
+    proxy.table.add("/user/alice/", upstreams["a"].url)
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(proxy.public_url + "/user/alice/ws") as ws:
+            await ws.send_str("one")
+            assert (await ws.receive_str(timeout=5)) == "a:one"
+            proxy.table.add("/user/bob/", upstreams["b"].url)
+            proxy.table.remove("/user/bob/")
+            proxy.table.add("/user/", upstreams["c"].url)
+            proxy.table.remove("/user/alice/")  # even its own route going away keeps it open
+            await ws.send_str("two")
+            assert (await ws.receive_str(timeout=5)) == "a:two"
+            # new connections follow the new table
+            status, body = await _get_json(proxy.public_url + "/user/alice/x")
+            assert body["upstream"] == "c"
+
+
+async def test_large_bodies_stream_both_ways(proxy: ProxyServer, upstreams: dict[str, Upstream]) -> None:
+    proxy.table.add("/", upstreams["a"].url)
+    payload = b"x" * (20 * 1024 * 1024)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(proxy.public_url + "/upload", data=payload) as r:
+            assert r.status == 200
+            assert (await r.json())["body_len"] == len(payload)
+        # the first chunk of a response arrives while the upstream is still producing it
+        async with http.get(proxy.public_url + "/events/slow-stream") as r:
+            first = await asyncio.wait_for(r.content.readline(), 5)
+            assert first == b"first chunk\n"
+            upstreams["a"].app[RELEASE].set()  # type: ignore[attr-defined]
+            assert await r.content.readline() == b"second chunk\n"
+
+
+async def test_last_activity_moves_on_requests_and_websocket_messages(
+    proxy: ProxyServer, upstreams: dict[str, Upstream]
+) -> None:
+    route = proxy.table.add("/user/alice/", upstreams["a"].url)
+    route.last_activity = time.time() - 3600
+    await _get_json(proxy.public_url + "/user/alice/api")
+    after_http = route.last_activity
+    assert time.time() - after_http < 5
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(proxy.public_url + "/user/alice/ws") as ws:
+            route.last_activity = time.time() - 3600
+            await ws.send_str("ping")
+            await ws.receive_str(timeout=5)
+            assert time.time() - route.last_activity < 5
+    # a request the server could not answer does not count as activity (as in CHP)
+    dead = proxy.table.add("/user/dead/", f"http://127.0.0.1:{free_port()}")
+    dead.last_activity = before = time.time() - 3600
+    status, _ = await _get_json(proxy.public_url + "/user/dead/api")
+    assert status == 503
+    assert dead.last_activity == before
