@@ -1,0 +1,138 @@
+"""Repository checkout → :class:`Environment`: pure reading, no other I/O.
+
+Precedence follows mybinder.org / repo2docker:
+
+1. ``binder/`` or ``.binder/`` (never both) hides every root configuration file;
+2. a ``Dockerfile`` there is used as given and nothing else applies;
+3. Python: ``runtime.txt`` picks the version; packages come from ``Pipfile.lock``,
+   else ``Pipfile``, else ``requirements.txt``; without a binder directory a root
+   ``setup.py`` / ``pyproject.toml`` is installed as a package;
+4. ``apt.txt``, ``postBuild`` and ``start`` add to any of the above.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bindery.config import BuilderSettings
+from bindery.environment import apt, pipfile, python, scripts
+from bindery.environment.dockerfile import repo_dockerfile
+from bindery.environment.errors import RepoConfigError
+from bindery.environment.model import Environment, Requirements
+from bindery.environment.repo_files import ConfigFiles
+
+#: Root files that configure an environment; listed when a binder dir hides them.
+_ROOT_CONFIG_FILES = (
+    "Dockerfile", "runtime.txt", "requirements.txt", "Pipfile", "Pipfile.lock", "setup.py",
+    "apt.txt", "postBuild", "start", "environment.yml",
+)
+#: Files of ecosystems Bindery does not build yet: mentioned, never silently ignored.
+_UNSUPPORTED = {
+    "install.R": "R (install.R)",
+    "DESCRIPTION": "R packages (DESCRIPTION)",
+    "Project.toml": "Julia (Project.toml)",
+    "REQUIRE": "Julia (REQUIRE)",
+    "default.nix": "Nix (default.nix)",
+}
+
+
+def default_environment(settings: BuilderSettings) -> Environment:
+    """The environment of a repository without any configuration: JupyterLab,
+    Notebook 7 and ipykernel on the default Python (the hub's default image)."""
+    return Environment(python_version=settings.default_python, python_source="default")
+
+
+def detect(repo_dir: Path, settings: BuilderSettings) -> Environment:
+    """What ``repo_dir`` needs; invalid or unsupported configuration raises RepoConfigError."""
+    if not repo_dir.is_dir():
+        raise RepoConfigError(f"{repo_dir} is not a directory; nothing to build.")
+    files = ConfigFiles(repo_dir)
+    notes = _hidden_root_files(files)
+
+    found = repo_dockerfile(files)
+    if found is not None:
+        path, text = found
+        return Environment(
+            python_version=settings.default_python, python_source="Dockerfile",
+            config_dir=files.config_dir, dockerfile=path, dockerfile_text=text, notes=tuple(notes),
+        )
+
+    version, version_source = _python_version(files, settings, notes)
+    requirements = _python_requirements(files, settings, notes)
+    if requirements is not None and requirements[1] and version_source == "default":
+        pipfile_version = requirements[1]
+        if pipfile_version in settings.base_images:
+            version, version_source = pipfile_version, requirements[0].source
+        else:
+            notes.append(
+                f"{requirements[0].source} asks for Python {pipfile_version}, which is not "
+                f"available; using {version}. Add a runtime.txt to choose explicitly."
+            )
+    post_build, post_build_needs_shell = scripts.post_build(files)
+    for name, what in _UNSUPPORTED.items():
+        if files.has(name):
+            notes.append(f"{files.rel(name)} ignored: {what} is not supported yet.")
+    return Environment(
+        python_version=version,
+        python_source=version_source,
+        config_dir=files.config_dir,
+        requirements=requirements[0] if requirements else None,
+        install_repo=python.repo_package(files),
+        apt_packages=apt.apt_packages(files),
+        post_build=post_build,
+        post_build_needs_shell=post_build_needs_shell,
+        start=scripts.start_script(files),
+        notes=tuple(notes),
+    )
+
+
+def _hidden_root_files(files: ConfigFiles) -> list[str]:
+    if not files.config_dir:
+        return []
+    hidden = [name for name in _ROOT_CONFIG_FILES if files.root_has(name)]
+    if not hidden:
+        return []
+    return [f"{files.config_dir}/ is used, so these root files are ignored: {', '.join(hidden)}"]
+
+
+def _python_version(files: ConfigFiles, settings: BuilderSettings, notes: list[str]) -> tuple[str, str]:
+    requested = python.runtime_python(files, settings)
+    if requested is not None:
+        return requested, files.rel("runtime.txt")
+    return python.check_python_version(settings.default_python, "default_python", settings), "default"
+
+
+def _python_requirements(
+    files: ConfigFiles, settings: BuilderSettings, notes: list[str]
+) -> tuple[Requirements, str | None] | None:
+    """Requirements to install, and a Python version the Pipfile asks for (if any)."""
+    conda = next((n for n in ("environment.yml", "environment.yaml") if files.has(n)), None)
+    chosen: tuple[Requirements, str | None] | None = None
+    for name, convert in (("Pipfile.lock", pipfile.from_lock), ("Pipfile", pipfile.from_pipfile)):
+        text = files.read_text(name)
+        if text is None:
+            continue
+        converted = convert(text, files.config_dir, files.rel(name))
+        chosen = (
+            Requirements(
+                source=files.rel(name), generated=converted.text,
+                needs_repo=converted.needs_repo, count=converted.count,
+            ),
+            converted.python_version,
+        )
+        break
+    plain = python.requirements_file(files)
+    if chosen is not None:
+        if plain is not None:
+            notes.append(f"{plain.source} ignored: {chosen[0].source} takes precedence.")
+    elif plain is not None:
+        chosen = (plain, None)
+    if conda is not None:
+        if chosen is None:
+            raise RepoConfigError(
+                f"{files.rel(conda)} asks for a conda environment; conda is not supported yet "
+                "(its channels cannot be reached from this Bindery). Add a requirements.txt "
+                "with the same packages to use pip instead."
+            )
+        notes.append(f"{files.rel(conda)} ignored (conda is not supported yet); using {chosen[0].source}.")
+    return chosen
