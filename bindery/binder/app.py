@@ -1,0 +1,260 @@
+"""The launch service's web app: launch page, launch links, the ``/build`` event stream.
+
+Routes follow BinderHub's so badges, links and clients made for mybinder.org
+work unchanged: ``/v2/<provider>/<spec>``, ``/build/<provider>/<spec>``,
+``/repo/<owner>/<repo>``, ``/health``, ``/versions``, ``/api/repoproviders``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import anyio
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from bindery import __version__
+from bindery.binder import badges, providers
+from bindery.binder.hub_client import HubClient, HubError
+from bindery.binder.service import BinderService, LaunchRequest
+from bindery.binder.sse import with_keepalive
+from bindery.config import Settings
+from bindery.errors import BinderyError
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+templates = Jinja2Templates(directory=str(WEB / "templates"))
+
+
+def _public_url(request: Request, service: BinderService) -> str:
+    configured = service.settings.binder.public_url
+    return (configured.rstrip("/") + "/") if configured else str(request.base_url)
+
+
+def _raw_spec(request: Request, prefix: str) -> tuple[str, str]:
+    """``(provider, spec)`` from the *undecoded* path: git specs hold encoded slashes."""
+    raw = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    raw = raw.split("?", 1)[0]
+    rest = raw[len(prefix):] if raw.startswith(prefix) else raw.split("/", 2)[-1]
+    provider, _, spec = rest.partition("/")
+    return unquote(provider), spec
+
+
+async def index(request: Request) -> Response:
+    service: BinderService = request.app.state.service
+    return templates.TemplateResponse(request, "binder/index.html", {
+        "providers": providers.PROVIDERS.values(),
+        "banner": service.settings.binder.banner,
+        "version": __version__,
+        "public_url": _public_url(request, service),
+    })
+
+
+async def understand(request: Request) -> Response:
+    """Form helper: what the pasted text means, its launch link and badge snippets."""
+    service: BinderService = request.app.state.service
+    q = request.query_params
+    try:
+        provider, repo, ref = providers.understand(q.get("repo", ""), q.get("provider", "gh"))
+        path = providers.launch_path(provider, repo, q.get("ref") or ref)
+    except BinderyError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    target = q.get("path", "").strip()
+    kind = q.get("pathtype", "file")
+    query = ""
+    if target:
+        query = providers.open_query(labpath=target) if kind == "file" else (
+            providers.open_query(urlpath=target))
+    base = _public_url(request, service)
+    launch_url = base + path + query
+    snip = badges.snippets(launch_url, base + badges.BADGE_PATH)
+    return JSONResponse({"provider": provider, "repo": repo, "ref": q.get("ref") or ref or "HEAD",
+                         "launch_path": "/" + path + query, "launch_url": launch_url,
+                         "markdown": snip.markdown, "rst": snip.rst, "html": snip.html})
+
+
+async def launch_form(request: Request) -> Response:
+    """The form without JavaScript: understand, then redirect to the launch link."""
+    response = await understand(request)
+    if response.status_code != 200:
+        service: BinderService = request.app.state.service
+        import json
+
+        return templates.TemplateResponse(request, "binder/index.html", {
+            "providers": providers.PROVIDERS.values(), "banner": service.settings.binder.banner,
+            "version": __version__, "public_url": _public_url(request, service),
+            "error": json.loads(response.body)["error"]}, status_code=400)
+    import json
+
+    return RedirectResponse(json.loads(response.body)["launch_path"], status_code=303)
+
+
+async def loading_page(request: Request) -> Response:
+    """``/v2/<provider>/<spec>``: the page that watches the build and then redirects."""
+    service: BinderService = request.app.state.service
+    provider, spec = _raw_spec(request, "/v2/")
+    q = request.query_params
+    error = None
+    info = None
+    try:
+        info = providers.parse(provider, spec)
+    except BinderyError as exc:
+        error = str(exc)
+    target = providers.target_urlpath(q.get("urlpath", ""), q.get("labpath", ""),
+                                      q.get("filepath", ""))
+    base = _public_url(request, service)
+    return templates.TemplateResponse(request, "binder/loading.html", {
+        "provider": provider, "spec": spec, "info": info, "error": error,
+        "build_url": f"/build/{quote(provider)}/{spec}",
+        "target": target, "version": __version__,
+        "badge_url": base + badges.BADGE_PATH,
+        "launch_url": base + f"v2/{provider}/{spec}",
+    }, status_code=400 if error else 200)
+
+
+async def legacy_repo(request: Request) -> Response:
+    """``/repo/<owner>/<repo>[/tree/<ref>]`` (binder 1 links) → ``/v2/gh/<owner>/<repo>/<ref>``."""
+    owner = request.path_params["owner"]
+    repo = request.path_params["repo"]
+    rest = request.path_params.get("rest", "")
+    ref = rest[len("tree/"):] if rest.startswith("tree/") else "HEAD"
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/v2/gh/{owner}/{repo}/{ref or 'HEAD'}{query}", status_code=301)
+
+
+async def build_stream(request: Request) -> Response:
+    """``/build/<provider>/<spec>``: BinderHub's event stream."""
+    service: BinderService = request.app.state.service
+    provider, spec = _raw_spec(request, "/build/")
+    build_only = request.query_params.get("build_only", "").lower() in ("1", "true", "yes")
+    client = request.client.host if request.client else "unknown"
+    launch = LaunchRequest(provider, spec, client, build_only, _public_url(request, service))
+
+    async def body() -> AsyncIterator[bytes]:
+        events = service.launch(launch)
+        try:
+            async for chunk in with_keepalive(events, service.settings.binder.keepalive_interval):
+                yield chunk
+        finally:
+            with contextlib.suppress(Exception):
+                await events.aclose()
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers={
+        "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def badge(request: Request) -> Response:
+    return Response(badges.BADGE_SVG, media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def repoproviders(request: Request) -> Response:
+    return JSONResponse([
+        {"id": p.id, "display_name": p.display_name, "regex_config": {},
+         "spec": {"validate_regex": ".*", "repo_label": p.repo_label,
+                  "placeholder": p.placeholder, "has_ref": p.has_ref},
+         "ref": {"enabled": p.has_ref, "default": "HEAD"}}
+        for p in providers.PROVIDERS.values()
+    ])
+
+
+async def versions(request: Request) -> Response:
+    return JSONResponse(request.app.state.service.versions())
+
+
+async def metrics(request: Request) -> Response:
+    service: BinderService = request.app.state.service
+    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def health(request: Request) -> Response:
+    """Engine, hub and capacity checks, BinderHub's shape: ``{"ok", "checks": [...]}``."""
+    service: BinderService = request.app.state.service
+    checks: list[dict[str, Any]] = []
+
+    def engine_ok() -> bool:
+        ping = getattr(service.builder.engine, "ping", None)
+        if ping is not None:
+            return bool(ping())
+        client = getattr(service.builder.engine, "client", None)
+        return bool(client.ping()) if client is not None else True
+
+    try:
+        with anyio.fail_after(5):
+            ok = await anyio.to_thread.run_sync(engine_ok, abandon_on_cancel=True)
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        ok = False
+    checks.append({"service": "Container engine", "ok": ok})
+    if service.hub is not None:
+        try:
+            with anyio.fail_after(5):
+                await service.hub.info()
+            hub_ok = True
+        except (HubError, TimeoutError):
+            hub_ok = False
+        checks.append({"service": "Hub", "ok": hub_ok})
+    queue = service.queue
+    total = service.settings.binder.total_quota
+    checks.append({"service": "Capacity", "ok": total <= 0 or queue.count() < total,
+                   "running": queue.count(), "quota": total, "waiting": len(queue.waiters),
+                   "builds_in_progress": len(service.builds.active)})
+    all_ok = all(c["ok"] for c in checks)
+    return JSONResponse({"ok": all_ok, "checks": checks}, status_code=200 if all_ok else 503)
+
+
+def create_app(settings: Settings, builder: Any | None = None,
+               hub: HubClient | None = None) -> Starlette:
+    """The binder app; ``builder``/``hub`` default to the real ones from ``settings``."""
+    if builder is None:
+        from bindery.builder import Builder
+
+        builder = Builder(settings)
+    b = settings.binder
+    if hub is None and b.hub_url:
+        hub = HubClient(b.hub_url, b.hub_api_token)
+    service = BinderService(settings, builder, hub)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(service.reconcile_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+            if hub is not None:
+                await hub.aclose()
+
+    routes = [
+        Route("/", index),
+        Route("/launch", launch_form),
+        Route("/api/understand", understand),
+        Route("/v2/{provider}/{spec:path}", loading_page),
+        Route("/build/{provider}/{spec:path}", build_stream),
+        Route("/repo/{owner}/{repo}", legacy_repo),
+        Route("/repo/{owner}/{repo}/{rest:path}", legacy_repo),
+        Route("/badge_logo.svg", badge),
+        Route("/badge.svg", badge),
+        Route("/api/repoproviders", repoproviders),
+        Route("/versions", versions),
+        Route("/metrics", metrics),
+        Route("/health", health),
+        Mount("/static", StaticFiles(directory=str(WEB / "static")), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.service = service
+    return app

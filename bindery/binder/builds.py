@@ -1,0 +1,133 @@
+"""Build once, launch many: one shared build per image, whoever asked first.
+
+Builds are keyed by image name (which the builder derives from the resolved
+ref), so concurrent requests for the same uncached commit share one build. A
+latecomer first receives the log so far, then the live log. A finished build
+leaves the registry at once: success is then found in the image cache, and a
+failure is never remembered, so the next request tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+
+from bindery.binder.metrics import BinderMetrics
+from bindery.errors import BinderyError, BuildError
+from bindery.sources.base import Ref
+
+log = logging.getLogger(__name__)
+
+#: Phases from the builder that are relayed to clients; built/failed are the stream's own.
+RELAYED_PHASES = {"fetching", "building"}
+
+
+class SharedBuild:
+    """One running build and everything it has said so far."""
+
+    def __init__(self, image_name: str) -> None:
+        self.image_name = image_name
+        self.events: list[dict[str, Any]] = []
+        self.finished = False
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._changed = asyncio.Event()
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        self._wake()
+
+    def finish(self, error: BaseException | None) -> None:
+        self.finished = True
+        self.error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def follow(self) -> AsyncIterator[dict[str, Any]]:
+        """Every event from the first, then live ones, until the build ends."""
+        index = 0
+        while True:
+            changed = self._changed
+            while index < len(self.events):
+                yield self.events[index]
+                index += 1
+            if self.finished:
+                return
+            await changed.wait()
+
+
+class BuildRegistry:
+    """In-flight builds by image name, and the limit on how many run at once."""
+
+    def __init__(self, build: Callable[..., Any], concurrent: int,
+                 metrics: BinderMetrics | None = None) -> None:
+        #: ``build(ref, on_event=..., image_name=...)``: the (blocking) builder call.
+        self._build = build
+        self._slots = asyncio.Semaphore(concurrent)
+        self.metrics = metrics
+        self.active: dict[str, SharedBuild] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: How many builds were really started (tests and /health read it).
+        self.started = 0
+
+    def get_or_start(self, ref: Ref, image_name: str) -> tuple[SharedBuild, bool]:
+        """The build of ``image_name``: the running one, or a new one (second item True)."""
+        shared = self.active.get(image_name)
+        if shared is not None:
+            return shared, False
+        shared = SharedBuild(image_name)
+        self.active[image_name] = shared
+        task = asyncio.get_running_loop().create_task(self._run(shared, ref))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return shared, True
+
+    async def _run(self, shared: SharedBuild, ref: Ref) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event.get("phase") in RELAYED_PHASES:
+                relayed = {"phase": event["phase"], "message": str(event.get("message", ""))}
+                loop.call_soon_threadsafe(shared.publish, relayed)
+
+        error: BaseException | None = None
+        try:
+            if self._slots.locked():
+                shared.publish({"phase": "waiting",
+                                "message": "Waiting for a free build slot...\n"})
+            async with self._slots:
+                self.started += 1
+                if self.metrics:
+                    self.metrics.builds_in_progress.inc()
+                started = time.monotonic()
+                try:
+                    await anyio.to_thread.run_sync(
+                        lambda: self._build(ref, on_event=on_event, image_name=shared.image_name),
+                        abandon_on_cancel=True,
+                    )
+                finally:
+                    shared.seconds = time.monotonic() - started
+                    if self.metrics:
+                        self.metrics.builds_in_progress.dec()
+        except BinderyError as exc:
+            error = exc
+        except Exception as exc:  # noqa: BLE001 - a bug must still end the stream readably
+            log.exception("build of %s crashed", shared.image_name)
+            error = BuildError(f"The build stopped because of an internal error ({exc}).")
+        finally:
+            if self.metrics:
+                status = "failure" if error else "success"
+                self.metrics.builds.labels(status).inc()
+                self.metrics.build_time.labels(status).observe(shared.seconds)
+            # Let the events drain to followers before the registry forgets the build.
+            await asyncio.sleep(0)
+            self.active.pop(shared.image_name, None)
+            shared.finish(error)

@@ -1,0 +1,111 @@
+"""Talks to the hub through its JupyterHub-compatible REST API, as BinderHub does.
+
+Only documented endpoints are used (users, server, progress, tokens), with an
+admin/service token, so the binder can drive Bindery's hub or a real JupyterHub.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bindery.errors import BinderyError
+
+
+class HubError(BinderyError):
+    """The hub refused or failed a request; the message says what happened."""
+
+
+class HubClient:
+    def __init__(self, hub_url: str, token: str, timeout: float = 30.0) -> None:
+        #: ``http://127.0.0.1:8081/hub/`` (the hub's own base URL, ending in ``/hub/``).
+        self.api = hub_url.rstrip("/") + "/api"
+        self.http = httpx.AsyncClient(
+            headers={"Authorization": f"token {token}"}, timeout=timeout, trust_env=False,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def _url(self, path: str) -> str:
+        return f"{self.api}/{path.lstrip('/')}"
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self.http.request(method, self._url(path), **kwargs)
+        except httpx.HTTPError as exc:
+            raise HubError(f"The hub could not be reached ({exc.__class__.__name__}).") from exc
+        if response.status_code >= 400:
+            raise HubError(f"The hub answered {response.status_code} to {method} {path}: "
+                           f"{_message(response)}")
+        return response
+
+    async def info(self) -> dict[str, Any]:
+        return (await self._request("GET", "/")).json()
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        return (await self._request("GET", "/users")).json()
+
+    async def create_user(self, name: str) -> dict[str, Any]:
+        return (await self._request("POST", f"/users/{quote(name)}")).json()
+
+    async def delete_user(self, name: str) -> None:
+        """Remove the user (the hub stops its server first). A missing user is fine."""
+        try:
+            response = await self.http.delete(self._url(f"/users/{quote(name)}"))
+        except httpx.HTTPError as exc:
+            raise HubError(f"The hub could not be reached ({exc.__class__.__name__}).") from exc
+        if response.status_code >= 400 and response.status_code != 404:
+            raise HubError(f"The hub did not delete {name}: {_message(response)}")
+
+    async def start_server(self, name: str, user_options: dict[str, Any]) -> int:
+        """Ask for the user's default server; 201 = running, 202 = starting."""
+        response = await self._request("POST", f"/users/{quote(name)}/server", json=user_options)
+        return response.status_code
+
+    async def progress(self, name: str, timeout: float) -> AsyncIterator[dict[str, Any]]:
+        """The hub's spawn progress events until ``ready`` or ``failed``."""
+        url = self._url(f"/users/{quote(name)}/server/progress")
+        try:
+            async with self.http.stream("GET", url, timeout=httpx.Timeout(timeout, connect=10)) \
+                    as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise HubError(f"The hub answered {response.status_code} to the progress "
+                                   f"request: {_message(response)}")
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    try:
+                        event = json.loads(line[5:].strip())
+                    except ValueError:
+                        continue
+                    yield event
+                    if event.get("ready") or event.get("failed"):
+                        return
+        except httpx.HTTPError as exc:
+            raise HubError(f"Lost contact with the hub while the server started "
+                           f"({exc.__class__.__name__}).") from exc
+
+    async def create_token(self, name: str, note: str = "binder launch") -> str:
+        """A token that opens only this user's server (scope ``access:servers!user=<name>``)."""
+        response = await self._request(
+            "POST", f"/users/{quote(name)}/tokens",
+            json={"scopes": [f"access:servers!user={name}"], "note": note},
+        )
+        return response.json()["token"]
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        if isinstance(body, dict) and body.get("message"):
+            return str(body["message"])
+    except ValueError:
+        pass
+    return response.text[:300] or response.reason_phrase

@@ -1,0 +1,268 @@
+"""The launch: spec → resolved ref → image (cached or shared build) → server → ready.
+
+:meth:`BinderService.launch` yields BinderHub's events (``waiting``, ``fetching``,
+``building``, ``built``, ``launching``, ``ready``, ``failed``) for one request.
+Every failure ends the stream with one ``failed`` event whose message a person
+can act on; a temporary user that was created is removed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from bindery import __version__
+from bindery.binder import providers
+from bindery.binder.builds import BuildRegistry
+from bindery.binder.fairuse import LaunchQueue, RateLimiter, SpecPolicy
+from bindery.binder.hub_client import HubClient, HubError
+from bindery.binder.launch_log import LaunchLog
+from bindery.binder.metrics import BinderMetrics
+from bindery.binder.safety import check_public_remote
+from bindery.config import Settings
+from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError, SpecError
+from bindery.sources.base import Ref
+
+log = logging.getLogger(__name__)
+
+DOI_PROVIDERS = {"zenodo", "figshare", "dataverse"}
+
+
+def temporary_user_name() -> str:
+    return f"tmp-{secrets.token_hex(6)}"
+
+
+@dataclass
+class LaunchRequest:
+    provider: str
+    spec: str
+    client: str = "unknown"
+    build_only: bool = False
+    #: Base URL users reach the deployment at, ending in "/".
+    public_url: str = "http://127.0.0.1:8585/"
+
+
+@dataclass
+class _Timing:
+    start: float = field(default_factory=time.monotonic)
+    build: float | None = None
+    launch: float | None = None
+
+
+class BinderService:
+    """Everything one launch needs, shared by all requests of the app."""
+
+    def __init__(self, settings: Settings, builder: Any, hub: HubClient | None) -> None:
+        b = settings.binder
+        self.settings = settings
+        self.builder = builder
+        self.hub = hub
+        self.metrics = BinderMetrics()
+        self.builds = BuildRegistry(builder.build, b.concurrent_builds, self.metrics)
+        self.policy = SpecPolicy(b.banned_specs, b.allowed_specs)
+        self.limiter = RateLimiter(b.rate_limit, b.rate_limit_period)
+        self.queue = LaunchQueue(b.per_repo_quota, b.total_quota)
+        self.launch_log = LaunchLog(b.events_log or None)
+
+    # -- the stream -------------------------------------------------------------
+
+    async def launch(self, request: LaunchRequest) -> AsyncIterator[dict[str, Any]]:
+        timing = _Timing()
+        spec_info: providers.LaunchSpec | None = None
+        ref: Ref | None = None
+        status = "failure"
+        self.metrics.launches_in_progress.inc()
+        try:
+            spec_info = providers.parse(request.provider, request.spec)
+            self.policy.check(spec_info.full)
+            self.limiter.hit(request.client)
+            ref = await self._resolve(spec_info)
+            image = self.builder.image_name(ref)
+            cached = await anyio.to_thread.run_sync(self.builder.find_image, ref)
+            if cached:
+                yield {"phase": "built", "imageName": image,
+                       "message": "Found built image, launching...\n"}
+            else:
+                async for event in self._build(ref, image, timing):
+                    yield event
+            if request.build_only:
+                status = "success"
+                yield {"phase": "ready", "imageName": image,
+                       "message": "Done! The image is built and was not launched (build_only).\n"}
+                return
+            async for event in self._launch(spec_info, ref, image, request, timing):
+                yield event
+            status = "success"
+        except BinderyError as exc:
+            yield {"phase": "failed", "message": _failure_message(exc)}
+        except Exception:  # noqa: BLE001 - never a traceback in the stream
+            log.exception("launch of %s/%s crashed", request.provider, request.spec)
+            yield {"phase": "failed",
+                   "message": "Something went wrong inside the launch service. "
+                              "Please try again; if it keeps failing, tell the administrator.\n"}
+        finally:
+            self.metrics.launches_in_progress.dec()
+            self.metrics.launches.labels(status).inc()
+            self.launch_log.record(
+                provider=request.provider, spec=request.spec,
+                ref=ref.resolved if ref else None, status=status,
+                build_seconds=timing.build, launch_seconds=timing.launch,
+                total_seconds=time.monotonic() - timing.start,
+                repo=spec_info.repo_url if spec_info else None,
+                build_only=request.build_only,
+            )
+
+    async def _resolve(self, spec_info: providers.LaunchSpec) -> Ref:
+        source_spec = spec_info.source_spec
+        if spec_info.provider in DOI_PROVIDERS:
+            source_spec = _doi_source_spec(spec_info)
+        if spec_info.provider == "git" and not self.settings.allow_local_repos:
+            await anyio.to_thread.run_sync(check_public_remote, source_spec)
+        try:
+            return await anyio.to_thread.run_sync(
+                self.builder.resolve, source_spec, spec_info.source_ref)
+        except ImportError as exc:
+            raise SourceError("Repositories cannot be resolved: this deployment's sources "
+                              "are not installed.") from exc
+
+    async def _build(self, ref: Ref, image: str, timing: _Timing) -> AsyncIterator[dict]:
+        shared, started = self.builds.get_or_start(ref, image)
+        yield {"phase": "waiting",
+               "message": "Waiting for build to start...\n" if started else
+                          "Another launch is already building this repository; "
+                          "following its build...\n"}
+        began = time.monotonic()
+        async for event in shared.follow():
+            yield event
+        timing.build = time.monotonic() - began
+        if shared.error is not None:
+            raise shared.error
+        yield {"phase": "built", "imageName": image, "message": "Built image, launching...\n"}
+
+    async def _launch(self, spec_info: providers.LaunchSpec, ref: Ref, image: str,
+                      request: LaunchRequest, timing: _Timing) -> AsyncIterator[dict]:
+        if self.hub is None:
+            raise HubError("This deployment has no hub to launch servers on; "
+                           "only build_only requests work.")
+        user = temporary_user_name()
+        created = False
+        launched = False
+        began = time.monotonic()
+        try:
+            async for position in self.queue.acquire(spec_info.key, user,
+                                                     self.settings.binder.queue_timeout):
+                self.metrics.queue_length.set(len(self.queue.waiters))
+                yield {"phase": "waiting", "position": position,
+                       "message": f"All places are in use; you are number {position} in line. "
+                                  "Your server starts as soon as a place is free.\n"}
+            self.metrics.queue_length.set(len(self.queue.waiters))
+            yield {"phase": "launching", "message": "Launching server...\n"}
+            await self.hub.create_user(user)
+            created = True
+            await self.hub.start_server(user, {"image": image})
+            url_path = f"user/{user}/"
+            deadline = time.monotonic() + self.settings.binder.launch_timeout
+            async for event in self.hub.progress(user, self.settings.binder.launch_timeout):
+                if event.get("failed"):
+                    raise HubError("The server failed to start: "
+                                   f"{event.get('message', 'no reason given')}")
+                if event.get("ready"):
+                    url_path = (event.get("url") or f"/{url_path}").lstrip("/")
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                message = str(event.get("message", "")).rstrip("\n")
+                if message:
+                    yield {"phase": "launching", "message": message + "\n",
+                           "progress": event.get("progress")}
+            else:
+                raise HubError("The hub stopped reporting before the server was ready.")
+            token = await self.hub.create_token(user)
+            timing.launch = time.monotonic() - began
+            self.metrics.launch_time.labels("success").observe(timing.launch)
+            launched = True
+            persistent = spec_info.persistent_spec(ref.resolved)
+            url = request.public_url + url_path
+            yield {
+                "phase": "ready",
+                "message": f"server running at {url}\n",
+                "url": url,
+                "token": token,
+                "image": image,
+                "repo_url": spec_info.repo_url,
+                "binder_ref_url": spec_info.ref_url(ref.resolved),
+                "binder_launch_host": request.public_url,
+                "binder_request": f"v2/{spec_info.full}",
+                "binder_persistent_request": f"v2/{spec_info.provider}/{persistent}",
+            }
+        except TimeoutError as exc:
+            raise HubError(f"The server did not start within "
+                           f"{self.settings.binder.launch_timeout:.0f} s.") from exc
+        finally:
+            if not launched:
+                self.metrics.launch_time.labels("failure").observe(time.monotonic() - began)
+                self.queue.release(user)
+                if created:
+                    with anyio.CancelScope(shield=True):
+                        try:
+                            await self.hub.delete_user(user)
+                        except HubError:
+                            log.warning("could not remove temporary user %s", user)
+
+    # -- housekeeping -----------------------------------------------------------
+
+    async def reconcile_forever(self, every: float = 15.0) -> None:
+        """Keep quota slots in step with the hub (the culler removes users behind our back)."""
+        while True:
+            await asyncio.sleep(every)
+            if self.hub is None:
+                continue
+            try:
+                users = await self.hub.list_users()
+                self.queue.reconcile({u["name"] for u in users if u.get("servers") or
+                                      u.get("server")})
+            except (HubError, KeyError, TypeError) as exc:
+                log.warning("could not read users from the hub: %s", exc)
+
+    def versions(self) -> dict[str, Any]:
+        return {"binderhub": f"bindery {__version__}",
+                "builder_info": {"builder": "bindery", "version": __version__}}
+
+
+def _doi_source_spec(spec_info: providers.LaunchSpec) -> str:
+    """The DOI written the way an installed source accepts it, or a clear refusal."""
+    doi = spec_info.spec
+    try:
+        from bindery.sources import load_sources
+
+        classes = list(load_sources())
+    except ImportError:
+        classes = []
+    for candidate in (f"{spec_info.provider}:{doi}", f"doi:{doi}", f"https://doi.org/{doi}", doi):
+        for cls in classes:
+            try:
+                if cls.accepts(candidate):
+                    return candidate
+            except Exception:  # noqa: BLE001 - a plugin's bad accepts() must not break launches
+                continue
+    name = providers.PROVIDERS[spec_info.provider].display_name
+    raise SpecError(f"{name} records are not supported on this deployment.")
+
+
+def _failure_message(exc: BinderyError) -> str:
+    text = str(exc).rstrip("\n")
+    if isinstance(exc, BuildLimitExceeded):
+        text = f"The build was stopped: {text}"
+    elif isinstance(exc, BuildError):
+        text = f"The environment could not be built: {text}"
+        tail = getattr(exc, "log_tail", "")
+        if tail:
+            text += "\n\nLast lines of the build log:\n" + tail.rstrip("\n")
+    return text + "\n"

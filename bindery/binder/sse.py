@@ -1,0 +1,45 @@
+"""Server-Sent Events framing, as BinderHub's ``/build`` stream writes it.
+
+Each event is one ``data: {json}`` line and a blank line; keep-alive comment
+lines stop proxies and browsers from closing a quiet stream during a long build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+KEEPALIVE = b":keepalive\n\n"
+
+
+def frame(event: dict[str, Any]) -> bytes:
+    """One event as SSE bytes."""
+    return f"data: {json.dumps(event)}\n\n".encode()
+
+
+async def with_keepalive(
+    events: AsyncIterator[dict[str, Any]], interval: float
+) -> AsyncIterator[bytes]:
+    """Frame ``events``; emit a keep-alive comment whenever none came for ``interval`` s."""
+    iterator = events.__aiter__()
+    pending: asyncio.Future[dict[str, Any]] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield KEEPALIVE
+                continue
+            try:
+                event = pending.result()
+            except StopAsyncIteration:
+                pending = None
+                break
+            pending = None
+            yield frame(event)
+    finally:
+        if pending is not None:
+            pending.cancel()
