@@ -1,0 +1,258 @@
+"""``LocalProcessSpawner``: each server is a ``jupyter`` process on this machine.
+
+For development and tests: no isolation between users (all servers run as the
+hub's OS user), but no container engine is needed either. Each server listens
+on 127.0.0.1 on a free port and works in ``<local_root_dir>/<user>/``. The token
+travels in the ``JUPYTER_TOKEN`` environment variable, never on the command line,
+where ``ps`` would show it to every local user.
+
+The process gets its own session (process group), so stopping it also stops the
+kernels it started. State (pid, port, process start time) lets a restarted hub
+find the process again; the start time guards against a recycled pid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anyio
+import psutil
+
+from bindery.hub.spawners.base import ProgressEvent, Spawner, SpawnRequest
+from bindery.hub.spawners.errors import SpawnerError, SpawnTimeout
+from bindery.hub.spawners.naming import escape, server_slug
+from bindery.hub.spawners.options import spawner_settings
+from bindery.hub.spawners.progress import ProgressLog
+
+#: Environment variables never passed on to users' servers (the hub's secrets).
+_SECRET_ENV = re.compile(r"^BINDERY_|SECRET|PASSWORD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
+_PORT_ATTEMPTS = 3
+
+
+def default_local_command() -> list[str]:
+    """This venv's ``jupyter-lab`` if installed, else its ``jupyter-server``."""
+    bin_dir = Path(sys.executable).parent
+    for name in ("jupyter-lab", "jupyter-server"):
+        if (bin_dir / name).exists():
+            return [str(bin_dir / name)]
+    return ["jupyter-server"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class LocalProcessSpawner(Spawner):
+    """Runs ``jupyter lab``/``jupyter server`` as a subprocess on loopback."""
+
+    name: ClassVar[str] = "local"
+
+    def __init__(self, request: SpawnRequest, **options: Any) -> None:
+        super().__init__(request, **options)
+        if not request.user:
+            raise SpawnerError("A server needs a user name.")
+        self.settings = spawner_settings(options)
+        self.pid: int | None = None
+        self.port: int | None = None
+        self.create_time: float | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._progress = ProgressLog()
+
+    # -- paths ---------------------------------------------------------------
+
+    @property
+    def root_dir(self) -> Path:
+        """The user's working directory (shared by their named servers)."""
+        return Path(self.settings.local_root_dir) / escape(self.request.user)
+
+    @property
+    def log_path(self) -> Path:
+        """Server output, kept outside the user's directory so it does not clutter it."""
+        return Path(self.settings.local_root_dir) / ".logs" / f"{server_slug(self.request.user, self.request.server_name)}.log"
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    # -- contract --------------------------------------------------------------
+
+    def _command(self, port: int) -> list[str]:
+        base_url = self.request.base_url
+        command = list(self.settings.local_command or default_local_command())
+        command += [
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            # Fail instead of silently moving to another port than the one we route to.
+            "--ServerApp.port_retries=0",
+            "--ServerApp.open_browser=False",
+            f"--ServerApp.base_url={base_url}",
+            f"--ServerApp.root_dir={self.root_dir}",
+        ]
+        if os.geteuid() == 0:
+            # Jupyter refuses root unless told; the hub's own user is the one to run as.
+            command.append("--ServerApp.allow_root=True")
+        if self.request.default_url:
+            command.append(f"--ServerApp.default_url={base_url}{self.request.default_url.lstrip('/')}")
+        return command
+
+    def _environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not _SECRET_ENV.search(k)}
+        env.update(self.request.env)
+        env["HOME"] = str(self.root_dir)
+        env["JUPYTER_TOKEN"] = self.request.api_token
+        return env
+
+    async def start(self) -> str:
+        try:
+            return await self._start()
+        finally:
+            self._progress.finish()
+
+    async def _start(self) -> str:
+        self._progress.emit(10, "Preparing your directory")
+        self.root_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.settings.start_timeout
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            port = free_port()
+            self._progress.emit(30, "Starting the Jupyter server process")
+            self._launch(port)
+            self._progress.emit(50, f"Waiting for the server to listen on port {port}")
+            while not _listening(port):
+                status = await self.poll()
+                if status is not None:
+                    break
+                if time.monotonic() > deadline:
+                    await self.stop()
+                    raise SpawnTimeout(
+                        f"The server process did not start listening within "
+                        f"{self.settings.start_timeout:g} s. Last log lines:\n{self.log_tail()}"
+                    )
+                await anyio.sleep(0.1)
+            else:
+                self._progress.emit(90, "Server process is running")
+                return f"http://127.0.0.1:{port}"
+            tail = self.log_tail()
+            if "already in use" in tail and attempt < _PORT_ATTEMPTS:
+                continue  # another process took the port between our check and bind
+            self._clear()
+            raise SpawnerError(
+                f"The server process exited with status {status} right after starting. "
+                f"Last log lines:\n{tail}"
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _launch(self, port: int) -> None:
+        with open(self.log_path, "wb") as log:  # one log per run: tails stay relevant
+            try:
+                process = subprocess.Popen(
+                    self._command(port),
+                    cwd=self.root_dir,
+                    env=self._environment(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as err:
+                raise SpawnerError(
+                    f"Could not run the Jupyter command {self._command(port)[0]!r}: {err}. "
+                    "Install jupyter_server (or jupyterlab) or set hub.spawner.local_command."
+                ) from err
+        self._process = process
+        self.pid = process.pid
+        self.port = port
+        try:
+            self.create_time = psutil.Process(process.pid).create_time()
+        except psutil.Error:
+            self.create_time = None
+
+    def _same_process(self) -> psutil.Process | None:
+        """The psutil handle of our server if it still runs (and the pid was not reused)."""
+        if self.pid is None:
+            return None
+        try:
+            proc = psutil.Process(self.pid)
+            if self.create_time is not None and abs(proc.create_time() - self.create_time) > 0.05:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except psutil.Error:
+            return None
+
+    async def poll(self) -> int | None:
+        if self._process is not None:
+            code = self._process.poll()
+            return None if code is None else code
+        if self.pid is None:
+            return 0
+        return None if self._same_process() is not None else 1
+
+    async def stop(self) -> None:
+        if self.pid is None:
+            return
+        if await self.poll() is None and self._same_process() is not None:
+            self._signal_group(signal.SIGTERM)
+            deadline = time.monotonic() + self.settings.stop_grace
+            while await self.poll() is None and time.monotonic() < deadline:
+                await anyio.sleep(0.05)
+            if await self.poll() is None:
+                self._signal_group(signal.SIGKILL)
+                while await self.poll() is None and time.monotonic() < deadline + 5:
+                    await anyio.sleep(0.05)
+        self._clear()
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        assert self.pid is not None
+        try:
+            os.killpg(self.pid, sig)  # the server leads its own session: pgid == pid
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _clear(self) -> None:
+        self._process = None
+        self.pid = self.port = None
+        self.create_time = None
+
+    def get_state(self) -> dict[str, Any]:
+        if self.pid is None:
+            return {}
+        return {"pid": self.pid, "port": self.port, "create_time": self.create_time}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._process = None
+        self.pid = state.get("pid")
+        self.port = state.get("port")
+        self.create_time = state.get("create_time")
+
+    @property
+    def url(self) -> str | None:
+        """Where the server listens, if it was started (also after ``load_state``)."""
+        return f"http://127.0.0.1:{self.port}" if self.port else None
+
+    async def progress(self) -> AsyncIterator[ProgressEvent]:
+        async for event in self._progress.follow():
+            yield event

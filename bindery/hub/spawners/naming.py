@@ -1,0 +1,40 @@
+"""Turning user and server names into safe container, volume and directory names.
+
+The hub validates names, but a spawner must not trust that: a name reaches the
+Docker API and the file system. The escape is injective (two different names
+never map to the same result) and keeps plain names readable: ``alice`` stays
+``alice``, ``bob-smith`` becomes ``bob_2dsmith``.
+"""
+
+from __future__ import annotations
+
+import string
+
+_SAFE = frozenset(string.ascii_letters + string.digits + ".")
+
+
+def escape(name: str) -> str:
+    """``[A-Za-z0-9.]`` kept (no leading dot); every other byte as ``_xx`` (UTF-8 hex)."""
+    out: list[str] = []
+    for index, char in enumerate(name):
+        if char in _SAFE and not (index == 0 and char == "."):
+            out.append(char)
+        else:
+            out.extend(f"_{byte:02x}" for byte in char.encode("utf-8"))
+    return "".join(out)
+
+
+def server_slug(user: str, server_name: str = "") -> str:
+    """``<user>`` or ``<user>-<server>``, both escaped (so ``-`` is unambiguous)."""
+    slug = escape(user)
+    return f"{slug}-{escape(server_name)}" if server_name else slug
+
+
+def container_name(user: str, server_name: str = "") -> str:
+    """``bindery-<user>[-<server>]``, a valid Docker container name."""
+    return f"bindery-{server_slug(user, server_name)}"
+
+
+def home_volume_name(user: str) -> str:
+    """``bindery-home-<user>``: one home per user, shared by their named servers."""
+    return f"bindery-home-{escape(user)}"
