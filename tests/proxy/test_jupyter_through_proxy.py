@@ -73,6 +73,10 @@ async def test_kernel_execute_round_trip_over_websocket(
                             break
             assert stream_text == "hello from the kernel\n"
             assert result == "42"
+            # JupyterLab 4 asks for the v1 kernel protocol; the upstream's choice must come back.
+            v1 = "v1.kernel.websocket.jupyter.org"
+            async with http.ws_connect(f"{base}/api/kernels/{kernel_id}/channels", protocols=[v1]) as ws:
+                assert ws.protocol == v1
         finally:
             async with http.delete(f"{base}/api/kernels/{kernel_id}") as r:
                 assert r.status == 204

@@ -90,6 +90,10 @@ async def test_large_bodies_stream_both_ways(proxy: ProxyServer, upstreams: dict
         async with http.post(proxy.public_url + "/upload", data=payload) as r:
             assert r.status == 200
             assert (await r.json())["body_len"] == len(payload)
+        # a client that asks "Expect: 100-continue" is told to go on at once (no stall)
+        async with asyncio.timeout(5):
+            async with http.put(proxy.public_url + "/upload", data=payload[:1_000_000], expect100=True) as r:
+                assert (await r.json())["body_len"] == 1_000_000
         # the first chunk of a response arrives while the upstream is still producing it
         async with http.get(proxy.public_url + "/events/slow-stream") as r:
             first = await asyncio.wait_for(r.content.readline(), 5)

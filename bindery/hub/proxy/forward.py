@@ -180,6 +180,9 @@ class ProxyHandler:
         set_cookies: list[str],
     ) -> web.StreamResponse:
         body = request.content if request.body_exists else None
+        if body is not None and headers.popall("Expect", [""])[0].lower() == "100-continue":
+            # Answer the client's "may I send the body?" ourselves; the body is streamed upstream.
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
             upstream = await self.session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False,
