@@ -38,3 +38,60 @@ def session_factory(db_url: str) -> Iterator[sessionmaker]:
     ensure_password_table(engine)
     yield sessionmaker(engine)
     engine.dispose()
+
+
+# -- a real OpenID Connect provider process (oidc-provider-mock) -------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import httpx  # noqa: E402
+
+#: Users the provider knows: alice is staff, bob has no groups, "Bad Name" is not a valid hub name.
+OIDC_USERS = [
+    {"sub": "alice-sub", "preferred_username": "Alice", "groups": ["staff", "physics"]},
+    {"sub": "bob-sub", "preferred_username": "bob", "groups": []},
+    {"sub": "carol-sub"},
+    {"sub": "odd-sub", "preferred_username": "Bad Name!"},
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_oidc_provider(*extra_args: str) -> tuple[subprocess.Popen, str]:
+    """Start the provider on 127.0.0.1 and wait until its discovery document answers."""
+    port = _free_port()
+    args = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]
+    for user in OIDC_USERS:
+        args += ["--user-claims", json.dumps(user)]
+    args += list(extra_args)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "NO_COLOR": "1"}
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    issuer = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("oidc-provider-mock exited during start")
+        try:
+            if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
+                return proc, issuer
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("oidc-provider-mock did not answer within 20 s")
+
+
+@pytest.fixture(scope="module")
+def oidc_issuer() -> Iterator[str]:
+    proc, issuer = start_oidc_provider("--require-nonce", "true")
+    yield issuer
+    proc.terminate()
+    proc.wait(10)

@@ -43,6 +43,7 @@ class AuthSettings(BaseModel):
     #: Public callback URL registered with the provider, e.g.
     #: ``https://hub.example.org/hub/oauth_callback`` ("" = derived from the request).
     redirect_url: str = ""
+    #: OIDC scopes ("openid" is always added); GitHub asks for read:user (+ read:org for groups).
     scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
     #: ID-token claim that becomes the user name (falls back to ``sub``).
     username_claim: str = "preferred_username"
@@ -71,7 +72,6 @@ class AuthSettings(BaseModel):
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "redirect_url": self.redirect_url,
-            "scopes": list(self.scopes),
             "allowed_groups": set(self.allowed_groups),
             "admin_groups": set(self.admin_groups),
         }
@@ -84,6 +84,7 @@ class AuthSettings(BaseModel):
             "oidc": {
                 **oauth,
                 "issuer": self.oidc_issuer,
+                "scopes": list(self.scopes),
                 "username_claim": self.username_claim,
                 "groups_claim": self.groups_claim,
             },
