@@ -188,11 +188,10 @@ async def health(request: Request) -> Response:
     checks: list[dict[str, Any]] = []
 
     def engine_ok() -> bool:
-        ping = getattr(service.builder.engine, "ping", None)
-        if ping is not None:
-            return bool(ping())
-        client = getattr(service.builder.engine, "client", None)
-        return bool(client.ping()) if client is not None else True
+        check = getattr(service.builder.engine, "check", None)
+        if check is not None:
+            check()  # raises EngineUnavailable when no engine answers
+        return True
 
     try:
         with anyio.fail_after(5):

@@ -80,9 +80,9 @@ class BinderService:
         status = "failure"
         self.metrics.launches_in_progress.inc()
         try:
+            self.limiter.hit(request.client)
             spec_info = providers.parse(request.provider, request.spec)
             self.policy.check(spec_info.full)
-            self.limiter.hit(request.client)
             ref = await self._resolve(spec_info)
             image = self.builder.image_name(ref)
             cached = await anyio.to_thread.run_sync(self.builder.find_image, ref)

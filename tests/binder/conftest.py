@@ -1,0 +1,240 @@
+"""Fixtures for the launch service: git repositories served by ``git daemon`` on
+127.0.0.1, the binder app on a real uvicorn server, an event-stream client, and
+``fake_hub`` (a stand-in JupyterHub REST API for tests that do not launch servers).
+
+Images built here use the ``bindery-test-binder`` prefix and are removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from bindery.config import Settings
+
+PREFIX = "bindery-test-binder"
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+           "PATH": "/usr/bin:/bin"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env={**GIT_ENV, "HOME": str(cwd)}).stdout.strip()
+
+
+class GitServer:
+    """Bare repositories under ``base`` served read-only by ``git daemon`` on loopback."""
+
+    def __init__(self, base: Path, port: int) -> None:
+        self.base = base
+        self.port = port
+        self.counter = 0
+
+    def publish(self, files: dict[str, str], name: str | None = None) -> str:
+        """Commit ``files`` into a new repository; return its ``git://127.0.0.1`` URL."""
+        self.counter += 1
+        name = name or f"repo{self.counter}-{time.monotonic_ns()}"
+        work = self.base / "work" / name
+        work.mkdir(parents=True)
+        for rel, text in files.items():
+            path = work / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            if rel.endswith(("postBuild", "start")):
+                path.chmod(0o755)
+        git(work, "init", "-q", "-b", "main")
+        git(work, "add", "-A")
+        git(work, "commit", "-qm", "initial")
+        bare = self.base / "srv" / f"{name}.git"
+        git(self.base, "clone", "-q", "--bare", str(work), str(bare))
+        return f"git://127.0.0.1:{self.port}/{name}.git"
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    base = tmp_path_factory.mktemp("gitd")
+    (base / "srv").mkdir()
+    port = free_port()
+    proc = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={base / 'srv'}",
+         "--listen=127.0.0.1", f"--port={port}", str(base / "srv")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield GitServer(base, port)
+    proc.terminate()
+    proc.wait(5)
+
+
+class ServedApp:
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "ServedApp":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("app did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ServedApp]]:
+    """``serve(app)`` runs an ASGI app on a free loopback port until the test ends."""
+    running: list[ServedApp] = []
+
+    def _serve(app: Any, port: int | None = None) -> ServedApp:
+        served = ServedApp(app, port).__enter__()
+        running.append(served)
+        return served
+
+    yield _serve
+    for served in running:
+        served.__exit__()
+
+
+def read_events(url: str, timeout: float = 600) -> list[dict[str, Any]]:
+    """Consume a ``/build`` stream as a Binder client does, until ready/failed/end."""
+    events: list[dict[str, Any]] = []
+    with httpx.stream("GET", url, timeout=timeout, trust_env=False) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                event = json.loads(line[5:])
+                events.append(event)
+                if event.get("phase") in ("ready", "failed"):
+                    break
+    return events
+
+
+@pytest.fixture(scope="session")
+def binder_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    s = Settings()
+    s.builder.image_prefix = PREFIX
+    s.builder.work_dir = tmp_path_factory.mktemp("work")
+    s.allow_local_repos = True
+    s.binder.events_log = str(tmp_path_factory.mktemp("events") / "launches.jsonl")
+    s.binder.rate_limit = 0
+    return s
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_images() -> Iterator[None]:
+    yield
+    try:
+        client = docker.from_env()
+        for image in client.images.list():
+            for tag in image.tags:
+                if tag.startswith(PREFIX + "/"):
+                    client.images.remove(tag, force=True)
+    except Exception:  # noqa: BLE001 - cleanup must not fail the run
+        pass
+
+
+class FakeHub:
+    """``fake_hub``: a stand-in for the hub's REST API (users, server, progress, tokens).
+
+    It starts no servers; the ready event points at ``/user/<name>/``. Used only where
+    a real server is not what the test is about (bad input, build_only, sharing).
+    """
+
+    def __init__(self) -> None:
+        self.users: dict[str, dict[str, Any]] = {}
+        self.deleted: list[str] = []
+        self.fail_spawn = False
+
+        async def create(request: Request) -> Response:
+            name = request.path_params["name"]
+            self.users[name] = {"name": name, "servers": {}, "options": None}
+            return JSONResponse(self.users[name], status_code=201)
+
+        async def delete(request: Request) -> Response:
+            name = request.path_params["name"]
+            self.users.pop(name, None)
+            self.deleted.append(name)
+            return Response(status_code=204)
+
+        async def start(request: Request) -> Response:
+            name = request.path_params["name"]
+            self.users[name]["options"] = await request.json()
+            self.users[name]["servers"] = {"": {"ready": True}}
+            return Response(status_code=202)
+
+        async def progress(request: Request) -> Response:
+            name = request.path_params["name"]
+
+            async def body():
+                yield b'data: {"progress": 50, "message": "Starting the container"}\n\n'
+                if self.fail_spawn:
+                    yield b'data: {"progress": 100, "failed": true, "message": "no room"}\n\n'
+                    return
+                ready = {"progress": 100, "ready": True, "message": "ready",
+                         "url": f"/user/{name}/"}
+                yield f"data: {json.dumps(ready)}\n\n".encode()
+
+            return StreamingResponse(body(), media_type="text/event-stream")
+
+        async def token(request: Request) -> Response:
+            return JSONResponse({"token": "t-" + request.path_params["name"]}, status_code=201)
+
+        async def users(request: Request) -> Response:
+            return JSONResponse(list(self.users.values()))
+
+        async def info(request: Request) -> Response:
+            return JSONResponse({"version": "fake"})
+
+        self.app = Starlette(routes=[
+            Route("/hub/api/", info),
+            Route("/hub/api/users", users),
+            Route("/hub/api/users/{name}", create, methods=["POST"]),
+            Route("/hub/api/users/{name}", delete, methods=["DELETE"]),
+            Route("/hub/api/users/{name}/server", start, methods=["POST"]),
+            Route("/hub/api/users/{name}/server/progress", progress),
+            Route("/hub/api/users/{name}/tokens", token, methods=["POST"]),
+        ])
+
+
+@pytest.fixture
+def fake_hub(serve: Callable[..., ServedApp]) -> Iterator[tuple[FakeHub, str]]:
+    hub = FakeHub()
+    served = serve(hub.app)
+    yield hub, served.url + "hub/"
