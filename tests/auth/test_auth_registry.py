@@ -52,3 +52,20 @@ def test_secrets_from_env_are_never_printed(monkeypatch) -> None:
 
 def test_default_kind_is_password() -> None:
     assert AuthSettings().kind == "password"
+
+
+def test_settings_build_oidc_with_secret_unwrapped() -> None:
+    from bindery.hub.auth.oauth import OIDCAuthenticator
+
+    settings = AuthSettings(
+        kind="oidc",
+        oidc_issuer="http://127.0.0.1:9400/",
+        client_id="hub",
+        client_secret="from-env",
+        allowed_groups={"staff"},
+    )
+    auth = settings.build_authenticator(session_factory=object(), cookie_secret="k" * 32)
+    assert isinstance(auth, OIDCAuthenticator)
+    assert auth.client_secret == "from-env" and auth.issuer == "http://127.0.0.1:9400"
+    assert auth.allowed_groups == {"staff"} and auth.uses_login_form is False
+    assert {r.path for r in auth.routes()} == {"/oauth_login", "/oauth_callback"}

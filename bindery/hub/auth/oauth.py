@@ -30,6 +30,8 @@ from urllib.parse import urlencode
 import httpx
 import warnings
 
+import authlib.deprecate  # installs its own "always" filter; ours must come after it
+
 with warnings.catch_warnings():
     # Authlib 1.6+ warns that it falls back to httpx when the newer httpx2 package is
     # absent; httpx is what the rest of Bindery uses, so the fallback is intended.
@@ -105,6 +107,8 @@ class OAuthAuthenticator(Authenticator):
     #: Shown on the login button ("Sign in with ...").
     login_service: ClassVar[str] = "OAuth"
     default_scopes: ClassVar[tuple[str, ...]] = ()
+    #: How the client secret reaches the token endpoint.
+    token_auth_method: ClassVar[str] = "client_secret_basic"
 
     def __init__(
         self,
@@ -193,6 +197,7 @@ class OAuthAuthenticator(Authenticator):
             scope=" ".join(self.scopes),
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
+            token_endpoint_auth_method=self.token_auth_method,
             **self.http_client_options,
         )
 
@@ -522,6 +527,7 @@ class GitHubAuthenticator(OAuthAuthenticator):
     name: ClassVar[str] = "github"
     login_service: ClassVar[str] = "GitHub"
     default_scopes: ClassVar[tuple[str, ...]] = ("read:user",)
+    token_auth_method: ClassVar[str] = "client_secret_post"  # what GitHub documents
 
     def __init__(
         self,

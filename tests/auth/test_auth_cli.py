@@ -1,0 +1,24 @@
+"""`bindery hub passwd NAME`, through click's runner on a real SQLite file."""
+
+import pytest
+from click.testing import CliRunner
+
+from bindery.hub.auth.cli import passwd_command
+from bindery.hub.auth.password import PasswordAuthenticator
+
+
+@pytest.mark.anyio
+async def test_passwd_sets_a_password_that_logs_in(db_url, login_request) -> None:
+    result = CliRunner().invoke(
+        passwd_command, ["Erin", "--db-url", db_url], input="erins-password\nerins-password\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password set for erin" in result.output
+    auth = PasswordAuthenticator(db_url=db_url)
+    assert await auth.authenticate(login_request, {"username": "erin", "password": "erins-password"})
+
+
+def test_passwd_refuses_a_short_password_clearly(db_url) -> None:
+    result = CliRunner().invoke(passwd_command, ["erin", "--db-url", db_url], input="short\nshort\n")
+    assert result.exit_code != 0
+    assert "too short" in result.output and "Traceback" not in result.output
