@@ -255,6 +255,10 @@ async def test_id_token_checks_signature_audience_and_nonce(oidc_issuer: str) ->
     with pytest.raises(OAuthLoginError):
         await auth.validate_id_token(token, "another-nonce")  # replayed into another login
 
+    with pytest.raises(OAuthLoginError) as garbage:
+        await auth.validate_id_token("not-a-jwt", "n-1")
+    assert garbage.value.status == 400
+
     other_app = await _id_token_for(oidc_issuer, "alice-sub", nonce="n-2", client_id="other-app")
     with pytest.raises(OAuthLoginError):
         await auth.validate_id_token(other_app, "n-2")  # audience is someone else

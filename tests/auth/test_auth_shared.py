@@ -62,3 +62,13 @@ def test_from_settings_with_secret_values() -> None:
     auth = settings.build_authenticator(session_factory=object())
     assert isinstance(auth, SharedPasswordAuthenticator)
     assert auth.shared_password == "workshop-2026"
+
+
+@pytest.mark.anyio
+async def test_lists_in_config_match_whatever_case_was_written(login_request) -> None:
+    auth = SharedPasswordAuthenticator(
+        shared_password="workshop-2026", allowed_users={"Dana "}, blocked_users={"EVE"}
+    )
+    dana = await auth.authenticate(login_request, {"username": "dana", "password": "workshop-2026"})
+    eve = await auth.authenticate(login_request, {"username": "Eve", "password": "workshop-2026"})
+    assert auth.check_allowed(dana) and not auth.check_allowed(eve)

@@ -34,6 +34,9 @@ class Authenticator(ABC):
     name: ClassVar[str]
     #: True when the login page should show a username/password form.
     uses_login_form: ClassVar[bool] = True
+    #: For external providers: the name on the login button ("Sign in with GitHub");
+    #: the button links to ``/hub/oauth_login?next=...``. Empty for form logins.
+    login_service: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -43,9 +46,11 @@ class Authenticator(ABC):
         admin_users: set[str] | None = None,
         **options: Any,
     ) -> None:
-        self.allowed_users = set(allowed_users or ())
-        self.blocked_users = set(blocked_users or ())
-        self.admin_users = set(admin_users or ())
+        # Names are compared in the form authenticators produce (trimmed, lowercase),
+        # so "Alice" in a config file still matches the user "alice".
+        self.allowed_users = {n.strip().lower() for n in allowed_users or ()}
+        self.blocked_users = {n.strip().lower() for n in blocked_users or ()}
+        self.admin_users = {n.strip().lower() for n in admin_users or ()}
         self.options = options
 
     @abstractmethod

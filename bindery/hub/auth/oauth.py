@@ -58,6 +58,8 @@ STATE_COOKIE = "bindery-oauth-state"
 STATE_MAX_AGE = 600
 #: Clock skew tolerated when checking ID-token times (seconds; option ``clock_leeway``).
 CLOCK_LEEWAY = 60
+#: Seconds between two fetches of the provider's signing keys.
+JWKS_MIN_REFRESH = 60
 
 
 class OAuthLoginError(Exception):
@@ -406,6 +408,7 @@ class OIDCAuthenticator(OAuthAuthenticator):
         self.groups_claim = groups_claim
         self._metadata: dict[str, Any] | None = None
         self._jwks: KeySet | None = None
+        self._jwks_fetched_at = 0.0
 
     def uses_nonce(self) -> bool:
         return True
@@ -441,9 +444,16 @@ class OIDCAuthenticator(OAuthAuthenticator):
         return meta["authorization_endpoint"], meta["token_endpoint"]
 
     async def _keys(self, refresh: bool = False) -> KeySet:
-        if self._jwks is None or refresh:
+        # A refresh (after a key rotation) happens at most once a minute, so forged
+        # tokens cannot make the hub hammer the provider.
+        stale = refresh and time.monotonic() - self._jwks_fetched_at > JWKS_MIN_REFRESH
+        if self._jwks is None or stale:
             meta = await self.metadata()
-            self._jwks = KeySet.import_key_set(await self._get_json(meta["jwks_uri"]))
+            try:
+                self._jwks = KeySet.import_key_set(await self._get_json(meta["jwks_uri"]))
+            except (JoseError, ValueError, KeyError, TypeError) as error:
+                raise _unreachable(error) from None
+            self._jwks_fetched_at = time.monotonic()
         return self._jwks
 
     async def validate_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
@@ -457,7 +467,7 @@ class OIDCAuthenticator(OAuthAuthenticator):
         try:
             try:
                 decoded = jwt.decode(id_token, await self._keys(), algorithms=algorithms)
-            except (JoseError, ValueError):
+            except (JoseError, ValueError, KeyError):
                 # Keys rotate: fetch the key set once more before giving up.
                 decoded = jwt.decode(id_token, await self._keys(refresh=True), algorithms=algorithms)
             claims = dict(decoded.claims)
@@ -469,8 +479,8 @@ class OIDCAuthenticator(OAuthAuthenticator):
                 exp={"essential": True},
                 nonce={"essential": True, "value": nonce},
             ).validate(claims)
-        except (JoseError, ValueError) as error:
-            log.warning("rejected ID token: %s", error)
+        except (JoseError, ValueError, KeyError, TypeError) as error:
+            log.warning("rejected ID token: %s", type(error).__name__)
             raise OAuthLoginError(
                 400,
                 "Login could not be verified",
