@@ -202,12 +202,15 @@ def _repo_section(env: Environment) -> str:
     if env.install_repo is not None:
         lines.append(f"RUN {_UV} \\\n    {_UV_ENV} uv pip install -e .")
     if env.start is not None:
-        lines.append(f"RUN chmod +x {shlex.quote(env.start)}")
         lines.append(f"ENV BINDERY_START_SCRIPT={HOME}/{env.start}")
+    scripts = [shlex.quote(p) for p in (env.start, env.post_build) if p is not None]
     if env.post_build is not None:
+        # As the user, from $HOME, with the uv cache available to `uv pip install`s inside.
         script = shlex.quote(env.post_build)
         run = f"/bin/bash ./{script}" if env.post_build_needs_shell else f"./{script}"
-        lines.append(f"RUN {_UV} \\\n    chmod +x {script} && {_UV_ENV} {run}")
+        lines.append(f"RUN {_UV} \\\n    chmod +x {' '.join(scripts)} && {_UV_ENV} {run}")
+    elif scripts:
+        lines.append(f"RUN chmod +x {' '.join(scripts)}")
     return "\n".join(lines) + "\n"
 
 
