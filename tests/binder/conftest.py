@@ -238,3 +238,83 @@ def fake_hub(serve: Callable[..., ServedApp]) -> Iterator[tuple[FakeHub, str]]:
     hub = FakeHub()
     served = serve(hub.app)
     yield hub, served.url + "hub/"
+
+
+class StackThread:
+    """A whole ``bindery serve`` stack (BinderStack) in a background thread's event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        import asyncio
+
+        from bindery.binder.serve import BinderStack
+
+        self.stack = BinderStack(settings, port=free_port())
+        self.url = self.stack.url
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stop: Any = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import asyncio
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            try:
+                async with self.stack:
+                    self._ready.set()
+                    await self._stop.wait()
+            except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+                self._error = exc
+                self._ready.set()
+
+        self._loop.run_until_complete(main())
+
+    def start(self) -> "StackThread":
+        self.thread.start()
+        self._ready.wait(120)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def call(self, coro: Any, timeout: float = 120) -> Any:
+        """Run a coroutine in the stack's loop (e.g. hub client calls) and return its result."""
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    @property
+    def service(self) -> Any:
+        return self.stack.binder_app.state.service
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(120)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackThread]:
+    """``bindery serve`` as users run it: real proxy, real hub with the Docker spawner."""
+    s = Settings()
+    s.builder.image_prefix = PREFIX
+    s.builder.work_dir = tmp_path_factory.mktemp("stack-work")
+    s.allow_local_repos = True
+    s.binder.data_dir = str(tmp_path_factory.mktemp("stack-data"))
+    s.binder.rate_limit = 0
+    s.hub.spawner.mem_limit = "512m"
+    s.hub.spawner.max_concurrent_spawns = 8
+    running = StackThread(s).start()
+    try:
+        yield running
+    finally:
+        hub = running.service.hub
+        try:
+            users = running.call(hub.list_users())
+            for user in users:
+                if user["name"].startswith("tmp-"):
+                    running.call(hub.delete_user(user["name"]))
+        except Exception:  # noqa: BLE001 - cleanup
+            pass
+        running.stop()
