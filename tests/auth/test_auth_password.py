@@ -119,3 +119,35 @@ async def test_lists_apply_to_password_users(session_factory, login_request) -> 
 def test_needs_a_database() -> None:
     with pytest.raises(AuthConfigError, match="database"):
         PasswordAuthenticator()
+
+
+@pytest.mark.anyio
+async def test_a_burst_of_logins_queues_instead_of_hashing_all_at_once(session_factory, login_request) -> None:
+    """Argon2 needs 64 MiB per check: 12 parallel logins must not run 12 hashes at once."""
+    import anyio
+
+    _add_user(session_factory, "alice", "correct horse battery")
+    auth = PasswordAuthenticator(session_factory=session_factory, max_concurrent_hashes=2)
+    running = peak = 0
+    original = auth._check
+
+    def counting_check(name: str, password: str) -> bool:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            return original(name, password)
+        finally:
+            running -= 1
+
+    auth._check = counting_check
+    results = []
+
+    async def one() -> None:
+        results.append(await auth.authenticate(login_request, {"username": "alice", "password": "correct horse battery"}))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(12):
+            tg.start_soon(one)
+    assert len(results) == 12 and all(r is not None and r.name == "alice" for r in results)
+    assert peak <= 2

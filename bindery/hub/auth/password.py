@@ -8,10 +8,12 @@ successful login.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
+import anyio
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -134,9 +136,14 @@ class PasswordAuthenticator(Authenticator):
         session_factory: SessionFactory | None = None,
         db_url: str | None = None,
         min_password_length: int = DEFAULT_MIN_PASSWORD_LENGTH,
+        max_concurrent_hashes: int | None = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
+        # Each Argon2 check takes 64 MiB and a core for ~0.1 s: a burst of logins must
+        # queue rather than exhaust the hub's memory (one slot per core by default).
+        self.max_concurrent_hashes = max_concurrent_hashes or os.cpu_count() or 2
+        self._hash_slots: anyio.CapacityLimiter | None = None
         if session_factory is None:
             if not db_url:
                 raise AuthConfigError(
@@ -155,8 +162,13 @@ class PasswordAuthenticator(Authenticator):
         if not password or not is_valid_username(name):
             return None
         # Argon2 is deliberately slow (tens of ms): keep it off the event loop.
-        ok = await anyio.to_thread.run_sync(self._check, name, password)
+        ok = await anyio.to_thread.run_sync(self._check, name, password, limiter=self._slots())
         return AuthResult(name=name) if ok else None
+
+    def _slots(self) -> anyio.CapacityLimiter:
+        if self._hash_slots is None:
+            self._hash_slots = anyio.CapacityLimiter(self.max_concurrent_hashes)
+        return self._hash_slots
 
     def _check(self, name: str, password: str) -> bool:
         with self.session_factory() as session:
@@ -172,4 +184,4 @@ class PasswordAuthenticator(Authenticator):
                 set_password(session, name, password, min_length=self.min_password_length)
                 session.commit()
 
-        await anyio.to_thread.run_sync(_set)
+        await anyio.to_thread.run_sync(_set, limiter=self._slots())
