@@ -20,3 +20,81 @@ def local_settings(tmp_path: Path) -> SpawnerSettings:
     """Local spawner settings: servers under a per-test root, short grace."""
     return SpawnerSettings(kind="local", local_root_dir=tmp_path / "users", stop_grace=3.0,
                            start_timeout=60.0)
+
+
+# -- Docker engine fixtures ----------------------------------------------------------
+
+TEST_IMAGE = "bindery-test-spawner:1"
+IMAGE_DIR = Path(__file__).parent / "image"
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """The real engine's client; engine tests are skipped (not faked) without one."""
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as err:  # noqa: BLE001 - any failure means "no engine here"
+        pytest.skip(f"no Docker engine: {err}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def spawner_image(docker_engine, tmp_path_factory) -> str:
+    """A small JupyterLab image shaped like the builder's (uid 1000, tini); built once, kept."""
+    import shutil
+    import subprocess
+
+    import docker.errors
+
+    try:
+        docker_engine.images.get(TEST_IMAGE)
+        return TEST_IMAGE
+    except docker.errors.ImageNotFound:
+        pass
+    context = tmp_path_factory.mktemp("spawner-image")
+    shutil.copy(IMAGE_DIR / "Dockerfile", context / "Dockerfile")
+    shutil.copy(HOST_CA, context / "host-ca.crt")
+    result = subprocess.run(
+        ["/usr/bin/docker", "build", "--label", "bindery.test=spawners", "-t", TEST_IMAGE, str(context)],
+        capture_output=True, text=True, env={"DOCKER_BUILDKIT": "1", "PATH": "/usr/bin:/bin"},
+        timeout=900,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"building {TEST_IMAGE} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return TEST_IMAGE
+
+
+@pytest.fixture(scope="session")
+def hub_id(docker_engine):
+    """A hub id unique to this test session; everything labelled with it is removed at the end."""
+    import docker.errors
+
+    value = f"bindery-test-spawners-{secrets.token_hex(4)}"
+    yield value
+    label = {"label": f"bindery.hub={value}"}
+    for container in docker_engine.containers.list(all=True, filters=label):
+        container.remove(force=True)
+    for volume in docker_engine.volumes.list(filters=label):
+        try:
+            volume.remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+
+@pytest.fixture
+def docker_settings(spawner_image) -> SpawnerSettings:
+    """Small limits so the test can tell they were applied, not left at defaults."""
+    return SpawnerSettings(
+        image=spawner_image, allowed_images=["bindery-r/*"], mem_limit="512m", cpu_limit=0.5,
+        pids_limit=128, start_timeout=60, http_timeout=60, stop_grace=2,
+    )
+
+
+@pytest.fixture
+def user_name() -> str:
+    """A fresh user per test, so container and volume names never collide."""
+    return f"spt{secrets.token_hex(3)}"

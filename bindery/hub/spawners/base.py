@@ -80,6 +80,10 @@ class Spawner(ABC):
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what ``get_state`` returned (called before ``poll``/``stop``)."""
 
+    async def log_tail(self, lines: int = 20) -> str:
+        """The server's last output lines, to explain a failed start; default: none."""
+        return ""
+
     async def progress(self) -> AsyncIterator[ProgressEvent]:
         """Progress events while ``start`` runs; default: none."""
         return

@@ -90,7 +90,10 @@ class LocalProcessSpawner(Spawner):
         """Server output, kept outside the user's directory so it does not clutter it."""
         return Path(self.settings.local_root_dir) / ".logs" / f"{server_slug(self.request.user, self.request.server_name)}.log"
 
-    def log_tail(self, lines: int = 20) -> str:
+    async def log_tail(self, lines: int = 20) -> str:
+        return self._read_log_tail(lines)
+
+    def _read_log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
@@ -148,13 +151,13 @@ class LocalProcessSpawner(Spawner):
                     await self.stop()
                     raise SpawnTimeout(
                         f"The server process did not start listening within "
-                        f"{self.settings.start_timeout:g} s. Last log lines:\n{self.log_tail()}"
+                        f"{self.settings.start_timeout:g} s. Last log lines:\n{self._read_log_tail()}"
                     )
                 await anyio.sleep(0.1)
             else:
                 self._progress.emit(90, "Server process is running")
                 return f"http://127.0.0.1:{port}"
-            tail = self.log_tail()
+            tail = self._read_log_tail()
             if "already in use" in tail and attempt < _PORT_ATTEMPTS:
                 continue  # another process took the port between our check and bind
             self._clear()

@@ -31,6 +31,10 @@ class SpawnerSettings(BaseModel):
     #: cannot run an arbitrary image that happens to be on the machine.
     allowed_images: list[str] = Field(default_factory=lambda: ["bindery-r/*"])
 
+    #: Program (and subcommand) that runs Jupyter inside the image; Bindery adds
+    #: ip, port, base_url and default_url flags.
+    server_command: list[str] = Field(default_factory=lambda: ["jupyter", "lab"])
+
     # -- enforced limits per server (docker) -----------------------------------
     #: Memory limit (docker syntax: "512m", "2g").
     mem_limit: str = "2g"
