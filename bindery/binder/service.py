@@ -56,6 +56,13 @@ class _Timing:
     launch: float | None = None
 
 
+@dataclass
+class _LaunchState:
+    timing: _Timing = field(default_factory=_Timing)
+    spec_info: providers.LaunchSpec | None = None
+    ref: Ref | None = None
+
+
 class BinderService:
     """Everything one launch needs, shared by all requests of the app."""
 
@@ -74,16 +81,42 @@ class BinderService:
     # -- the stream -------------------------------------------------------------
 
     async def launch(self, request: LaunchRequest) -> AsyncIterator[dict[str, Any]]:
-        timing = _Timing()
-        spec_info: providers.LaunchSpec | None = None
-        ref: Ref | None = None
-        status = "failure"
+        """BinderHub's events for one request; the record is written before the last event."""
+        state = _LaunchState()
+        recorded = False
         self.metrics.launches_in_progress.inc()
         try:
+            async for event in self._events(request, state):
+                if event["phase"] in ("ready", "failed") and not recorded:
+                    recorded = True
+                    self._record(request, state, "success" if event["phase"] == "ready"
+                                 else "failure")
+                yield event
+        finally:
+            if not recorded:  # the client went away mid-launch
+                self._record(request, state, "cancelled")
+
+    def _record(self, request: LaunchRequest, state: "_LaunchState", status: str) -> None:
+        self.metrics.launches_in_progress.dec()
+        self.metrics.launches.labels(status).inc()
+        timing = state.timing
+        self.launch_log.record(
+            provider=request.provider, spec=request.spec,
+            ref=state.ref.resolved if state.ref else None, status=status,
+            build_seconds=timing.build, launch_seconds=timing.launch,
+            total_seconds=time.monotonic() - timing.start,
+            repo=state.spec_info.repo_url if state.spec_info else None,
+            build_only=request.build_only,
+        )
+
+    async def _events(self, request: LaunchRequest, state: "_LaunchState"
+                      ) -> AsyncIterator[dict[str, Any]]:
+        timing = state.timing
+        try:
             self.limiter.hit(request.client)
-            spec_info = providers.parse(request.provider, request.spec)
+            spec_info = state.spec_info = providers.parse(request.provider, request.spec)
             self.policy.check(spec_info.full)
-            ref = await self._resolve(spec_info)
+            ref = state.ref = await self._resolve(spec_info)
             image = self.builder.image_name(ref)
             cached = await anyio.to_thread.run_sync(self.builder.find_image, ref)
             if cached:
@@ -93,13 +126,11 @@ class BinderService:
                 async for event in self._build(ref, image, timing):
                     yield event
             if request.build_only:
-                status = "success"
                 yield {"phase": "ready", "imageName": image,
                        "message": "Done! The image is built and was not launched (build_only).\n"}
                 return
             async for event in self._launch(spec_info, ref, image, request, timing):
                 yield event
-            status = "success"
         except BinderyError as exc:
             yield {"phase": "failed", "message": _failure_message(exc)}
         except Exception:  # noqa: BLE001 - never a traceback in the stream
@@ -107,22 +138,11 @@ class BinderService:
             yield {"phase": "failed",
                    "message": "Something went wrong inside the launch service. "
                               "Please try again; if it keeps failing, tell the administrator.\n"}
-        finally:
-            self.metrics.launches_in_progress.dec()
-            self.metrics.launches.labels(status).inc()
-            self.launch_log.record(
-                provider=request.provider, spec=request.spec,
-                ref=ref.resolved if ref else None, status=status,
-                build_seconds=timing.build, launch_seconds=timing.launch,
-                total_seconds=time.monotonic() - timing.start,
-                repo=spec_info.repo_url if spec_info else None,
-                build_only=request.build_only,
-            )
 
     async def _resolve(self, spec_info: providers.LaunchSpec) -> Ref:
         source_spec = spec_info.source_spec
         if spec_info.provider in DOI_PROVIDERS:
-            source_spec = _doi_source_spec(spec_info)
+            source_spec = doi_source_spec(spec_info)
         if spec_info.provider == "git" and not self.settings.allow_local_repos:
             await anyio.to_thread.run_sync(check_public_remote, source_spec)
         try:
@@ -236,7 +256,7 @@ class BinderService:
                 "builder_info": {"builder": "bindery", "version": __version__}}
 
 
-def _doi_source_spec(spec_info: providers.LaunchSpec) -> str:
+def doi_source_spec(spec_info: providers.LaunchSpec) -> str:
     """The DOI written the way an installed source accepts it, or a clear refusal."""
     doi = spec_info.spec
     try:
@@ -245,8 +265,11 @@ def _doi_source_spec(spec_info: providers.LaunchSpec) -> str:
         classes = list(load_sources())
     except ImportError:
         classes = []
-    for candidate in (f"{spec_info.provider}:{doi}", f"doi:{doi}", f"https://doi.org/{doi}", doi):
+    # Only sources made for DOI records: a generic git source must never be handed a DOI.
+    for candidate in (f"{spec_info.provider}:{doi}", f"doi:{doi}"):
         for cls in classes:
+            if getattr(cls, "name", "") in ("git", "local", "gh", "gl", "gist"):
+                continue
             try:
                 if cls.accepts(candidate):
                     return candidate

@@ -17,6 +17,7 @@ import pytest
 
 from bindery.binder.app import create_app
 from bindery.builder import Builder
+from bindery.errors import SpecError
 
 from .conftest import read_events
 
@@ -106,11 +107,19 @@ def test_rate_limit_per_client_address(binder):
 
 
 def test_doi_providers_without_a_source_say_so(binder):
+    from bindery.binder.providers import parse
+    from bindery.binder.service import doi_source_spec
+
+    try:
+        doi_source_spec(parse("zenodo", "10.5281/zenodo.3242074"))
+    except SpecError:
+        pass
+    else:
+        pytest.skip("a DOI source is installed (and would contact a public host)")
     url, _ = binder()
     events = read_events(url + "build/zenodo/10.5281/zenodo.3242074")
     assert phases(events) == ["failed"]
-    message = events[-1]["message"]
-    assert "not supported on this deployment" in message or "Zenodo" in message
+    assert events[-1]["message"] == "Zenodo DOI records are not supported on this deployment.\n"
 
 
 # -- builds -----------------------------------------------------------------------------
