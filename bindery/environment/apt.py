@@ -14,9 +14,9 @@ from bindery.environment.errors import RepoConfigError
 from bindery.environment.repo_files import ConfigFiles
 
 _PACKAGE = re.compile(
-    r"^[a-z0-9][a-z0-9+.-]+"          # Debian package name
-    r"(:[a-z0-9-]+)?"                 # optional architecture qualifier
-    r"(=[A-Za-z0-9.+~:-]+)?$"         # optional exact version
+    r"^[a-z0-9][a-z0-9+.-]+"  # Debian package name
+    r"(:[a-z0-9-]+)?"  # optional architecture qualifier
+    r"(=[A-Za-z0-9.+~:-]+)?$"  # optional exact version
 )
 
 

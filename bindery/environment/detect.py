@@ -23,8 +23,16 @@ from bindery.environment.repo_files import ConfigFiles
 
 #: Root files that configure an environment; listed when a binder dir hides them.
 _ROOT_CONFIG_FILES = (
-    "Dockerfile", "runtime.txt", "requirements.txt", "Pipfile", "Pipfile.lock", "setup.py",
-    "apt.txt", "postBuild", "start", "environment.yml",
+    "Dockerfile",
+    "runtime.txt",
+    "requirements.txt",
+    "Pipfile",
+    "Pipfile.lock",
+    "setup.py",
+    "apt.txt",
+    "postBuild",
+    "start",
+    "environment.yml",
 )
 #: Files of ecosystems Bindery does not build yet: mentioned, never silently ignored.
 _UNSUPPORTED = {
@@ -53,8 +61,12 @@ def detect(repo_dir: Path, settings: BuilderSettings) -> Environment:
     if found is not None:
         path, text = found
         return Environment(
-            python_version=settings.default_python, python_source="Dockerfile",
-            config_dir=files.config_dir, dockerfile=path, dockerfile_text=text, notes=tuple(notes),
+            python_version=settings.default_python,
+            python_source="Dockerfile",
+            config_dir=files.config_dir,
+            dockerfile=path,
+            dockerfile_text=text,
+            notes=tuple(notes),
         )
 
     version, version_source = _python_version(files, settings, notes)
@@ -95,11 +107,15 @@ def _hidden_root_files(files: ConfigFiles) -> list[str]:
     return [f"{files.config_dir}/ is used, so these root files are ignored: {', '.join(hidden)}"]
 
 
-def _python_version(files: ConfigFiles, settings: BuilderSettings, notes: list[str]) -> tuple[str, str]:
+def _python_version(
+    files: ConfigFiles, settings: BuilderSettings, notes: list[str]
+) -> tuple[str, str]:
     requested = python.runtime_python(files, settings)
     if requested is not None:
         return requested, files.rel("runtime.txt")
-    return python.check_python_version(settings.default_python, "default_python", settings), "default"
+    return python.check_python_version(
+        settings.default_python, "default_python", settings
+    ), "default"
 
 
 def _python_requirements(
@@ -115,8 +131,10 @@ def _python_requirements(
         converted = convert(text, files.config_dir, files.rel(name))
         chosen = (
             Requirements(
-                source=files.rel(name), generated=converted.text,
-                needs_repo=converted.needs_repo, count=converted.count,
+                source=files.rel(name),
+                generated=converted.text,
+                needs_repo=converted.needs_repo,
+                count=converted.count,
             ),
             converted.python_version,
         )
@@ -134,5 +152,7 @@ def _python_requirements(
                 "(its channels cannot be reached from this Bindery). Add a requirements.txt "
                 "with the same packages to use pip instead."
             )
-        notes.append(f"{files.rel(conda)} ignored (conda is not supported yet); using {chosen[0].source}.")
+        notes.append(
+            f"{files.rel(conda)} ignored (conda is not supported yet); using {chosen[0].source}."
+        )
     return chosen

@@ -17,9 +17,17 @@ from bindery.environment.errors import RepoConfigError
 
 #: Pipfile keys that are PEP 508 environment markers (``sys_platform = "== 'linux'"``).
 _MARKER_KEYS = (
-    "os_name", "sys_platform", "platform_machine", "platform_python_implementation",
-    "platform_release", "platform_system", "platform_version", "python_version",
-    "python_full_version", "implementation_name", "implementation_version",
+    "os_name",
+    "sys_platform",
+    "platform_machine",
+    "platform_python_implementation",
+    "platform_release",
+    "platform_system",
+    "platform_version",
+    "python_version",
+    "python_full_version",
+    "implementation_name",
+    "implementation_version",
 )
 _PYPI_HOSTS = ("pypi.org", "pypi.python.org")
 
@@ -66,7 +74,9 @@ def _line(name: str, entry: Any, config_dir: str, origin: str) -> tuple[str, boo
     if isinstance(entry, str):
         return f"{name}{_version(entry)}", False
     if not isinstance(entry, dict):
-        raise RepoConfigError(f"{origin}: the entry for {name!r} is neither a version string nor a table.")
+        raise RepoConfigError(
+            f"{origin}: the entry for {name!r} is neither a version string nor a table."
+        )
     extras, markers = _extras(entry), _markers(entry)
     if "git" in entry:
         ref = f"@{entry['ref']}" if entry.get("ref") else ""
@@ -79,7 +89,10 @@ def _line(name: str, entry: Any, config_dir: str, origin: str) -> tuple[str, boo
             raise RepoConfigError(f"{origin}: the path of {name!r} points outside the repository.")
         target = f"./{path}" if not path.startswith(".") else path
         prefix = "-e " if entry.get("editable") else ""
-        return f"{prefix}{target}{extras if not prefix else ''}{markers if not prefix else ''}", True
+        return (
+            f"{prefix}{target}{extras if not prefix else ''}{markers if not prefix else ''}",
+            True,
+        )
     if "file" in entry:
         return f"{name}{extras} @ {entry['file']}{markers}", False
     return f"{name}{extras}{_version(str(entry.get('version', '')))}{markers}", False
@@ -95,7 +108,9 @@ def _index_lines(sources: Any) -> list[str]:
     return lines
 
 
-def _convert(sections: list[Any], sources: Any, config_dir: str, origin: str) -> tuple[list[str], bool]:
+def _convert(
+    sections: list[Any], sources: Any, config_dir: str, origin: str
+) -> tuple[list[str], bool]:
     lines = _index_lines(sources)
     needs_repo = False
     seen: set[str] = set()
@@ -119,7 +134,9 @@ def from_lock(text: str, config_dir: str, origin: str) -> Converted:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RepoConfigError(f"{origin} is not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        raise RepoConfigError(
+            f"{origin} is not valid JSON: {exc.msg} (line {exc.lineno})."
+        ) from exc
     if not isinstance(data, dict):
         raise RepoConfigError(f"{origin} is not a Pipfile.lock (expected a JSON object).")
     meta = data.get("_meta") or {}
@@ -139,7 +156,9 @@ def from_pipfile(text: str, config_dir: str, origin: str) -> Converted:
     lines, needs_repo = _convert(
         [data.get("packages"), data.get("dev-packages")], data.get("source"), config_dir, origin
     )
-    return Converted(_text(origin, lines), _count(lines), needs_repo, _py(data.get("requires") or {}))
+    return Converted(
+        _text(origin, lines), _count(lines), needs_repo, _py(data.get("requires") or {})
+    )
 
 
 def _py(requires: Any) -> str | None:

@@ -31,7 +31,7 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 
 def check_python_version(version: str, origin: str, settings: BuilderSettings) -> str:
-    """``version`` ("3.11") if a base image provides it, else a RepoConfigError naming the choices."""
+    """``version`` ("3.11") if a base image provides it; otherwise an error naming the choices."""
     if version not in settings.base_images:
         raise RepoConfigError(
             f"{origin} asks for Python {version}, which this Bindery does not provide. "
@@ -46,9 +46,13 @@ def runtime_python(files: ConfigFiles, settings: BuilderSettings) -> str | None:
     if text is None:
         return None
     origin = files.rel("runtime.txt")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    lines = [
+        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")
+    ]
     if not lines:
-        raise RepoConfigError(f"{origin} is empty; write one line such as python-{settings.default_python}.")
+        raise RepoConfigError(
+            f"{origin} is empty; write one line such as python-{settings.default_python}."
+        )
     line = lines[0]
     if line.startswith("r-"):
         raise RepoConfigError(
@@ -59,7 +63,8 @@ def runtime_python(files: ConfigFiles, settings: BuilderSettings) -> str | None:
     if not match:
         raise RepoConfigError(
             f"{origin} says {line!r}, which is not a runtime Bindery understands; "
-            f"write python-X.Y, e.g. python-{settings.default_python}. Available: {_available(settings)}."
+            f"write python-X.Y, e.g. python-{settings.default_python}. "
+            f"Available: {_available(settings)}."
         )
     major, minor = match.group(1), match.group(2)
     if minor is None:  # "python-3": the newest available 3.x
@@ -106,14 +111,14 @@ def _is_local_target(target: str) -> bool:
 
 
 def _option_value(tokens: list[str], short: str, long: str) -> str | None:
-    """The value of ``-r X`` / ``-rX`` / ``--requirement X`` / ``--requirement=X``, if this is it."""
+    """The value of ``-r X`` / ``-rX`` / ``--requirement X`` / ``--requirement=X``, or None."""
     first = tokens[0]
     if first in (short, long):
         return tokens[1] if len(tokens) > 1 else ""
     if first.startswith(long + "="):
-        return first[len(long) + 1:]
+        return first[len(long) + 1 :]
     if first.startswith(short) and not first.startswith("--"):
-        return first[len(short):].lstrip("=")
+        return first[len(short) :].lstrip("=")
     return None
 
 
@@ -162,7 +167,7 @@ def requirements_file(files: ConfigFiles) -> Requirements | None:
 
 
 def repo_package(files: ConfigFiles) -> str | None:
-    """"setup.py" / "pyproject.toml" when the root is an installable package.
+    """ "setup.py" / "pyproject.toml" when the root is an installable package.
 
     Only without a binder directory (repo2docker's rule: a binder dir means the
     repository says exactly what to install).

@@ -38,9 +38,7 @@ _APT_CACHE = (
     "--mount=type=cache,target=/var/cache/apt,sharing=locked "
     "--mount=type=cache,target=/var/lib/apt/lists,sharing=locked"
 )
-_UV = (
-    "--mount=type=cache,target=/tmp/uv-cache,uid=1000,gid=1000,id=bindery-uv"
-)
+_UV = "--mount=type=cache,target=/tmp/uv-cache,uid=1000,gid=1000,id=bindery-uv"
 _UV_ENV = "UV_CACHE_DIR=/tmp/uv-cache UV_LINK_MODE=copy"
 _PIP = "--mount=type=cache,target=/tmp/pip-cache,uid=1000,gid=1000,id=bindery-pip"
 
@@ -93,8 +91,10 @@ def _repo_dockerfile_plan(env: Environment) -> BuildPlan:
         base_image=first_base_image(text),
         python_version="unknown",
         uses_repo_dockerfile=True,
-        summary=[f"{env.dockerfile}: used as given (no other configuration file applies)",
-                 *env.notes],
+        summary=[
+            f"{env.dockerfile}: used as given (no other configuration file applies)",
+            *env.notes,
+        ],
     )
 
 
@@ -242,15 +242,22 @@ def summarize(env: Environment, settings: BuilderSettings, *, ca_bundle: bytes |
         lines.append(f"Configuration from {env.config_dir}/")
     lines.append("Jupyter: " + ", ".join(settings.jupyter_packages))
     if env.apt_packages:
-        lines.append(f"{env.config_dir + '/' if env.config_dir else ''}apt.txt: "
-                     f"{_plural(len(env.apt_packages), 'package')} ({' '.join(env.apt_packages)})")
+        lines.append(
+            f"{env.config_dir + '/' if env.config_dir else ''}apt.txt: "
+            f"{_plural(len(env.apt_packages), 'package')} ({' '.join(env.apt_packages)})"
+        )
     req = env.requirements
     if req is not None:
-        how = "installed after the repository copy (it refers to repository files)" if req.needs_repo \
+        how = (
+            "installed after the repository copy (it refers to repository files)"
+            if req.needs_repo
             else "cached separately from the repository contents"
+        )
         lines.append(f"{req.source}: {_plural(req.count, 'requirement')}, {how}")
     if env.install_repo is not None:
-        lines.append(f"{env.install_repo}: the repository is installed as a package (uv pip install -e .)")
+        lines.append(
+            f"{env.install_repo}: the repository is installed as a package (uv pip install -e .)"
+        )
     if env.post_build is not None:
         lines.append(f"{env.post_build}: runs once at build time")
     if env.start is not None:

@@ -19,7 +19,7 @@ MAX_CONFIG_BYTES = 1_000_000
 
 
 def find_config_dir(repo_dir: Path) -> str:
-    """"binder", ".binder" or "" (the root); both directories at once is an error."""
+    """ "binder", ".binder" or "" (the root); both directories at once is an error."""
     present = [name for name in CONFIG_DIRS if (repo_dir / name).is_dir()]
     if len(present) > 1:
         raise RepoConfigError(

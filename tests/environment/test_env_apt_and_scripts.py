@@ -11,20 +11,39 @@ from bindery.environment.apt import parse_apt_txt
 
 
 def test_apt_txt_packages_installed_as_root_after_jupyter_before_deps(plan_for) -> None:
-    plan = plan_for({"apt.txt": "# tools\njq\n\ncurl  # inline comment\nlibgdal-dev=3.6.2+dfsg-1\njq\n",
-                     "requirements.txt": "six\n"})
+    plan = plan_for(
+        {
+            "apt.txt": "# tools\njq\n\ncurl  # inline comment\nlibgdal-dev=3.6.2+dfsg-1\njq\n",
+            "requirements.txt": "six\n",
+        }
+    )
     text = plan.dockerfile
     install = "apt-get install -y -q --no-install-recommends jq curl libgdal-dev=3.6.2+dfsg-1"
     assert install in text
-    assert text.index("uv pip install 'jupyterlab") < text.index(install) < text.index("repo/requirements.txt")
-    section = text[text.index("USER root"):text.index(install)]
+    assert (
+        text.index("uv pip install 'jupyterlab")
+        < text.index(install)
+        < text.index("repo/requirements.txt")
+    )
+    section = text[text.index("USER root") : text.index(install)]
     assert "--mount=type=cache,target=/var/cache/apt" in section
     assert "apt.txt: 3 packages (jq curl libgdal-dev=3.6.2+dfsg-1)" in plan.summary
 
 
-@pytest.mark.parametrize("bad", [
-    "jq; rm -rf /", "$(curl evil)", "`id`", "jq && ls", "-o=APT::Get", "Jq", "a", "pkg|cat", "pkg>out",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "jq; rm -rf /",
+        "$(curl evil)",
+        "`id`",
+        "jq && ls",
+        "-o=APT::Get",
+        "Jq",
+        "a",
+        "pkg|cat",
+        "pkg>out",
+    ],
+)
 def test_apt_txt_rejects_anything_but_package_names(make_repo, settings, bad) -> None:
     with pytest.raises(RepoConfigError, match=r"apt.txt line 2: .* is not a Debian package name"):
         detect(make_repo({"apt.txt": f"jq\n{bad}\n"}), settings)
@@ -59,10 +78,13 @@ def test_post_build_without_shebang_is_run_with_bash(plan_for) -> None:
 
 
 def test_start_wrapper_is_named_for_the_entrypoint(plan_for) -> None:
-    plan = plan_for({"start": "#!/bin/bash\nexport A=1\nexec \"$@\"\n"})
+    plan = plan_for({"start": '#!/bin/bash\nexport A=1\nexec "$@"\n'})
     assert "ENV BINDERY_START_SCRIPT=/home/jovyan/start" in plan.dockerfile
     assert "RUN chmod +x start" in plan.dockerfile
-    assert 'ENTRYPOINT ["/usr/bin/tini", "-g", "--", "/usr/local/bin/bindery-start"]' in plan.dockerfile
+    assert (
+        'ENTRYPOINT ["/usr/bin/tini", "-g", "--", "/usr/local/bin/bindery-start"]'
+        in plan.dockerfile
+    )
     entry = plan.context_files["bindery-start"].decode()
     assert entry.startswith("#!/bin/sh\n")
     assert 'exec "$BINDERY_START_SCRIPT" "$@"' in entry

@@ -1,4 +1,4 @@
-"""Which files configure the environment: binder/ and .binder/ over the root, Dockerfile as given."""
+"""Which files configure the environment: binder/ and .binder/ over the root; Dockerfile as is."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from bindery.errors import BinderyError
 
 
 def test_binder_dir_hides_root_config_files(make_repo, settings) -> None:
-    repo = make_repo({
-        "requirements.txt": "flask\n",
-        "apt.txt": "jq\n",
-        "binder/requirements.txt": "six\n",
-    })
+    repo = make_repo(
+        {
+            "requirements.txt": "flask\n",
+            "apt.txt": "jq\n",
+            "binder/requirements.txt": "six\n",
+        }
+    )
     env = detect(repo, settings)
     assert env.config_dir == "binder"
     assert env.requirements is not None and env.requirements.repo_path == "binder/requirements.txt"
@@ -47,11 +49,13 @@ def test_repo_config_error_is_a_bindery_error_shown_to_users(make_repo, settings
 
 def test_binder_dockerfile_is_used_as_given(make_repo, settings) -> None:
     text = "FROM bindery/base:bookworm\nRUN echo hi > /marker\n"
-    repo = make_repo({
-        "binder/Dockerfile": text,
-        "binder/requirements.txt": "six\n",
-        "Dockerfile": "FROM somewhere-else\n",
-    })
+    repo = make_repo(
+        {
+            "binder/Dockerfile": text,
+            "binder/requirements.txt": "six\n",
+            "Dockerfile": "FROM somewhere-else\n",
+        }
+    )
     plan = render(detect(repo, settings), settings, ca_bundle=b"ca")
     assert plan.uses_repo_dockerfile
     assert plan.dockerfile == text
@@ -92,3 +96,13 @@ def test_config_file_symlinked_outside_the_repo_is_refused(make_repo, settings, 
 def test_missing_checkout_is_a_clear_error(tmp_path, settings) -> None:
     with pytest.raises(RepoConfigError, match="not a directory"):
         detect(tmp_path / "nope", settings)
+
+
+def test_binder_dir_symlinked_outside_the_repo_is_refused(make_repo, settings, tmp_path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "apt.txt").write_text("jq\n")
+    repo = make_repo({})
+    os.symlink(outside, repo / "binder")
+    with pytest.raises(RepoConfigError, match="outside the repository"):
+        detect(repo, settings)

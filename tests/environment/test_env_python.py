@@ -7,13 +7,16 @@ import pytest
 from bindery.environment import RepoConfigError, detect, render
 
 
-@pytest.mark.parametrize("line, expected", [
-    ("python-3.13", "3.13"),
-    ("python-3.11", "3.11"),
-    ("python-3.11.4", "3.11"),
-    ("  python-3.13  \r\n", "3.13"),
-    ("python-3", "3.13"),
-])
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("python-3.13", "3.13"),
+        ("python-3.11", "3.11"),
+        ("python-3.11.4", "3.11"),
+        ("  python-3.13  \r\n", "3.13"),
+        ("python-3", "3.13"),
+    ],
+)
 def test_runtime_txt_selects_version_and_base_image(make_repo, settings, line, expected) -> None:
     env = detect(make_repo({"runtime.txt": line}), settings)
     assert env.python_version == expected
@@ -25,7 +28,9 @@ def test_runtime_txt_selects_version_and_base_image(make_repo, settings, line, e
 
 
 def test_no_runtime_txt_uses_default_python(make_repo, settings) -> None:
-    plan = render(detect(make_repo({"requirements.txt": "six\n"}), settings), settings, ca_bundle=None)
+    plan = render(
+        detect(make_repo({"requirements.txt": "six\n"}), settings), settings, ca_bundle=None
+    )
     assert plan.python_version == settings.default_python == "3.11"
     assert plan.summary[0] == "Python 3.11 (default)"
 
@@ -54,25 +59,45 @@ def test_empty_runtime_txt_is_an_error(make_repo, settings) -> None:
 
 
 def test_binder_runtime_txt_wins_over_root(make_repo, settings) -> None:
-    env = detect(make_repo({"runtime.txt": "python-3.7\n", "binder/runtime.txt": "python-3.13\n"}), settings)
+    env = detect(
+        make_repo({"runtime.txt": "python-3.7\n", "binder/runtime.txt": "python-3.13\n"}), settings
+    )
     assert env.python_version == "3.13"
 
 
 def test_plain_requirements_are_installed_before_the_repo_copy(plan_for) -> None:
-    plan = plan_for({"requirements.txt": "six==1.16.0\nidna>=3  # comment\n--index-url https://pypi.org/simple\n"})
+    plan = plan_for(
+        {
+            "requirements.txt": "six==1.16.0\nidna>=3  # comment\n--index-url https://pypi.org/simple\n"
+        }
+    )
     text = plan.dockerfile
-    dep_copy = text.index("COPY --chown=1000:1000 repo/requirements.txt /tmp/bindery-deps/requirements.txt")
+    dep_copy = text.index(
+        "COPY --chown=1000:1000 repo/requirements.txt /tmp/bindery-deps/requirements.txt"
+    )
     dep_install = text.index("uv pip install -r /tmp/bindery-deps/requirements.txt")
     repo_copy = text.index("COPY --chown=1000:1000 repo/ /home/jovyan/")
     assert dep_copy < dep_install < repo_copy
     assert any(line.startswith("requirements.txt: 2 requirements, cached") for line in plan.summary)
 
 
-@pytest.mark.parametrize("line", [
-    "-e .", ".", "./pkg", "-r other.txt", "--requirement=other.txt", "-c constraints.txt",
-    "file:///home/jovyan/pkg", "mypkg @ file:///home/jovyan/mypkg", "pkgs/mylib",
-    "dist/mylib-1.0-py3-none-any.whl", "-f ./wheels", "--editable ./lib",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "-e .",
+        ".",
+        "./pkg",
+        "-r other.txt",
+        "--requirement=other.txt",
+        "-c constraints.txt",
+        "file:///home/jovyan/pkg",
+        "mypkg @ file:///home/jovyan/mypkg",
+        "pkgs/mylib",
+        "dist/mylib-1.0-py3-none-any.whl",
+        "-f ./wheels",
+        "--editable ./lib",
+    ],
+)
 def test_requirements_referring_to_repo_files_install_after_the_copy(plan_for, line) -> None:
     plan = plan_for({"requirements.txt": f"six\n{line}\n"})
     text = plan.dockerfile
@@ -82,11 +107,18 @@ def test_requirements_referring_to_repo_files_install_after_the_copy(plan_for, l
     assert any("after the repository copy" in line for line in plan.summary)
 
 
-@pytest.mark.parametrize("line", [
-    "requests[socks]>=2", "git+https://example.org/x.git#egg=x", "-e git+https://example.org/x.git#egg=x",
-    "pkg @ https://example.org/pkg-1.0.tar.gz", "--extra-index-url https://example.org/simple",
-    "numpy ; python_version >= '3.9'", "--hash=sha256:abcd",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "requests[socks]>=2",
+        "git+https://example.org/x.git#egg=x",
+        "-e git+https://example.org/x.git#egg=x",
+        "pkg @ https://example.org/pkg-1.0.tar.gz",
+        "--extra-index-url https://example.org/simple",
+        "numpy ; python_version >= '3.9'",
+        "--hash=sha256:abcd",
+    ],
+)
 def test_remote_requirements_stay_cacheable(plan_for, line) -> None:
     plan = plan_for({"requirements.txt": f"{line}\n"})
     assert "COPY --chown=1000:1000 repo/requirements.txt /tmp/bindery-deps/" in plan.dockerfile
@@ -100,20 +132,28 @@ def test_binder_requirements_with_local_refs_install_from_repo_root(plan_for) ->
 def test_setup_py_installs_the_repo_as_a_package_after_the_copy(plan_for) -> None:
     plan = plan_for({"setup.py": "from setuptools import setup\nsetup(name='x')\n"})
     text = plan.dockerfile
-    assert text.index("uv pip install -e .") > text.index("COPY --chown=1000:1000 repo/ /home/jovyan/")
+    assert text.index("uv pip install -e .") > text.index(
+        "COPY --chown=1000:1000 repo/ /home/jovyan/"
+    )
     assert any(line.startswith("setup.py: the repository is installed") for line in plan.summary)
 
 
-@pytest.mark.parametrize("pyproject", [
-    "[project]\nname = 'x'\nversion = '1'\n",
-    "[build-system]\nrequires = ['hatchling']\nbuild-backend = 'hatchling.build'\n",
-])
+@pytest.mark.parametrize(
+    "pyproject",
+    [
+        "[project]\nname = 'x'\nversion = '1'\n",
+        "[build-system]\nrequires = ['hatchling']\nbuild-backend = 'hatchling.build'\n",
+    ],
+)
 def test_pyproject_with_project_or_build_system_is_installed(plan_for, pyproject) -> None:
     assert "uv pip install -e ." in plan_for({"pyproject.toml": pyproject}).dockerfile
 
 
 def test_pyproject_with_only_tool_config_is_not_installed(plan_for) -> None:
-    assert "uv pip install -e ." not in plan_for({"pyproject.toml": "[tool.black]\nline-length = 100\n"}).dockerfile
+    assert (
+        "uv pip install -e ."
+        not in plan_for({"pyproject.toml": "[tool.black]\nline-length = 100\n"}).dockerfile
+    )
 
 
 def test_invalid_pyproject_is_a_clear_error(make_repo, settings) -> None:
@@ -122,11 +162,13 @@ def test_invalid_pyproject_is_a_clear_error(make_repo, settings) -> None:
 
 
 def test_package_not_installed_when_binder_dir_exists(plan_for) -> None:
-    plan = plan_for({
-        "setup.py": "from setuptools import setup\nsetup()\n",
-        "pyproject.toml": "[project]\nname='x'\nversion='1'\n",
-        "binder/requirements.txt": "six\n",
-    })
+    plan = plan_for(
+        {
+            "setup.py": "from setuptools import setup\nsetup()\n",
+            "pyproject.toml": "[project]\nname='x'\nversion='1'\n",
+            "binder/requirements.txt": "six\n",
+        }
+    )
     assert "uv pip install -e ." not in plan.dockerfile
 
 

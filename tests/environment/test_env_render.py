@@ -29,14 +29,20 @@ def test_default_environment_equals_detection_of_an_empty_repo(make_repo, settin
 
 
 def test_layers_in_cache_friendly_order(plan_for, ca) -> None:
-    text = plan_for({
-        "requirements.txt": "six\n", "apt.txt": "jq\n", "postBuild": "#!/bin/sh\n", "start": "#!/bin/sh\n",
-        "setup.py": "",
-    }, ca=ca).dockerfile
+    text = plan_for(
+        {
+            "requirements.txt": "six\n",
+            "apt.txt": "jq\n",
+            "postBuild": "#!/bin/sh\n",
+            "start": "#!/bin/sh\n",
+            "setup.py": "",
+        },
+        ca=ca,
+    ).dockerfile
     order = [
         "FROM bindery/base:bookworm",
         "COPY .bindery/extra-ca.crt",
-        "apt-get install -y -q --no-install-recommends python3 python3-venv ca-certificates tini git less",
+        "--no-install-recommends python3 python3-venv ca-certificates tini git less",
         "python3 -m venv /srv/venv",
         "uv pip install 'jupyterlab",
         "apt-get install -y -q --no-install-recommends jq",
@@ -51,20 +57,35 @@ def test_layers_in_cache_friendly_order(plan_for, ca) -> None:
     ]
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
-    assert text.rstrip().splitlines()[-1] == 'CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser"]'
+    assert (
+        text.rstrip().splitlines()[-1]
+        == 'CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser"]'
+    )
 
 
 def test_notebook_change_leaves_every_line_before_repo_copy_identical(plan_for, ca) -> None:
-    files = {"requirements.txt": "six\n", "apt.txt": "jq\n", "postBuild": "#!/bin/sh\n", "a.ipynb": NOTEBOOK}
+    files = {
+        "requirements.txt": "six\n",
+        "apt.txt": "jq\n",
+        "postBuild": "#!/bin/sh\n",
+        "a.ipynb": NOTEBOOK,
+    }
     first = plan_for(files, ca=ca)
-    second = plan_for({**files, "a.ipynb": NOTEBOOK.replace("[]", '[{"cell_type": "markdown"}]'),
-                       "new.ipynb": NOTEBOOK}, ca=ca)
+    second = plan_for(
+        {
+            **files,
+            "a.ipynb": NOTEBOOK.replace("[]", '[{"cell_type": "markdown"}]'),
+            "new.ipynb": NOTEBOOK,
+        },
+        ca=ca,
+    )
     assert first.dockerfile == second.dockerfile
     assert first.context_files == second.context_files
     # Only COPY of the dependency file reads repository contents before the repo copy.
     before = _before_repo_copy(first.dockerfile)
     assert re.findall(r"COPY [^\n]*repo/\S+", before) == [
-        "COPY --chown=1000:1000 repo/requirements.txt"]
+        "COPY --chown=1000:1000 repo/requirements.txt"
+    ]
 
 
 def test_shared_layers_identical_for_all_repos_on_the_same_base(plan_for, ca) -> None:
@@ -93,7 +114,9 @@ def test_ca_bundle_installed_and_trusted_by_every_tool(plan_for, ca) -> None:
     plan = plan_for({}, ca=ca)
     assert plan.context_files["extra-ca.crt"] == ca
     text = plan.dockerfile
-    assert "COPY .bindery/extra-ca.crt /usr/local/share/ca-certificates/bindery-extra-ca.crt" in text
+    assert (
+        "COPY .bindery/extra-ca.crt /usr/local/share/ca-certificates/bindery-extra-ca.crt" in text
+    )
     for var in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         assert f"{var}=/etc/ssl/certs/ca-certificates.crt" in text
     assert "NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/bindery-extra-ca.crt" in text
@@ -120,19 +143,29 @@ def test_cache_mounts_and_user_setup(plan_for) -> None:
     assert "install -d -o 1000 -g 1000 /srv/venv" in text
     uv_runs = [ln for ln in text.splitlines() if "uv pip install" in ln]
     assert uv_runs and all("UV_CACHE_DIR=/tmp/uv-cache" in ln for ln in uv_runs)
-    assert text.count("--mount=type=cache,target=/tmp/uv-cache,uid=1000,gid=1000,id=bindery-uv") == len(uv_runs)
+    assert text.count(
+        "--mount=type=cache,target=/tmp/uv-cache,uid=1000,gid=1000,id=bindery-uv"
+    ) == len(uv_runs)
     env_block = text[: text.index("\n\n")]
-    for pair in ("LANG=C.UTF-8", "NB_USER=jovyan", "NB_UID=1000", "HOME=/home/jovyan", "VENV=/srv/venv",
-                 "PATH=/srv/venv/bin:"):
+    for pair in (
+        "LANG=C.UTF-8",
+        "NB_USER=jovyan",
+        "NB_UID=1000",
+        "HOME=/home/jovyan",
+        "VENV=/srv/venv",
+        "PATH=/srv/venv/bin:",
+    ):
         assert pair in env_block
-    final = text[text.rindex("uv pip freeze"):]
+    final = text[text.rindex("uv pip freeze") :]
     assert "USER 1000" in final and "WORKDIR /home/jovyan" in final and "EXPOSE 8888" in final
 
 
 def test_custom_jupyter_packages_and_base_images(make_repo) -> None:
     settings = BuilderSettings(
-        extra_ca_certificates=[], jupyter_packages=["jupyterlab==4.2.5"],
-        base_images={"3.12": "example/base:py312"}, default_python="3.12",
+        extra_ca_certificates=[],
+        jupyter_packages=["jupyterlab==4.2.5"],
+        base_images={"3.12": "example/base:py312"},
+        default_python="3.12",
     )
     plan = render(detect(make_repo({}), settings), settings, ca_bundle=None)
     assert plan.dockerfile.startswith("FROM example/base:py312\n")

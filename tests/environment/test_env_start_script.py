@@ -19,11 +19,15 @@ def entrypoint(tmp_path: Path) -> Path:
     return path
 
 
-def _run(entrypoint: Path, *command: str, start: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    entrypoint: Path, *command: str, start: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin"}
     if start is not None:
         env["BINDERY_START_SCRIPT"] = str(start)
-    return subprocess.run([str(entrypoint), *command], env=env, capture_output=True, text=True, timeout=10)
+    return subprocess.run(
+        [str(entrypoint), *command], env=env, capture_output=True, text=True, timeout=10
+    )
 
 
 def test_command_runs_directly_without_start(entrypoint) -> None:
