@@ -46,6 +46,10 @@ class HubSettings(BaseModel):
     allow_named_servers: bool = True
     #: Named servers one user may have (0 = no limit).
     named_server_limit_per_user: int = Field(default=0, ge=0)
+    #: Seconds a start request waits before answering 202 ("pending, follow the progress").
+    slow_spawn_timeout: float = Field(default=10.0, ge=0)
+    #: Seconds a stop request waits before answering 202.
+    slow_stop_timeout: float = Field(default=10.0, ge=0)
     #: Seconds between polls of the proxy's route activity (feeds ``last_activity``).
     activity_poll_interval: float = Field(default=30.0, gt=0)
     #: Seconds the proxy may be slow before a route change counts as failed.

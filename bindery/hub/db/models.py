@@ -98,8 +98,9 @@ class Server(Base):
     last_activity: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: "spawn" / "stop" while a transition runs, else None.
     pending: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    #: Hash of the secret the server requires (the proxy injects the clear one).
-    api_token_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: Secret the server requires. Kept in clear because the hub must hand it to the
+    #: proxy again after a restart (the proxy injects it; browsers never see it).
+    api_token: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="servers")
 

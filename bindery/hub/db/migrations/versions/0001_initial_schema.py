@@ -84,7 +84,7 @@ def upgrade() -> None:
     sa.Column('started', bindery.hub.db.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_activity', bindery.hub.db.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('pending', sa.String(length=16), nullable=True),
-    sa.Column('api_token_hash', sa.String(length=128), nullable=True),
+    sa.Column('api_token', sa.String(length=128), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('user_id', 'name')

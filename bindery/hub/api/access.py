@@ -1,0 +1,109 @@
+"""Who is calling, may they do this, and is their request body usable? (shared by all handlers)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+
+from bindery.hub.api.errors import ApiError
+from bindery.hub.db.models import User
+from bindery.hub.scopes import has_scope, owner_scopes
+from bindery.hub.security import SAFE_METHODS, SESSION_COOKIE, XSRF_HEADER, xsrf_ok
+from bindery.hub.tokens import Principal, find_token, principal_for_token
+
+MAX_BODY = 1024 * 1024
+
+
+def hub_of(request: Request) -> Any:
+    return request.app.state.hub
+
+
+def token_from_request(request: Request) -> str | None:
+    """The API token of ``Authorization: token X`` / ``Bearer X`` (or ``?token=`` on the API)."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() not in ("token", "bearer") or not value.strip():
+            raise ApiError(401, "The Authorization header must be 'token <api token>' or "
+                                "'Bearer <api token>'.")
+        return value.strip()
+    query = request.query_params.get("token")
+    if query is not None and request.url.path.startswith("/hub/api"):
+        return query
+    return None
+
+
+def principal_from_token(request: Request, token: str) -> Principal:
+    hub = hub_of(request)
+    with hub.db() as s:
+        row = find_token(s, token)
+        if row is None:
+            raise ApiError(401, "Invalid, expired or revoked API token.")
+        principal = principal_for_token(row)
+        s.commit()
+    return principal
+
+
+def principal_from_cookie(request: Request) -> Principal | None:
+    hub = hub_of(request)
+    name = hub.signer.loads(request.cookies.get(SESSION_COOKIE, ""))
+    if name is None:
+        return None
+    with hub.db() as s:
+        user = s.scalars(select(User).where(User.name == name)).first()
+        if user is None:
+            return None
+        return Principal(name=user.name, scopes=owner_scopes(user.admin), user_name=user.name,
+                         owner_admin=user.admin, via="cookie")
+
+
+def get_principal(request: Request, *, required: bool = True) -> Principal | None:
+    """Token first, then the login cookie; cookie-authenticated changes must pass XSRF."""
+    cached = request.scope.get("bindery.principal")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    token = token_from_request(request)
+    principal = principal_from_token(request, token) if token is not None else principal_from_cookie(request)
+    if principal is None:
+        if required:
+            raise ApiError(401, "You are not logged in: log in, or send 'Authorization: token <api token>'.")
+        return None
+    if principal.via == "cookie" and request.method not in SAFE_METHODS:
+        if not xsrf_ok(request, request.headers.get(XSRF_HEADER)):
+            raise ApiError(403, "XSRF check failed: send the '_xsrf' cookie's value in the "
+                                f"{XSRF_HEADER} header (or use an API token).")
+    request.scope["bindery.principal"] = principal
+    return principal
+
+
+def can(principal: Principal, scope: str, target_user: str | None = None) -> bool:
+    return has_scope(principal.scopes, scope, principal_user=principal.user_name,
+                     target_user=target_user, owner_admin=principal.owner_admin)
+
+
+def require(request: Request, scope: str, target_user: str | None = None) -> Principal:
+    principal = get_principal(request)
+    assert principal is not None
+    if not can(principal, scope, target_user):
+        whose = f" for user {target_user!r}" if target_user else ""
+        raise ApiError(403, f"Your credentials lack the scope '{scope}'{whose}.")
+    return principal
+
+
+async def json_body(request: Request, default: Any = None, kind: type = dict) -> Any:
+    """The parsed body; empty means ``default``; malformed or wrong type → 400 with why."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, f"The request body is too large (limit {MAX_BODY} bytes).")
+    if not raw.strip():
+        return default if default is not None else kind()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ApiError(400, f"The request body is not valid JSON: {err}.") from err
+    if not isinstance(data, kind):
+        raise ApiError(400, f"The request body must be a JSON {'object' if kind is dict else 'array'}.")
+    return data

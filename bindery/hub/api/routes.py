@@ -1,0 +1,490 @@
+"""Handlers of ``/hub/api``: users, servers, progress, tokens, activity, whoami, edge auth."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import fnmatch
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from bindery import __version__
+from bindery.hub.api.access import can, get_principal, hub_of, json_body, require
+from bindery.hub.api.errors import ApiError
+from bindery.hub.api.models import is_active, user_model
+from bindery.hub.db.models import ApiToken, Server, User, utcnow
+from bindery.hub.names import InvalidName, check_name
+from bindery.hub.scopes import ScopeError, allowed_to_grant, check_scopes
+from bindery.hub.spawners.errors import TooManyServers
+from bindery.hub.tokens import create_token, token_model
+
+#: The JupyterHub REST API version this API follows (clients such as the idle culler check it).
+API_VERSION = "5.2.1"
+PAGINATION_MEDIA = "application/jupyterhub-pagination+json"
+PROXY_TOKEN_HEADER = "X-Bindery-Proxy-Token"
+
+
+# -- helpers --------------------------------------------------------------------
+
+
+def _name(value: str, what: str = "user name") -> str:
+    try:
+        return check_name(value, what)
+    except InvalidName as err:
+        raise ApiError(400, str(err)) from err
+
+
+def _load_user(s: Session, name: str) -> User:
+    user = s.scalars(select(User).where(User.name == name)).first()
+    if user is None:
+        raise ApiError(404, f"No such user: {name!r}.")
+    return user
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as err:
+        raise ApiError(400, f"'{name}' must be a whole number, got {raw[:40]!r}.") from err
+    if not low <= value <= high:
+        raise ApiError(400, f"'{name}' must be between {low} and {high}.")
+    return value
+
+
+def _parse_time(value: Any, field: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise ApiError(400, f"'{field}' must be an ISO 8601 timestamp string.")
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise ApiError(400, f"'{field}' is not an ISO 8601 timestamp: {value[:40]!r}.") from err
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed
+
+
+# -- root, whoami ----------------------------------------------------------------
+
+
+async def api_root(request: Request) -> Response:
+    return JSONResponse({"version": API_VERSION, "bindery_version": __version__})
+
+
+async def health(request: Request) -> Response:
+    hub = hub_of(request)
+    try:
+        with hub.db() as s:
+            s.execute(select(1))
+    except Exception:  # noqa: BLE001 - health answers, it does not raise
+        return JSONResponse({"status": "error", "message": "The hub database cannot be reached."},
+                            status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def whoami(request: Request) -> Response:
+    principal = get_principal(request)
+    assert principal is not None
+    if principal.user_name is None:
+        return JSONResponse({"kind": "service", "name": principal.name,
+                             "scopes": sorted(principal.scopes)})
+    with hub_of(request).db() as s:
+        model = user_model(_load_user(s, principal.user_name))
+    model["scopes"] = sorted(principal.scopes)
+    return JSONResponse(model)
+
+
+# -- users -------------------------------------------------------------------------
+
+
+async def list_users(request: Request) -> Response:
+    principal = require(request, "list:users")
+    hub = hub_of(request)
+    state = request.query_params.get("state")
+    if state not in (None, "", "ready", "active", "inactive"):
+        raise ApiError(400, "'state' must be one of: ready, active, inactive.")
+    offset = _int_param(request, "offset", 0, 0, 10**9)
+    limit = _int_param(request, "limit", hub.settings.default_page_size, 1, 10**9)
+    limit = min(limit, hub.settings.max_page_size)
+    activity = can(principal, "read:users:activity")
+    servers = can(principal, "read:servers")
+    with hub.db() as s:
+        query = select(User)
+        active_q = select(Server.user_id).where((Server.started.is_not(None)) | (Server.pending.is_not(None)))
+        if state == "ready":
+            query = query.where(User.id.in_(
+                select(Server.user_id).where(Server.started.is_not(None), Server.pending.is_(None))))
+        elif state == "active":
+            query = query.where(User.id.in_(active_q))
+        elif state == "inactive":
+            query = query.where(User.id.not_in(active_q))
+        total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+        users = s.scalars(query.order_by(User.id).offset(offset).limit(limit)).all()
+        items = [user_model(u, activity=activity, servers=servers) for u in users]
+    if PAGINATION_MEDIA not in request.headers.get("accept", ""):
+        return JSONResponse(items)
+    next_info = None
+    if offset + len(items) < total:
+        params = dict(request.query_params)
+        params.update(offset=str(offset + len(items)), limit=str(limit))
+        next_info = {"offset": offset + len(items), "limit": limit,
+                     "url": f"{request.url.replace(query=urlencode(params))}"}
+    return JSONResponse({"items": items,
+                         "_pagination": {"offset": offset, "limit": limit, "total": total, "next": next_info}})
+
+
+async def create_users(request: Request) -> Response:
+    require(request, "admin:users")
+    body = await json_body(request)
+    names = body.get("usernames")
+    if not isinstance(names, list) or not names:
+        raise ApiError(400, "Send {\"usernames\": [\"name\", ...]} with at least one name.")
+    admin = body.get("admin", False)
+    if not isinstance(admin, bool):
+        raise ApiError(400, "'admin' must be true or false.")
+    checked = [_name(n) if isinstance(n, str) else _name("") for n in names]
+    with hub_of(request).db() as s:
+        existing = set(s.scalars(select(User.name).where(User.name.in_(checked))))
+        fresh = [n for n in dict.fromkeys(checked) if n not in existing]
+        if not fresh:
+            raise ApiError(409, f"All of these users exist already: {', '.join(sorted(existing))}.")
+        users = [User(name=n, admin=admin, kind="user", created=utcnow()) for n in fresh]
+        s.add_all(users)
+        s.commit()
+        return JSONResponse([user_model(u) for u in users], status_code=201)
+
+
+async def user_detail(request: Request) -> Response:
+    name = _name(request.path_params["name"])
+    hub = hub_of(request)
+    if request.method == "GET":
+        principal = require(request, "read:users", name)
+        with hub.db() as s:
+            return JSONResponse(user_model(_load_user(s, name), servers=can(principal, "read:servers", name),
+                                           state=principal.is_admin))
+    require(request, "admin:users", name)
+    if request.method == "POST":
+        body = await json_body(request)
+        admin = body.get("admin", False)
+        if not isinstance(admin, bool):
+            raise ApiError(400, "'admin' must be true or false.")
+        with hub.db() as s:
+            if s.scalars(select(User).where(User.name == name)).first() is not None:
+                raise ApiError(409, f"User {name!r} exists already.")
+            user = User(name=name, admin=admin, kind="user", created=utcnow())
+            s.add(user)
+            s.commit()
+            return JSONResponse(user_model(user), status_code=201)
+    if request.method == "PATCH":
+        body = await json_body(request)
+        with hub.db() as s:
+            user = _load_user(s, name)
+            if "admin" in body:
+                if not isinstance(body["admin"], bool):
+                    raise ApiError(400, "'admin' must be true or false.")
+                user.admin = body["admin"]
+            s.commit()
+            return JSONResponse(user_model(user))
+    # DELETE: stop the user's servers first, then forget the user.
+    with hub.db() as s:
+        user = _load_user(s, name)
+        server_names = [srv.name for srv in user.servers if is_active(srv)]
+    for server_name in server_names:
+        await (await hub.manager.stop(name, server_name))
+    with hub.db() as s:
+        s.delete(_load_user(s, name))
+        s.commit()
+    return Response(status_code=204)
+
+
+async def user_activity(request: Request) -> Response:
+    name = _name(request.path_params["name"])
+    require(request, "users:activity", name)
+    body = await json_body(request)
+    user_time = _parse_time(body["last_activity"], "last_activity") if "last_activity" in body else None
+    servers = body.get("servers", {})
+    if not isinstance(servers, dict):
+        raise ApiError(400, "'servers' must be an object {server name: {\"last_activity\": ...}}.")
+    now = utcnow()
+    with hub_of(request).db() as s:
+        user = _load_user(s, name)
+        by_name = {srv.name: srv for srv in user.servers}
+        for server_name, info in servers.items():
+            if server_name not in by_name:
+                raise ApiError(400, f"User {name!r} has no server named {server_name!r}.")
+            if not isinstance(info, dict) or "last_activity" not in info:
+                raise ApiError(400, f"servers[{server_name!r}] must be {{\"last_activity\": <timestamp>}}.")
+            when = min(_parse_time(info["last_activity"], "last_activity"), now)
+            srv = by_name[server_name]
+            if srv.last_activity is None or when > srv.last_activity:
+                srv.last_activity = when
+            user_time = max(user_time or when, when)
+        if user_time is not None:
+            user_time = min(user_time, now)
+            if user.last_activity is None or user_time > user.last_activity:
+                user.last_activity = user_time
+        s.commit()
+    return Response(status_code=204)
+
+
+# -- servers ---------------------------------------------------------------------------
+
+
+def _server_key(request: Request) -> tuple[str, str]:
+    name = _name(request.path_params["name"])
+    server_name = request.path_params.get("server", "")
+    if server_name:
+        server_name = _name(server_name, "server name")
+    return name, server_name
+
+
+def _check_image(hub: Any, options: dict[str, Any]) -> None:
+    image = options.get("image")
+    if image is None:
+        return
+    if not isinstance(image, str) or not image or len(image) > 255:
+        raise ApiError(400, "'image' must be an image name such as 'bindery-r/owner-repo:abc123'.")
+    sp = hub.settings.spawner
+    if image != sp.image and not any(fnmatch.fnmatchcase(image, p) for p in sp.allowed_images):
+        raise ApiError(400, f"The image {image!r} is not allowed here (allowed: "
+                            f"{', '.join(sp.allowed_images) or 'only the default image'}).")
+
+
+async def server_action(request: Request) -> Response:
+    name, server_name = _server_key(request)
+    hub = hub_of(request)
+    if request.method == "POST":
+        require(request, "servers", name)
+        options = await json_body(request)
+        _check_image(hub, options)
+        with hub.db() as s:
+            user = _load_user(s, name)
+            existing = next((srv for srv in user.servers if srv.name == server_name), None)
+            if server_name:
+                if not hub.settings.allow_named_servers:
+                    raise ApiError(400, "Named servers are not enabled on this hub.")
+                limit = hub.settings.named_server_limit_per_user
+                named_active = [srv for srv in user.servers if srv.name and is_active(srv)]
+                if limit and existing is None and len(named_active) >= limit:
+                    raise ApiError(400, f"User {name!r} already has the maximum of {limit} named servers.")
+            if existing is not None and existing.pending == "stop":
+                raise ApiError(400, f"The server {name}/{server_name} is stopping; try again shortly.")
+            if existing is not None and existing.started is not None and existing.pending is None:
+                raise ApiError(400, f"The server of {name!r}{'/' + server_name if server_name else ''} "
+                                    "is already running.")
+        try:
+            transition = await hub.manager.start(name, server_name, options)
+        except TooManyServers as err:
+            raise ApiError(429, str(err), {"Retry-After": str(err.retry_after)}) from err
+        try:
+            await asyncio.wait_for(asyncio.shield(transition.task), hub.settings.slow_spawn_timeout)
+        except asyncio.TimeoutError:
+            return Response(status_code=202)
+        failure = hub.manager.failures.get((name, server_name))
+        if failure:
+            raise ApiError(503, f"The server could not be started: {failure}")
+        return Response(status_code=201)
+    # DELETE
+    require(request, "delete:servers", name)
+    body = await json_body(request)
+    remove = body.get("remove", False)
+    with hub.db() as s:
+        user = _load_user(s, name)
+        existing = next((srv for srv in user.servers if srv.name == server_name), None)
+        if existing is None or not is_active(existing):
+            if existing is not None and remove and server_name:
+                s.delete(existing)
+                s.commit()
+                return Response(status_code=204)
+            if server_name and existing is None:
+                raise ApiError(404, f"User {name!r} has no server named {server_name!r}.")
+            return Response(status_code=204)
+    task = await hub.manager.stop(name, server_name)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), hub.settings.slow_stop_timeout)
+    except asyncio.TimeoutError:
+        return Response(status_code=202)
+    if remove and server_name:
+        with hub.db() as s:
+            s.execute(delete(Server).where(Server.name == server_name,
+                                           Server.user_id == _load_user(s, name).id))
+            s.commit()
+    return Response(status_code=204)
+
+
+async def server_progress(request: Request) -> Response:
+    name, server_name = _server_key(request)
+    require(request, "read:servers", name)
+    hub = hub_of(request)
+    key = (name, server_name)
+    with hub.db() as s:
+        user = _load_user(s, name)
+        server = next((srv for srv in user.servers if srv.name == server_name), None)
+        ready = server is not None and server.started is not None and server.pending is None
+    transition = hub.manager.spawns.get(key)
+    if not ready and transition is None:
+        failure = hub.manager.failures.get(key)
+        if failure is None:
+            raise ApiError(400, f"The server of {name!r}{'/' + server_name if server_name else ''} "
+                                "is not running and not starting.")
+
+    async def events() -> AsyncIterator[bytes]:
+        if ready and (transition is None or transition.done):
+            from bindery.hub.api.models import server_base_url
+
+            url = server_base_url(name, server_name)
+            yield _sse({"progress": 100, "ready": True, "message": f"Server ready at {url}", "url": url})
+            return
+        if transition is None:
+            yield _sse({"progress": 100, "failed": True,
+                        "message": f"Spawn failed: {hub.manager.failures.get(key)}"})
+            return
+        async for event in hub.manager.follow(key):
+            yield _sse(event)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(event)}\n\n".encode()
+
+
+# -- tokens ---------------------------------------------------------------------------
+
+
+async def user_tokens(request: Request) -> Response:
+    name = _name(request.path_params["name"])
+    hub = hub_of(request)
+    if request.method == "GET":
+        require(request, "read:tokens", name)
+        with hub.db() as s:
+            user = _load_user(s, name)
+            rows = s.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
+            now = utcnow()
+            return JSONResponse({"api_tokens": [token_model(r) for r in rows
+                                                if r.expires_at is None or r.expires_at > now]})
+    principal = require(request, "tokens", name)
+    body = await json_body(request)
+    note = body.get("note", "")
+    expires_in = body.get("expires_in")
+    scopes = body.get("scopes", ["self"])
+    if not isinstance(note, str) or len(note) > 1000:
+        raise ApiError(400, "'note' must be text of at most 1000 characters.")
+    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, (int, float))
+                                   or not 0 < expires_in <= 10 * 365 * 86400):
+        raise ApiError(400, "'expires_in' must be a number of seconds greater than 0 (at most 10 years).")
+    try:
+        scopes = check_scopes(scopes)
+    except ScopeError as err:
+        raise ApiError(400, str(err)) from err
+    with hub.db() as s:
+        user = _load_user(s, name)
+        if not allowed_to_grant(principal.scopes, scopes, name, principal.is_admin or user.admin):
+            raise ApiError(403, "You may only create tokens with scopes you hold yourself "
+                                f"(e.g. ['self'] or 'servers!user={name}').")
+        token, row = create_token(s, user=user, scopes=scopes, note=note or f"Requested via API by {principal.name}",
+                                  expires_in=expires_in)
+        s.commit()
+        model = token_model(row)
+    model["token"] = token
+    return JSONResponse(model, status_code=201)
+
+
+async def user_token(request: Request) -> Response:
+    name = _name(request.path_params["name"])
+    token_id = request.path_params["token_id"]
+    hub = hub_of(request)
+    require(request, "read:tokens" if request.method == "GET" else "tokens", name)
+    if not token_id.isdigit() or len(token_id) > 18:
+        raise ApiError(404, f"No such token: {token_id[:40]!r}.")
+    with hub.db() as s:
+        user = _load_user(s, name)
+        row = s.scalars(select(ApiToken).where(ApiToken.id == int(token_id),
+                                               ApiToken.user_id == user.id)).first()
+        if row is None:
+            raise ApiError(404, f"User {name!r} has no token {token_id}.")
+        if request.method == "GET":
+            return JSONResponse(token_model(row))
+        s.delete(row)
+        s.commit()
+    return Response(status_code=204)
+
+
+# -- edge auth for the proxy --------------------------------------------------------------
+
+
+async def proxy_authorize(request: Request) -> Response:
+    """Is the client behind these credentials allowed into ``user``'s server? (asked by the proxy)
+
+    Only the proxy may ask: it must present the shared route-API secret in
+    ``X-Bindery-Proxy-Token`` (or ``?proxy_token=`` when a proxy cannot add headers).
+    """
+    from bindery.hub.security import session_cookie_header
+
+    hub = hub_of(request)
+    secret = hub.settings.proxy.auth_token
+    presented = request.headers.get(PROXY_TOKEN_HEADER) or request.query_params.get("proxy_token") or ""
+    if not secret or not hmac.compare_digest(presented.encode(), secret.encode()):
+        raise ApiError(403, "Only the proxy may use this endpoint (X-Bindery-Proxy-Token is missing or wrong).")
+    target = request.query_params.get("user", "")
+    try:
+        check_name(target)
+    except InvalidName as err:
+        raise ApiError(400, str(err)) from err
+    from bindery.hub.api.access import principal_from_cookie, principal_from_token
+
+    query_token = request.headers.get("X-Bindery-Token")
+    principal = None
+    try:
+        if request.headers.get("authorization"):
+            principal = get_principal(request, required=False)
+        elif query_token:
+            principal = principal_from_token(request, query_token)
+    except ApiError as err:
+        if err.status_code != 401:
+            raise
+        principal = None
+    if principal is None:
+        principal = principal_from_cookie(request)
+    if principal is None:
+        raise ApiError(401, "Not logged in.")
+    if not can(principal, "access:servers", target):
+        raise ApiError(403, f"{principal.name!r} may not use the server of {target!r}.")
+    headers = {}
+    if query_token and principal.user_name is not None and principal.via == "token":
+        # A ?token= link logs the browser in, so the token can leave the URL bar.
+        headers["Set-Cookie"] = session_cookie_header(hub.signer, principal.user_name, hub.secure_cookies)
+    return JSONResponse({"name": principal.name, "admin": principal.is_admin}, headers=headers)
+
+
+def api_routes() -> list[BaseRoute]:
+    return [
+        Route("/hub/api", api_root, methods=["GET"]),
+        Route("/hub/api/", api_root, methods=["GET"]),
+        Route("/hub/health", health, methods=["GET"]),
+        Route("/hub/api/health", health, methods=["GET"]),
+        Route("/hub/api/user", whoami, methods=["GET"]),
+        Route("/hub/api/users", list_users, methods=["GET"]),
+        Route("/hub/api/users", create_users, methods=["POST"]),
+        Route("/hub/api/users/{name}", user_detail, methods=["GET", "POST", "PATCH", "DELETE"]),
+        Route("/hub/api/users/{name}/activity", user_activity, methods=["POST"]),
+        Route("/hub/api/users/{name}/server", server_action, methods=["POST", "DELETE"]),
+        Route("/hub/api/users/{name}/server/progress", server_progress, methods=["GET"]),
+        Route("/hub/api/users/{name}/servers/{server}", server_action, methods=["POST", "DELETE"]),
+        Route("/hub/api/users/{name}/servers/{server}/progress", server_progress, methods=["GET"]),
+        Route("/hub/api/users/{name}/tokens", user_tokens, methods=["GET", "POST"]),
+        Route("/hub/api/users/{name}/tokens/{token_id}", user_token, methods=["GET", "DELETE"]),
+        Route("/hub/api/proxy/authorize", proxy_authorize, methods=["GET"]),
+    ]

@@ -1,0 +1,197 @@
+"""The hub: one object holding DB, spawners, proxy client and authenticator, plus its ASGI app.
+
+    hub = Hub(settings)                       # or Hub(settings, spawner_factory=..., proxy=...)
+    app = build_app(hub)                      # Starlette; startup opens the DB and reconciles
+    uvicorn.run(app, host=settings.hub_ip, port=settings.hub_port)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bindery.hub.api.errors import http_exception_handler
+from bindery.hub.db.engine import open_database
+from bindery.hub.db.models import User, utcnow
+from bindery.hub.metrics import HubMetrics
+from bindery.hub.proxy.client import Proxy, ProxyError, RestProxy
+from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
+from bindery.hub.servers import ServerManager, SpawnerFactory, load_spawner_factory
+from bindery.hub.settings import HubSettings
+from bindery.hub.tokens import ensure_service_token
+
+log = logging.getLogger("bindery.hub")
+access_log = logging.getLogger("bindery.hub.access")
+
+#: Environment variable with a token the deployment gives its services (stored hashed, scope admin).
+ADMIN_TOKEN_ENV = "BINDERY_HUB_ADMIN_TOKEN"
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def load_cookie_secret(settings: HubSettings) -> str:
+    """The configured secret, else one kept in ``cookie_secret_file`` (created 0600 on first start)."""
+    if settings.cookie_secret:
+        return settings.cookie_secret
+    path = Path(settings.cookie_secret_file)
+    if path.is_file():
+        value = path.read_text().strip()
+        if value:
+            return value
+    value = secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+class Hub:
+    """State of one running hub; created before the app, started by the app's lifespan."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        *,
+        spawner_factory: SpawnerFactory | None = None,
+        proxy: Proxy | None | bool = True,
+        authenticator: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = HubMetrics()
+        self._spawner_factory = spawner_factory
+        self._proxy_arg = proxy
+        self._authenticator = authenticator
+        self.db: sessionmaker[Session] = None  # type: ignore[assignment]
+        self.manager: ServerManager = None  # type: ignore[assignment]
+        self.proxy: Proxy | None = None
+        self.authenticator: Any = None
+        self.signer = SessionSigner(load_cookie_secret(settings), settings.cookie_max_age)
+        self.secure_cookies = settings.effective_public_url.startswith("https://")
+        self.login_limiter = settings.auth.rate_limiter()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.engine: Any = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def open_db(self) -> None:
+        """Open and migrate the database, then make the authenticator (it may need the DB)."""
+        if self.db is None:
+            self.engine, self.db = open_database(self.settings.db_url)
+        if self.authenticator is None:
+            self.authenticator = self._authenticator or self.settings.auth.build_authenticator(
+                session_factory=self.db)
+
+    async def start(self) -> None:
+        self.open_db()
+        self._register_env_token()
+        if self._proxy_arg is True:
+            self.proxy = RestProxy(self.settings.proxy.api_url, self.settings.proxy.auth_token,
+                                   timeout=self.settings.proxy_timeout)
+        elif isinstance(self._proxy_arg, Proxy):
+            self.proxy = self._proxy_arg
+        factory = self._spawner_factory or load_spawner_factory(self.settings)
+        self.manager = ServerManager(self.settings, self.db, self.proxy, factory, self.metrics)
+        if self.proxy is not None:
+            try:
+                await self.proxy.add_route("/hub/", self.settings.hub_url, {"hub": True})
+            except ProxyError as err:
+                log.warning("could not add the /hub/ route: %s", err)
+        counts = await self.manager.reconcile()
+        log.info("reconciled servers: %s", counts)
+        from bindery.hub.culler import activity_loop, cull_loop
+
+        self._tasks.append(asyncio.create_task(activity_loop(self)))
+        if self.settings.cull.timeout or self.settings.cull.max_age:
+            self._tasks.append(asyncio.create_task(cull_loop(self)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.manager is not None:
+            await self.manager.shutdown()
+        if self.proxy is not None and self._proxy_arg is True:
+            await self.proxy.aclose()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def _register_env_token(self) -> None:
+        token = os.environ.get(ADMIN_TOKEN_ENV, "")
+        if not token:
+            return
+        if len(token) < 16:
+            raise ValueError(f"${ADMIN_TOKEN_ENV} is too short: use at least 16 random characters.")
+        with self.db() as s:
+            ensure_service_token(s, token, ADMIN_TOKEN_ENV, ["admin"])
+            s.commit()
+
+    # -- users -----------------------------------------------------------------
+
+    def get_or_create_user(self, name: str, *, admin: bool | None = None, kind: str = "user") -> User:
+        with self.db() as s:
+            user = s.scalars(select(User).where(User.name == name)).first()
+            if user is None:
+                user = User(name=name, admin=bool(admin), kind=kind, created=utcnow())
+                s.add(user)
+            elif admin is not None:
+                user.admin = admin
+            user.last_activity = utcnow()
+            s.commit()
+            return user
+
+
+def build_app(hub: Hub) -> Starlette:
+    """The hub's ASGI app (API, pages, static files, metrics)."""
+    from bindery.hub.api.routes import api_routes
+    from bindery.hub.pages import authenticator_routes, page_routes
+
+    hub.open_db()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    routes = [
+        *api_routes(),
+        *page_routes(hub),
+        Mount("/hub/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
+        *authenticator_routes(hub.authenticator),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception_handler, Exception: _unexpected},
+        middleware=[Middleware(SecurityHeadersMiddleware, frame_ancestors=hub.settings.frame_ancestors,
+                               secure=hub.secure_cookies, metrics=hub.metrics, access_log=access_log)],
+    )
+    app.state.hub = hub
+    return app
+
+
+async def _unexpected(request: Any, exc: Exception) -> Any:
+    """Last resort: log the traceback for us, show the person a sentence, not a traceback."""
+    from bindery.hub.api.errors import json_error
+
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return json_error(500, "The hub hit an unexpected error; it has been logged.")

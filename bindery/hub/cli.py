@@ -1,0 +1,195 @@
+"""``bindery hub``: run the hub (+ its proxy), make API tokens, set passwords.
+
+    bindery hub                      # = bindery hub run --port 8000
+    bindery hub token --admin        # prints a new admin token
+    bindery hub passwd alice         # sets alice's password (password authenticator)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+from typing import Any
+
+import click
+
+from bindery.hub.settings import HubSettings
+
+
+def _hub_settings(ctx: click.Context) -> HubSettings:
+    from bindery.config import load_settings
+
+    config_file = (ctx.find_root().obj or {}).get("config_file")
+    try:
+        return load_settings(config_file).hub
+    except Exception as exc:  # noqa: BLE001 - pydantic, TOML, missing file
+        raise click.ClickException(f"invalid configuration: {exc}") from exc
+
+
+def _run_options(func: Any) -> Any:
+    for option in reversed([
+        click.option("--port", type=click.IntRange(1, 65535), default=None,
+                      help="Public port (the proxy listens here) [default: 8000]."),
+        click.option("--ip", default=None, help="Public address [default: 127.0.0.1]."),
+        click.option("--hub-port", type=click.IntRange(1, 65535), default=None,
+                     help="Internal port of the hub app [default: 8081]."),
+        click.option("--proxy-api-port", type=click.IntRange(1, 65535), default=None,
+                     help="Port of the proxy's route API [default: 8001]."),
+        click.option("--db-url", default=None, help="Database URL [default: sqlite:///bindery-hub.sqlite]."),
+        click.option("--spawner", "spawner_kind", default=None, help="Spawner: docker, local, … [default: docker]."),
+        click.option("--authenticator", "auth_kind", default=None,
+                     help="Authenticator: password, shared-password, anonymous, oidc, github."),
+        click.option("--log-level", default="info", show_default=True,
+                     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False)),
+    ]):
+        func = option(func)
+    return func
+
+
+@click.group("hub", invoke_without_command=True)
+@_run_options
+@click.pass_context
+def hub_group(ctx: click.Context, **options: Any) -> None:
+    """Run the multi-user hub (JupyterHub's job): login, one server per user, REST API."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run, **options)
+
+
+@hub_group.command()
+@_run_options
+@click.pass_context
+def run(ctx: click.Context, port: int | None, ip: str | None, hub_port: int | None,
+        proxy_api_port: int | None, db_url: str | None, spawner_kind: str | None,
+        auth_kind: str | None, log_level: str) -> None:
+    """Start the proxy (public port) and the hub app (internal port) until Ctrl-C."""
+    settings = _hub_settings(ctx)
+    if port is not None:
+        settings.port = port
+    if ip is not None:
+        settings.ip = ip
+    if hub_port is not None:
+        settings.hub_port = hub_port
+    if proxy_api_port is not None:
+        settings.proxy.api_port = proxy_api_port
+    if db_url is not None:
+        settings.db_url = db_url
+    if spawner_kind is not None:
+        settings.spawner.kind = spawner_kind
+    if auth_kind is not None:
+        settings.auth.kind = auth_kind
+    serve(settings, log_level)
+
+
+def serve(settings: HubSettings, log_level: str = "info") -> None:
+    """Run proxy + hub in this process until interrupted (also used by ``bindery serve``)."""
+    import uvicorn
+
+    from bindery.hub.app import Hub, build_app
+    from bindery.hub.proxy.client import ChpProcess, ProxyError, ProxyProcess
+    from bindery.hub.proxy.settings import AUTH_TOKEN_ENV
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.proxy.auth_token:
+        settings.proxy.auth_token = secrets.token_hex(32)
+    os.environ[AUTH_TOKEN_ENV] = settings.proxy.auth_token
+    settings.proxy.port = settings.port
+    settings.proxy.ip = settings.ip
+    auth_url = (f"{settings.hub_url}/hub/api/proxy/authorize?proxy_token={settings.proxy.auth_token}")
+    process: Any = None
+    try:
+        if settings.proxy.kind == "builtin":
+            process = ProxyProcess(port=settings.port, api_port=settings.proxy.api_port, ip=settings.ip,
+                                   api_ip=settings.proxy.api_ip, default_target=settings.hub_url,
+                                   auth_token=settings.proxy.auth_token, auth_url=auth_url)
+        elif settings.proxy.kind == "chp":
+            process = ChpProcess(port=settings.port, api_port=settings.proxy.api_port, ip=settings.ip,
+                                 api_ip=settings.proxy.api_ip, default_target=settings.hub_url,
+                                 auth_token=settings.proxy.auth_token)
+        if process is not None:
+            process.start()
+    except ProxyError as err:
+        raise click.ClickException(str(err)) from err
+    hub = Hub(settings)
+    try:
+        app = build_app(hub)
+    except Exception as err:  # noqa: BLE001 - config errors (unknown authenticator/spawner) read well
+        if process is not None:
+            process.stop()
+        raise click.ClickException(str(err)) from err
+    click.echo(f"Bindery hub at {settings.effective_public_url}/hub/ (hub app on {settings.hub_url})", err=True)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
+    # lets the ``finally`` below stop the proxy instead of leaving it orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        uvicorn.run(app, host=settings.hub_ip, port=settings.hub_port, log_level=log_level.lower(),
+                    access_log=False)
+    finally:
+        if process is not None:
+            process.stop()
+
+
+@hub_group.command()
+@click.option("--admin", is_flag=True, help="A service token with the 'admin' scope.")
+@click.option("--user", "user_name", default=None, help="Make the token for this user (created if missing).")
+@click.option("--service", default="cli", show_default=True, help="Name of the service owning the token.")
+@click.option("--scopes", "scopes", multiple=True,
+              help="Scopes (repeat or space-separate), e.g. --scopes 'list:users read:servers'.")
+@click.option("--note", default="", help="Shown in token lists to recognise it.")
+@click.option("--expires-in", type=click.FloatRange(min=1), default=None, help="Seconds until it expires.")
+@click.option("--db-url", default=None, help="Database URL (default: from settings).")
+@click.pass_context
+def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, scopes: tuple[str, ...],
+          note: str, expires_in: float | None, db_url: str | None) -> None:
+    """Print a new API token (only its hash is stored: keep it somewhere safe)."""
+    from sqlalchemy import select
+
+    from bindery.hub.db.engine import open_database
+    from bindery.hub.db.models import User, utcnow
+    from bindery.hub.names import InvalidName, check_name
+    from bindery.hub.scopes import ScopeError, check_scopes
+    from bindery.hub.tokens import create_token
+
+    settings = _hub_settings(ctx)
+    wanted = [s for item in scopes for s in item.split()]
+    if admin:
+        wanted = ["admin", *wanted]
+    if not wanted:
+        wanted = ["self"] if user_name else []
+    if not wanted:
+        raise click.UsageError("Say what the token may do: --admin, --user NAME, or --scopes ...")
+    try:
+        wanted = check_scopes(wanted)
+        if user_name:
+            check_name(user_name)
+    except (ScopeError, InvalidName) as err:
+        raise click.BadParameter(str(err)) from err
+    engine, db = open_database(db_url or settings.db_url)
+    try:
+        with db() as s:
+            user = None
+            if user_name:
+                user = s.scalars(select(User).where(User.name == user_name)).first()
+                if user is None:
+                    user = User(name=user_name, admin=False, kind="user", created=utcnow())
+                    s.add(user)
+            clear, _ = create_token(s, user=user, service=service, scopes=wanted,
+                                    note=note or "created with 'bindery hub token'", expires_in=expires_in)
+            s.commit()
+    finally:
+        engine.dispose()
+    click.echo(clear)
+
+
+def _add_passwd() -> None:
+    """``bindery hub passwd`` comes from the password authenticator's own module."""
+    try:
+        from bindery.hub.auth.cli import passwd_command
+    except ImportError:  # pragma: no cover - the auth part is optional
+        return
+    hub_group.add_command(passwd_command)
+
+
+_add_passwd()

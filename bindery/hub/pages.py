@@ -1,0 +1,402 @@
+"""Server-rendered pages: login, logout, home (my servers), admin, spawn-pending, errors.
+
+Forms post with a hidden ``_xsrf`` field; handlers check it against the ``_xsrf``
+cookie before changing anything. Pages never need JavaScript except the progress
+bar of spawn-pending (an EventSource on the progress API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.templating import Jinja2Templates
+
+from bindery.hub.api.access import principal_from_cookie
+from bindery.hub.api.models import is_active, progress_url, server_base_url, user_model
+from bindery.hub.auth.base import AuthResult
+from bindery.hub.db.models import User
+from bindery.hub.names import InvalidName, check_name
+from bindery.hub.security import clear_session_cookie, set_session_cookie, xsrf_ok, xsrf_token
+from bindery.hub.spawners.errors import TooManyServers
+from bindery.hub.tokens import Principal
+
+TEMPLATES = Jinja2Templates(
+    directory=str(__import__("pathlib").Path(__file__).resolve().parent.parent / "web" / "templates")
+)
+
+
+def render(request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None,
+           **context: Any) -> Response:
+    principal = context.pop("principal", None) or principal_from_cookie(request)
+    return TEMPLATES.TemplateResponse(
+        request, f"hub/{name}",
+        {"user": principal, "xsrf": xsrf_token(request), **context},
+        status_code=status, headers=headers,
+    )
+
+
+def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return render(request, "error.html", status=status, headers=headers, status_code=status, message=message)
+
+
+def _hub(request: Request) -> Any:
+    return request.app.state.hub
+
+
+def safe_next(value: str | None, default: str = "/hub/home") -> str:
+    """Only same-site paths: ``/x`` yes, ``//evil.example`` or ``https://…`` no."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+def _login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/hub/login?{urlencode({'next': target})}", status_code=302)
+
+
+def _user_or_redirect(request: Request) -> Principal | Response:
+    principal = principal_from_cookie(request)
+    return principal if principal is not None else _login_redirect(request)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    try:
+        form = await request.form()
+    except Exception:  # noqa: BLE001 - a broken body is the client's problem, said plainly
+        return {}
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def _checked_form(request: Request) -> dict[str, str] | Response:
+    form = await _form(request)
+    if not xsrf_ok(request, form.get("_xsrf")):
+        return error_page(request, 403, "The form had expired or came from another site "
+                                        "(XSRF check failed). Reload the page and try again.")
+    return form
+
+
+# -- login / logout ----------------------------------------------------------------
+
+
+async def finish_login(request: Request, result: AuthResult, next_url: str | None = None) -> Response:
+    """Apply allow/block/admin lists, create the user, set the cookie, redirect.
+
+    OAuth authenticators call this from their callback route:
+    ``await request.app.state.hub.finish_login(request, result)``.
+    """
+    hub = _hub(request)
+    auth = hub.authenticator
+    try:
+        check_name(result.name)
+    except InvalidName as err:
+        return render(request, "login.html", status=403, error=f"Your user name cannot be used here: {err}",
+                      authenticator=auth, next=next_url or "")
+    if not auth.check_allowed(result):
+        return render(request, "login.html", status=403, error="This account is not allowed on this hub.",
+                      authenticator=auth, next=next_url or "")
+    temporary = bool(result.info.get("temporary"))
+    admin = auth.is_admin(result) if (result.admin is not None or result.name in auth.admin_users) else None
+    hub.get_or_create_user(result.name, admin=admin, kind="temporary" if temporary else "user")
+    response = RedirectResponse(safe_next(next_url), status_code=302)
+    set_session_cookie(response, hub.signer, result.name, hub.secure_cookies)
+    return response
+
+
+async def login(request: Request) -> Response:
+    hub = _hub(request)
+    auth = hub.authenticator
+    next_url = request.query_params.get("next", "")
+    if request.method == "GET":
+        if principal_from_cookie(request) is not None:
+            return RedirectResponse(safe_next(next_url), status_code=302)
+        if not auth.uses_login_form and getattr(auth, "name", "") == "anonymous":
+            for _ in range(5):
+                result = await auth.authenticate(request, {})
+                with hub.db() as s:
+                    if s.scalars(select(User).where(User.name == result.name)).first() is None:
+                        break
+            return await finish_login(request, result, next_url)
+        return render(request, "login.html", authenticator=auth, next=next_url,
+                      login_link=_oauth_login_link(auth, next_url))
+    form = await _checked_form(request)
+    if isinstance(form, Response):
+        return form
+    username = form.get("username", "").strip().lower()[:256]
+    ip = request.client.host if request.client else None
+    wait = hub.login_limiter.check(ip, username)
+    if wait is not None:
+        return render(request, "login.html", status=429, headers={"Retry-After": str(wait)},
+                      error=f"Too many failed logins. Try again in {wait} seconds.",
+                      authenticator=auth, next=form.get("next", ""), username=username)
+    result = await auth.authenticate(request, form)
+    if result is None:
+        hub.login_limiter.record_failure(ip, username)
+        return render(request, "login.html", status=403, error="Invalid user name or password.",
+                      authenticator=auth, next=form.get("next", ""), username=username)
+    hub.login_limiter.record_success(ip, username)
+    return await finish_login(request, result, form.get("next"))
+
+
+def _oauth_login_link(auth: Any, next_url: str) -> str | None:
+    if auth.uses_login_form:
+        return None
+    url = getattr(auth, "login_url", None)
+    if not url:
+        for route in auth.routes():
+            path = getattr(route, "path", "")
+            if "login" in path:
+                url = "/hub" + path if not path.startswith("/hub") else path
+                break
+    if url and next_url:
+        url += ("&" if "?" in url else "?") + urlencode({"next": next_url})
+    return url
+
+
+async def logout(request: Request) -> Response:
+    response = RedirectResponse("/hub/login", status_code=302)
+    clear_session_cookie(response, _hub(request).secure_cookies)
+    return response
+
+
+# -- home ----------------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    principal = _user_or_redirect(request)
+    if isinstance(principal, Response):
+        return principal
+    hub = _hub(request)
+    with hub.db() as s:
+        user = s.scalars(select(User).where(User.name == principal.user_name)).one()
+        model = user_model(user)
+        named = sorted((srv for srv in user.servers if srv.name), key=lambda srv: srv.name)
+        named_models = [{"name": srv.name, "active": is_active(srv), "ready": srv.started is not None
+                         and srv.pending is None, "pending": srv.pending,
+                         "url": server_base_url(user.name, srv.name)} for srv in named]
+    default = model["servers"].get("")
+    return render(request, "home.html", principal=principal, model=model, default=default,
+                  named=named_models, allow_named=hub.settings.allow_named_servers,
+                  error=request.query_params.get("error", "")[:300])
+
+
+async def spawn(request: Request) -> Response:
+    principal = _user_or_redirect(request)
+    if isinstance(principal, Response):
+        return principal
+    form = await _checked_form(request)
+    if isinstance(form, Response):
+        return form
+    hub = _hub(request)
+    target = form.get("user") or principal.user_name
+    server_name = form.get("server_name", "").strip()
+    try:
+        check_name(target)
+        if server_name:
+            check_name(server_name, "server name")
+    except InvalidName as err:
+        return error_page(request, 400, str(err))
+    if target != principal.user_name and not principal.is_admin:
+        return error_page(request, 403, "You may only start your own servers.")
+    if server_name and not hub.settings.allow_named_servers:
+        return error_page(request, 400, "Named servers are not enabled on this hub.")
+    with hub.db() as s:
+        user = s.scalars(select(User).where(User.name == target)).first()
+        if user is None:
+            return error_page(request, 404, f"No such user: {target!r}.")
+        server = next((srv for srv in user.servers if srv.name == server_name), None)
+        running = server is not None and server.started is not None and server.pending is None
+    if running:
+        return RedirectResponse(server_base_url(target, server_name), status_code=302)
+    try:
+        await hub.manager.start(target, server_name, {})
+    except TooManyServers as err:
+        return error_page(request, 429, str(err), {"Retry-After": str(err.retry_after)})
+    tail = f"/{quote(server_name)}" if server_name else ""
+    return RedirectResponse(f"/hub/spawn-pending/{quote(target)}{tail}", status_code=302)
+
+
+async def stop(request: Request) -> Response:
+    principal = _user_or_redirect(request)
+    if isinstance(principal, Response):
+        return principal
+    form = await _checked_form(request)
+    if isinstance(form, Response):
+        return form
+    hub = _hub(request)
+    target = form.get("user") or principal.user_name
+    server_name = form.get("server_name", "")
+    if target != principal.user_name and not principal.is_admin:
+        return error_page(request, 403, "You may only stop your own servers.")
+    try:
+        check_name(target)
+        if server_name:
+            check_name(server_name, "server name")
+    except InvalidName as err:
+        return error_page(request, 400, str(err))
+    task = await hub.manager.stop(target, server_name)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), hub.settings.slow_stop_timeout)
+    except asyncio.TimeoutError:
+        pass
+    if form.get("remove") and server_name:
+        with hub.db() as s:
+            user = s.scalars(select(User).where(User.name == target)).first()
+            for srv in list(user.servers if user else []):
+                if srv.name == server_name and not is_active(srv):
+                    s.delete(srv)
+            s.commit()
+    return RedirectResponse(safe_next(form.get("next")), status_code=302)
+
+
+async def spawn_pending(request: Request) -> Response:
+    principal = _user_or_redirect(request)
+    if isinstance(principal, Response):
+        return principal
+    target = request.path_params["name"]
+    server_name = request.path_params.get("server", "")
+    if target != principal.user_name and not principal.is_admin:
+        return error_page(request, 403, "You may only watch your own servers start.")
+    hub = _hub(request)
+    with hub.db() as s:
+        user = s.scalars(select(User).where(User.name == target)).first()
+        server = next((srv for srv in (user.servers if user else []) if srv.name == server_name), None)
+        ready = server is not None and server.started is not None and server.pending is None
+    if ready:
+        return RedirectResponse(server_base_url(target, server_name), status_code=302)
+    if server is None or server.pending != "spawn":
+        failure = hub.manager.failures.get((target, server_name))
+        if failure is None:
+            return RedirectResponse("/hub/home", status_code=302)
+    return render(request, "spawn_pending.html", principal=principal, target=target, server_name=server_name,
+                  progress_url=progress_url(target, server_name),
+                  failure=hub.manager.failures.get((target, server_name)))
+
+
+# -- admin ------------------------------------------------------------------------------
+
+
+def _admin_or_error(request: Request) -> Principal | Response:
+    principal = _user_or_redirect(request)
+    if isinstance(principal, Response):
+        return principal
+    if not principal.is_admin:
+        return error_page(request, 403, "Only admins may see the admin page.")
+    return principal
+
+
+async def admin(request: Request) -> Response:
+    principal = _admin_or_error(request)
+    if isinstance(principal, Response):
+        return principal
+    with _hub(request).db() as s:
+        users = [user_model(u) for u in s.scalars(select(User).order_by(User.name).limit(1000))]
+    return render(request, "admin.html", principal=principal, users=users)
+
+
+async def admin_delete_user(request: Request) -> Response:
+    principal = _admin_or_error(request)
+    if isinstance(principal, Response):
+        return principal
+    form = await _checked_form(request)
+    if isinstance(form, Response):
+        return form
+    hub = _hub(request)
+    name = form.get("user", "")
+    with hub.db() as s:
+        user = s.scalars(select(User).where(User.name == name)).first()
+        if user is None:
+            return error_page(request, 404, f"No such user: {name!r}.")
+        active = [srv.name for srv in user.servers if is_active(srv)]
+    for server_name in active:
+        await (await hub.manager.stop(name, server_name))
+    with hub.db() as s:
+        user = s.scalars(select(User).where(User.name == name)).first()
+        if user is not None:
+            s.delete(user)
+            s.commit()
+    return RedirectResponse("/hub/admin", status_code=302)
+
+
+async def admin_add_user(request: Request) -> Response:
+    principal = _admin_or_error(request)
+    if isinstance(principal, Response):
+        return principal
+    form = await _checked_form(request)
+    if isinstance(form, Response):
+        return form
+    try:
+        name = check_name(form.get("user", "").strip().lower())
+    except InvalidName as err:
+        return error_page(request, 400, str(err))
+    _hub(request).get_or_create_user(name, admin=bool(form.get("admin")))
+    return RedirectResponse("/hub/admin", status_code=302)
+
+
+# -- fallbacks ------------------------------------------------------------------------------
+
+
+async def hub_root(request: Request) -> Response:
+    return RedirectResponse("/hub/home", status_code=302)
+
+
+async def user_fallback(request: Request) -> Response:
+    """A request for ``/user/<name>/…`` reached the hub: that server has no route (not running)."""
+    principal = principal_from_cookie(request)
+    if principal is None:
+        return _login_redirect(request)
+    name = request.path_params["name"]
+    return render(request, "not_running.html", status=424 if name == principal.user_name else 404,
+                  principal=principal, target=name)
+
+
+def page_routes(hub: Any) -> list[BaseRoute]:
+    hub.finish_login = finish_login
+    routes: list[BaseRoute] = [
+        Route("/", hub_root, methods=["GET"]),
+        Route("/hub", hub_root, methods=["GET"]),
+        Route("/hub/", hub_root, methods=["GET"]),
+        Route("/hub/login", login, methods=["GET", "POST"]),
+        Route("/hub/logout", logout, methods=["GET", "POST"]),
+        Route("/hub/home", home, methods=["GET"]),
+        Route("/hub/spawn", spawn, methods=["POST"]),
+        Route("/hub/stop", stop, methods=["POST"]),
+        Route("/hub/spawn-pending/{name}", spawn_pending, methods=["GET"]),
+        Route("/hub/spawn-pending/{name}/{server}", spawn_pending, methods=["GET"]),
+        Route("/hub/admin", admin, methods=["GET"]),
+        Route("/hub/admin/delete-user", admin_delete_user, methods=["POST"]),
+        Route("/hub/admin/add-user", admin_add_user, methods=["POST"]),
+        Route("/hub/metrics", metrics, methods=["GET"]),
+        Route("/user/{name}", user_fallback),
+        Route("/user/{name}/{path:path}", user_fallback),
+    ]
+    return routes
+
+
+async def metrics(request: Request) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    hub = _hub(request)
+    hub.manager.refresh_gauges()
+    return Response(generate_latest(hub.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def authenticator_routes(auth: Any) -> list[BaseRoute]:
+    """Routes the authenticator adds (OAuth login/callback, …), placed under ``/hub``."""
+    out: list[BaseRoute] = []
+    for route in auth.routes() if auth is not None else []:
+        if isinstance(route, Route):
+            path = route.path if route.path.startswith("/hub") else "/hub" + route.path
+            out.append(Route(path, route.endpoint, methods=list(route.methods or []) or None, name=route.name))
+        else:
+            out.append(route)
+    return out
+
+
+__all__ = ["error_page", "finish_login", "page_routes", "render", "safe_next"]

@@ -1,0 +1,95 @@
+"""Scopes: what a token (or a logged-in user) may do, JupyterHub's names and meanings.
+
+``self`` means "everything the owner may do to their own resources" (and, for an
+admin, everything). A scope may be narrowed to one user: ``servers!user=alice``.
+"""
+
+from __future__ import annotations
+
+KNOWN_SCOPES = frozenset({
+    "admin", "self", "users", "list:users", "read:users", "read:users:activity", "users:activity",
+    "read:servers", "delete:servers", "servers", "tokens", "read:tokens", "access:servers",
+    "admin:users", "admin:servers",
+})
+
+#: Holding the key grants the values too (transitively).
+IMPLIES: dict[str, set[str]] = {
+    "admin": set(KNOWN_SCOPES) - {"self"},
+    "admin:users": {"users", "read:users", "list:users", "read:users:activity", "users:activity"},
+    "admin:servers": {"servers", "read:servers", "delete:servers"},
+    "users": {"read:users", "list:users", "users:activity"},
+    "read:users": {"read:users:activity"},
+    "servers": {"read:servers", "delete:servers"},
+    "tokens": {"read:tokens"},
+}
+
+#: What ``self`` grants on the owner's own resources.
+SELF_SCOPES = frozenset({
+    "read:users", "read:users:activity", "users:activity", "read:servers", "delete:servers",
+    "servers", "tokens", "read:tokens", "access:servers",
+})
+
+
+class ScopeError(ValueError):
+    """A requested scope does not exist (the message lists the known ones)."""
+
+
+def check_scopes(scopes: object) -> list[str]:
+    """Validate a list of scope strings (``name`` or ``name!user=<user>``)."""
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise ScopeError("'scopes' must be a list of strings, e.g. [\"read:users\"].")
+    for scope in scopes:
+        base, _, filt = scope.partition("!")
+        if base not in KNOWN_SCOPES or (filt and not filt.startswith("user=")):
+            raise ScopeError(
+                f"Unknown scope {scope!r}. Known scopes: {', '.join(sorted(KNOWN_SCOPES))} "
+                "(optionally narrowed with '!user=<name>')."
+            )
+    return list(dict.fromkeys(scopes))
+
+
+def expand(scope: str) -> set[str]:
+    out, todo = set(), [scope]
+    while todo:
+        s = todo.pop()
+        if s not in out:
+            out.add(s)
+            todo.extend(IMPLIES.get(s, ()))
+    return out
+
+
+def owner_scopes(admin: bool) -> frozenset[str]:
+    """Scopes of a logged-in user (cookie) or of a ``self`` token."""
+    return frozenset({"admin", "self"} if admin else {"self"})
+
+
+def has_scope(scopes: frozenset[str] | set[str], wanted: str, *, principal_user: str | None,
+              target_user: str | None, owner_admin: bool = False) -> bool:
+    """May someone holding ``scopes`` (as ``principal_user``) do ``wanted`` to ``target_user``'s things?"""
+    for scope in scopes:
+        base, _, filt = scope.partition("!")
+        if base == "self":
+            if owner_admin and wanted in expand("admin"):
+                return True
+            if principal_user is not None and target_user == principal_user and wanted in SELF_SCOPES:
+                return True
+            continue
+        if wanted in expand(base):
+            if not filt:
+                return True
+            if target_user is not None and filt == f"user={target_user}":
+                return True
+    return False
+
+
+def allowed_to_grant(owner_scopes_: frozenset[str], requested: list[str], owner: str, admin: bool) -> bool:
+    """A user may only hand out scopes they hold themselves."""
+    if admin:
+        return True
+    for scope in requested:
+        base, _, filt = scope.partition("!")
+        if base == "self":
+            continue
+        if filt != f"user={owner}" or base not in SELF_SCOPES:
+            return False
+    return True

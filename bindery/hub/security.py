@@ -1,0 +1,136 @@
+"""Login cookie, XSRF protection and security headers of the hub.
+
+The login cookie ``bindery-session`` is signed (itsdangerous, as Starlette's own
+sessions), HttpOnly, SameSite=Lax, path ``/`` (the proxy forwards it to the hub for
+edge auth and strips it before user servers), and Secure when the public URL is https.
+
+XSRF: double-submit. A random ``_xsrf`` cookie is set on every page; forms carry it
+in a hidden ``_xsrf`` field and scripts in an ``X-XSRFToken`` header. Every
+cookie-authenticated request that changes state must present the same value.
+Token-authenticated API calls are exempt: a browser never adds a token by itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+import time
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SESSION_COOKIE = "bindery-session"
+XSRF_COOKIE = "_xsrf"
+XSRF_HEADER = "X-XSRFToken"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Query parameters and headers whose values must never reach a log.
+_SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|proxy_token|_xsrf|access_token|code|state|password)=)[^&\s]*", re.I)
+
+
+class SessionSigner:
+    """Makes and reads the login cookie's value."""
+
+    def __init__(self, secret: str, max_age: int) -> None:
+        self.serializer = URLSafeTimedSerializer(secret, salt="bindery-session")
+        self.max_age = max_age
+
+    def dumps(self, name: str) -> str:
+        return self.serializer.dumps({"name": name, "sid": secrets.token_hex(8)})
+
+    def loads(self, value: str) -> str | None:
+        if not value or len(value) > 4096:
+            return None
+        try:
+            data = self.serializer.loads(value, max_age=self.max_age)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        name = data.get("name") if isinstance(data, dict) else None
+        return name if isinstance(name, str) else None
+
+
+def set_session_cookie(response: Response, signer: SessionSigner, name: str, secure: bool) -> None:
+    response.set_cookie(SESSION_COOKIE, signer.dumps(name), max_age=signer.max_age, path="/",
+                        httponly=True, samesite="lax", secure=secure)
+
+
+def session_cookie_header(signer: SessionSigner, name: str, secure: bool) -> str:
+    """The ``Set-Cookie`` value for the login cookie (for answers built by hand)."""
+    response = Response()
+    set_session_cookie(response, signer, name, secure)
+    return response.headers["set-cookie"]
+
+
+def clear_session_cookie(response: Response, secure: bool) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure)
+
+
+def xsrf_token(request: Request) -> str:
+    """The XSRF value for this browser (the cookie's, or a new one the middleware sets)."""
+    existing = request.cookies.get(XSRF_COOKIE, "")
+    if re.fullmatch(r"[A-Za-z0-9_-]{20,64}", existing):
+        return existing
+    token = request.scope.setdefault("bindery.new_xsrf", secrets.token_urlsafe(24))
+    return str(token)
+
+
+def xsrf_ok(request: Request, submitted: str | None) -> bool:
+    cookie = request.cookies.get(XSRF_COOKIE, "")
+    return bool(cookie and submitted) and hmac.compare_digest(cookie, str(submitted))
+
+
+def redact(text: str) -> str:
+    """``/x?token=abc`` → ``/x?token=[secret]`` (for access logs)."""
+    return _SECRET_QUERY.sub(r"\1[secret]", text)
+
+
+class SecurityHeadersMiddleware:
+    """Adds CSP ``frame-ancestors``, ``X-Content-Type-Options``, the XSRF cookie; times requests."""
+
+    def __init__(self, app: ASGIApp, frame_ancestors: str, secure: bool, metrics: Any = None,
+                 access_log: Any = None) -> None:
+        self.app = app
+        self.csp = f"frame-ancestors {frame_ancestors}"
+        self.secure = secure
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", self.csp)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                new_xsrf = scope.get("bindery.new_xsrf")
+                if new_xsrf:
+                    cookie = f"{XSRF_COOKIE}={new_xsrf}; Path=/; SameSite=Lax"
+                    if self.secure:
+                        cookie += "; Secure"
+                    headers.append("Set-Cookie", cookie)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            handler = getattr(route, "path", "unmatched")
+            if self.metrics is not None:
+                self.metrics.request_duration.labels(scope["method"], handler, str(status["code"])).observe(elapsed)
+            if self.access_log is not None:
+                query = scope.get("query_string", b"").decode("latin-1")
+                path = scope["path"] + (f"?{query}" if query else "")
+                self.access_log.info("%s %s %s %.1fms", status["code"], scope["method"], redact(path),
+                                     elapsed * 1000)
