@@ -243,3 +243,55 @@ def test_settings_may_be_the_whole_bindery_settings(token) -> None:
     spawner = DockerSpawner(_request("zed", token), settings=app, hub_id="h")
     assert spawner.settings is app.hub.spawner
     assert isinstance(spawner.settings, SpawnerSettings)
+
+
+@pytest.mark.engine
+async def test_limits_bite_when_a_notebook_overreaches(
+    docker_engine, docker_settings, hub_id, user_name, token
+) -> None:
+    """A process asking for more memory than the limit is killed; a thread bomb hits pids.max."""
+    spawner = DockerSpawner(_request(user_name, token), settings=docker_settings, hub_id=hub_id)
+    await spawner.start()
+    try:
+        container = docker_engine.containers.get(spawner.container_id)
+        hog = container.exec_run(
+            ["python3", "-c", "b = bytearray(900 * 1024**2); b[::4096] = b'x' * len(b[::4096])"]
+        )
+        assert hog.exit_code == 137, hog.output  # SIGKILL from the cgroup's OOM killer
+        bomb = container.exec_run(["python3", "-c", (
+            "import threading, time\n"
+            "n = 0\n"
+            "try:\n"
+            "    while n < 1000:\n"
+            "        threading.Thread(target=time.sleep, args=(3,), daemon=True).start(); n += 1\n"
+            "except RuntimeError:\n"
+            "    pass\n"
+            "print(n)\n"
+        )])
+        assert int(bomb.output.decode().split()[-1]) < 128
+        assert await spawner.poll() is None, "the server itself survives both"
+    finally:
+        await spawner.stop()
+
+
+async def test_default_image_comes_from_the_builder_fake_builder(
+    docker_settings, token, monkeypatch
+) -> None:
+    """Fake: the builder's ensure_default_image is replaced (building the real default
+    environment takes minutes); checks the spawner asks the builder and uses its answer."""
+    import bindery.builder
+
+    asked: list[object] = []
+
+    def fake_ensure_default_image(settings, on_event=None):
+        asked.append(settings)
+        return "bindery-test-missing-default:1"
+
+    monkeypatch.setattr(bindery.builder, "ensure_default_image", fake_ensure_default_image)
+    from bindery.config import Settings
+
+    app = Settings()
+    settings = docker_settings.model_copy(update={"image": None})
+    spawner = DockerSpawner(_request("dora", token), settings=settings, app_settings=app, hub_id="x")
+    assert spawner._resolve_image() == "bindery-test-missing-default:1"
+    assert asked == [app]

@@ -10,7 +10,13 @@ import httpx
 import psutil
 import pytest
 
-from bindery.hub.spawners import SpawnerError, SpawnRequest, load_spawner_class, wait_for_http
+from bindery.hub.spawners import (
+    SpawnerError,
+    SpawnRequest,
+    SpawnTimeout,
+    load_spawner_class,
+    wait_for_http,
+)
 from bindery.hub.spawners.local import LocalProcessSpawner
 from bindery.hub.spawners.readiness import status_url
 
@@ -150,3 +156,13 @@ def test_user_names_cannot_escape_the_root(local_settings, token) -> None:
     spawner = LocalProcessSpawner(_request(token, "../../etc"), settings=local_settings)
     assert spawner.root_dir.parent == local_settings.local_root_dir
     assert ".." not in spawner.root_dir.name.split("/")
+
+
+async def test_a_server_that_never_listens_times_out_and_is_stopped(local_settings, token) -> None:
+    settings = local_settings.model_copy(
+        update={"local_command": ["sh", "-c", "sleep 60", "--"], "start_timeout": 1.0}
+    )
+    spawner = LocalProcessSpawner(_request(token, "ivan"), settings=settings)
+    with pytest.raises(SpawnTimeout, match="did not start listening within 1 s"):
+        await spawner.start()
+    assert await spawner.poll() == 0

@@ -285,10 +285,11 @@ class DockerSpawner(Spawner):
             self._progress.finish()
 
     async def _start(self) -> str:
-        deadline = time.monotonic() + self.settings.start_timeout
         self._progress.emit(5, "Choosing the image")
         image = await _in_thread(self._resolve_image)
         await _in_thread(self._ensure_image_present, image)
+        # The clock starts once the image is there: a first-use build is not "starting".
+        deadline = time.monotonic() + self.settings.start_timeout
         try:
             container = await _in_thread(self._create_and_start, image)
             self._progress.emit(80, "Waiting for the container to run")
