@@ -273,8 +273,7 @@ class OAuthAuthenticator(Authenticator):
             response.delete_cookie(STATE_COOKIE, path=request.url.path.rsplit("/", 1)[0] + "/")
             return response
         result.admin = self.is_admin(result) or None
-        login_request = _with_next(request, pending["next"])
-        response = await request.app.state.login_user(login_request, result)
+        response = await _hand_to_hub(request, result, pending["next"])
         response.delete_cookie(STATE_COOKIE, path=request.url.path.rsplit("/", 1)[0] + "/")
         return response
 
@@ -349,7 +348,7 @@ class OAuthAuthenticator(Authenticator):
                 403,
                 "Unusable user name",
                 f"The identity provider calls you {result.name!r}, which cannot be a hub user "
-                "name (lowercase letters, digits and '-' only). The hub administrators can "
+                "name (lowercase letters, digits, '-', '_' and '.'). The hub administrators can "
                 "choose another claim with [hub.auth] username_claim.",
             )
         result.name = name
@@ -363,6 +362,22 @@ def _unreachable(error: Exception) -> OAuthLoginError:
         "Identity provider unreachable",
         "The hub could not reach the identity provider. Try again in a moment.",
     )
+
+
+async def _hand_to_hub(request: Request, result: AuthResult, next_url: str) -> Response:
+    """Let the hub log the person in (user row, login cookie, redirect to ``next``).
+
+    Two hub hooks are understood: ``app.state.login_user(request, result)`` (reads
+    ``?next=``) and ``app.state.hub.finish_login(request, result, next_url)``.
+    """
+    state = request.app.state
+    login_user = getattr(state, "login_user", None)
+    if login_user is not None:
+        return await login_user(_with_next(request, next_url), result)
+    finish_login = getattr(getattr(state, "hub", None), "finish_login", None)
+    if finish_login is not None:
+        return await finish_login(request, result, next_url)
+    raise RuntimeError("the hub app provides neither app.state.login_user nor app.state.hub.finish_login")
 
 
 def _with_next(request: Request, next_url: str) -> Request:

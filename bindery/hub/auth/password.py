@@ -67,7 +67,7 @@ def set_password(
     name = normalize_username(name)
     if not is_valid_username(name):
         raise PasswordPolicyError(
-            f"{name!r} is not a valid user name: use lowercase letters, digits and '-'."
+            f"{name!r} is not a valid user name: use lowercase letters, digits, '-', '_' and '.'."
         )
     if len(password) < min_length:
         raise PasswordPolicyError(
