@@ -52,7 +52,10 @@ class HubClient:
         return (await self._request("GET", "/users")).json()
 
     async def create_user(self, name: str) -> dict[str, Any]:
-        return (await self._request("POST", f"/users/{quote(name)}")).json()
+        """Create a user; ``kind: temporary`` lets a hub that knows the kind cull it itself."""
+        response = await self._request("POST", f"/users/{quote(name)}",
+                                       json={"admin": False, "kind": "temporary"})
+        return response.json()
 
     async def delete_user(self, name: str) -> None:
         """Remove the user (the hub stops its server first). A missing user is fine."""

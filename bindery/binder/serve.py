@@ -24,6 +24,7 @@ import signal
 import socket
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import click
 import uvicorn
@@ -35,7 +36,7 @@ log = logging.getLogger("bindery.binder")
 #: The hub reads a deployment's service token from here (stored hashed, scope admin).
 ADMIN_TOKEN_ENV = "BINDERY_HUB_ADMIN_TOKEN"
 #: The hub's edge-auth endpoint the proxy asks before letting a request reach a server.
-EDGE_AUTH_PATH = "/hub/api/proxy-auth"
+EDGE_AUTH_PATH = "/hub/api/proxy/authorize"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -92,6 +93,15 @@ def prepare_settings(settings: Settings, port: int | None = None) -> Settings:
     return s
 
 
+def _edge_auth_url(hub_url: str, proxy_token: str) -> str:
+    """The hub's edge-auth endpoint; the proxy proves who it is with the shared secret.
+
+    The hub accepts the secret as ``X-Bindery-Proxy-Token`` or ``?proxy_token=``; the
+    built-in proxy does not send the header yet, so the query form is used.
+    """
+    return f"{hub_url}{EDGE_AUTH_PATH}?{urlencode({'proxy_token': proxy_token})}"
+
+
 def _connect_host(ip: str) -> str:
     return "127.0.0.1" if ip in ("", "0.0.0.0") else ip
 
@@ -129,7 +139,7 @@ class BinderStack:
         self.proxy = ProxyProcess(
             port=b.port, api_port=hub_settings.proxy.api_port, ip=b.ip,
             default_target=binder_url, auth_token=hub_settings.proxy.auth_token,
-            auth_url=hub_settings.hub_url + EDGE_AUTH_PATH,
+            auth_url=_edge_auth_url(hub_settings.hub_url, hub_settings.proxy.auth_token),
         )
         await asyncio.to_thread(self.proxy.start)
         os.environ[ADMIN_TOKEN_ENV] = b.hub_api_token

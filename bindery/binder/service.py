@@ -239,17 +239,29 @@ class BinderService:
     # -- housekeeping -----------------------------------------------------------
 
     async def reconcile_forever(self, every: float = 15.0) -> None:
-        """Keep quota slots in step with the hub (the culler removes users behind our back)."""
+        """Keep quota slots in step with the hub, and remove temporary users left without
+        a server (the hub's culler stopped it), so culling frees both."""
         while True:
             await asyncio.sleep(every)
-            if self.hub is None:
-                continue
-            try:
-                users = await self.hub.list_users()
-                self.queue.reconcile({u["name"] for u in users if u.get("servers") or
-                                      u.get("server")})
-            except (HubError, KeyError, TypeError) as exc:
-                log.warning("could not read users from the hub: %s", exc)
+            if self.hub is not None:
+                await self.reconcile_once()
+
+    async def reconcile_once(self) -> None:
+        assert self.hub is not None
+        grace = self.settings.binder.launch_timeout + 60
+        try:
+            users = await self.hub.list_users()
+            alive = {u["name"] for u in users if u.get("servers") or u.get("server")
+                     or u.get("pending")}
+            self.queue.reconcile(alive, grace=grace)
+            now = time.monotonic()
+            for user in users:
+                name = user["name"]
+                launching = now - self.queue.granted_at.get(name, -grace) < grace
+                if name.startswith("tmp-") and name not in alive and not launching:
+                    await self.hub.delete_user(name)
+        except (HubError, KeyError, TypeError) as exc:
+            log.warning("could not reconcile users with the hub: %s", exc)
 
     def versions(self) -> dict[str, Any]:
         return {"binderhub": f"bindery {__version__}",
