@@ -64,3 +64,44 @@ def test_memory_is_bounded() -> None:
     for i in range(10_000):
         limiter.record_failure(f"ip-{i}", f"name-{i}")
     assert len(limiter) <= 100
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_events = st.lists(
+    st.tuples(
+        st.sampled_from(["fail", "success", "advance"]),
+        st.sampled_from(["ip-a", "ip-b"]),
+        st.sampled_from(["ann", "ben"]),
+        st.floats(min_value=0, max_value=40),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_events)
+def test_matches_a_naive_model_of_the_sliding_window(events) -> None:
+    """Locked exactly when IP or name has >= max failures in the last window seconds."""
+    clock = Clock()
+    limiter = LoginRateLimiter(max_failures=3, window=30, clock=clock)
+    history: dict[str, list[float]] = {}
+    for kind, ip, name, step in events:
+        if kind == "advance":
+            clock.now += step
+        elif kind == "fail":
+            history.setdefault(f"ip:{ip}", []).append(clock.now)
+            history.setdefault(f"name:{name}", []).append(clock.now)
+            limiter.record_failure(ip, name)
+        else:
+            history.pop(f"name:{name}", None)
+            limiter.record_success(ip, name)
+        for check_ip in ("ip-a", "ip-b"):
+            for check_name in ("ann", "ben"):
+                recent = [
+                    len([t for t in history.get(key, []) if t > clock.now - 30])
+                    for key in (f"ip:{check_ip}", f"name:{check_name}")
+                ]
+                locked = max(recent) >= 3
+                assert (limiter.check(check_ip, check_name) is not None) == locked
