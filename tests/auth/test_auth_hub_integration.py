@@ -63,3 +63,38 @@ async def test_real_hub_refuses_user_outside_allowed_groups(tmp_path, oidc_issue
 
     with hub.db() as session:
         assert session.query(User).filter_by(name="bob").first() is None
+
+
+def _xsrf(page_html: str) -> str:
+    import re
+
+    match = re.search(r'name="_xsrf" value="([^"]+)"', page_html)
+    assert match, "login form without an XSRF field"
+    return match.group(1)
+
+
+@pytest.mark.anyio
+async def test_password_login_and_rate_limit_through_the_real_hub(tmp_path) -> None:
+    """Right password logs in; 5 wrong ones lock the name with 429 + Retry-After, even for the right one."""
+    from bindery.hub.auth.password import set_password_cli
+
+    db_url = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    set_password_cli(db_url, "alice", "correct horse battery")
+    set_password_cli(db_url, "bob", "bobs-own-password")
+    settings = HubSettings(db_url=db_url, cookie_secret="c" * 64, auth=AuthSettings(kind="password"))
+    hub = hub_app.Hub(settings, proxy=False)
+    app = hub_app.build_app(hub)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as browser:
+        async def attempt(name: str, password: str) -> httpx.Response:
+            page = await browser.get("/hub/login")
+            return await browser.post(
+                "/hub/login", data={"username": name, "password": password, "_xsrf": _xsrf(page.text)}
+            )
+
+        assert (await attempt("bob", "bobs-own-password")).status_code == 302
+        browser.cookies.clear()
+        statuses = [(await attempt("alice", f"guess-{i}")).status_code for i in range(5)]
+        assert statuses == [403] * 5
+        locked = await attempt("alice", "correct horse battery")
+        assert locked.status_code == 429
+        assert int(locked.headers["retry-after"]) > 0
