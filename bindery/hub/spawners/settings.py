@@ -73,6 +73,19 @@ class SpawnerSettings(BaseModel):
     #: Seconds a refused client is told to wait (HTTP Retry-After).
     retry_after: int = 10
 
+    @field_validator("mem_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        from docker.utils import parse_bytes  # the engine's own parser: same reading as docker
+
+        try:
+            size = parse_bytes(value)
+        except Exception as err:  # noqa: BLE001 - DockerException carries the reason
+            raise ValueError(f"mem_limit {value!r} is not a size such as '512m' or '2g'") from err
+        if size < 6 * 1024**2:
+            raise ValueError(f"mem_limit {value!r} is below Docker's minimum of 6m")
+        return value
+
     @field_validator("cpu_limit")
     @classmethod
     def _positive_cpu(cls, value: float) -> float:
