@@ -49,6 +49,7 @@ from starlette.routing import BaseRoute, Route
 from bindery.hub.auth.base import AuthResult, Authenticator
 from bindery.hub.auth.errors import AuthConfigError
 from bindery.hub.auth.names import is_valid_username, normalize_username
+from bindery.hub.auth.secret_values import secret_value
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +71,6 @@ class OAuthLoginError(Exception):
         self.status = status
         self.title = title
         self.message = message
-
-
-def _secret(value: Any) -> str:
-    if value is None:
-        return ""
-    getter = getattr(value, "get_secret_value", None)
-    return getter() if getter else str(value)
 
 
 def _safe_next(raw: str | None) -> str:
@@ -132,7 +126,7 @@ class OAuthAuthenticator(Authenticator):
                 "(or BINDERY_HUB__AUTH__CLIENT_ID) to the one the provider gave you."
             )
         self.client_id = client_id
-        self.client_secret = _secret(client_secret)
+        self.client_secret = secret_value(client_secret)
         self.redirect_url = redirect_url
         self.scopes = list(scopes) if scopes else list(self.default_scopes)
         self.allowed_groups = set(allowed_groups or ())

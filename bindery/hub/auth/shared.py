@@ -11,16 +11,9 @@ from starlette.requests import Request
 from bindery.hub.auth.base import AuthResult, Authenticator
 from bindery.hub.auth.errors import AuthConfigError
 from bindery.hub.auth.names import is_valid_username, normalize_username
+from bindery.hub.auth.secret_values import secret_value
 
 MIN_SHARED_PASSWORD_LENGTH = 8
-
-
-def _secret(value: Any) -> str:
-    """Accept plain strings or pydantic ``SecretStr`` (settings keep secrets wrapped)."""
-    if value is None:
-        return ""
-    getter = getattr(value, "get_secret_value", None)
-    return getter() if getter else str(value)
 
 
 def _same(given: str, expected: str) -> bool:
@@ -46,8 +39,8 @@ class SharedPasswordAuthenticator(Authenticator):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        self.shared_password = _secret(shared_password)
-        self.admin_password = _secret(admin_password)
+        self.shared_password = secret_value(shared_password)
+        self.admin_password = secret_value(admin_password)
         if len(self.shared_password) < MIN_SHARED_PASSWORD_LENGTH:
             raise AuthConfigError(
                 "The shared password is missing or shorter than "
