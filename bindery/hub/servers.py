@@ -302,6 +302,10 @@ class ServerManager:
 
     async def _stop(self, key: Key) -> None:
         spawner = self.spawners.pop(key, None)
+        old = self.spawns.get(key)
+        if old is not None and old.done:
+            # Its events describe a server that is going away; a new spawn starts a new log.
+            del self.spawns[key]
         try:
             try:
                 await self.delete_route(*key)
