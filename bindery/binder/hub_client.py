@@ -20,6 +20,14 @@ class HubError(BinderyError):
     """The hub refused or failed a request; the message says what happened."""
 
 
+class HubBusy(HubError):
+    """The hub is at its limit of concurrent spawns (429); try again after ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class HubClient:
     def __init__(self, hub_url: str, token: str, timeout: float = 30.0) -> None:
         #: ``http://127.0.0.1:8081/hub/`` (the hub's own base URL, ending in ``/hub/``).
@@ -40,6 +48,12 @@ class HubClient:
             response = await self.http.request(method, self._url(path), **kwargs)
         except httpx.HTTPError as exc:
             raise HubError(f"The hub could not be reached ({exc.__class__.__name__}).") from exc
+        if response.status_code == 429:
+            try:
+                retry_after = float(response.headers.get("Retry-After", "2"))
+            except ValueError:
+                retry_after = 2.0
+            raise HubBusy(f"The hub is busy: {_message(response)}", retry_after)
         if response.status_code >= 400:
             raise HubError(f"The hub answered {response.status_code} to {method} {path}: "
                            f"{_message(response)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from bindery import __version__
 from bindery.binder import providers
 from bindery.binder.builds import BuildRegistry
 from bindery.binder.fairuse import LaunchQueue, RateLimiter, SpecPolicy
-from bindery.binder.hub_client import HubClient, HubError
+from bindery.binder.hub_client import HubBusy, HubClient, HubError
 from bindery.binder.launch_log import LaunchLog
 from bindery.binder.metrics import BinderMetrics
 from bindery.binder.safety import check_public_remote
@@ -186,9 +187,20 @@ class BinderService:
             yield {"phase": "launching", "message": "Launching server...\n"}
             await self.hub.create_user(user)
             created = True
-            await self.hub.start_server(user, {"image": image})
-            url_path = f"user/{user}/"
             deadline = time.monotonic() + self.settings.binder.launch_timeout
+            while True:
+                try:
+                    await self.hub.start_server(user, {"image": image})
+                    break
+                except HubBusy as busy:
+                    if time.monotonic() + busy.retry_after > deadline:
+                        raise
+                    yield {"phase": "launching",
+                           "message": "Many servers are starting right now; trying again in "
+                                      f"{busy.retry_after:.0f} s...\n"}
+                    # Spread the retries so waiting launches do not all come back at once.
+                    await asyncio.sleep(min(busy.retry_after, 5) * (0.5 + random.random()))
+            url_path = f"user/{user}/"
             async for event in self.hub.progress(user, self.settings.binder.launch_timeout):
                 if event.get("failed"):
                     raise HubError("The server failed to start: "
