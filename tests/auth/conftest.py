@@ -89,7 +89,7 @@ def start_oidc_provider(*extra_args: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("oidc-provider-mock did not answer within 20 s")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def oidc_issuer() -> Iterator[str]:
     proc, issuer = start_oidc_provider("--require-nonce", "true")
     yield issuer

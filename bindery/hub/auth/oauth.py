@@ -23,7 +23,7 @@ import html
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -401,10 +401,12 @@ class OIDCAuthenticator(OAuthAuthenticator):
         username_claim: str = "preferred_username",
         groups_claim: str = "groups",
         clock_leeway: int = CLOCK_LEEWAY,
+        clock: Callable[[], float] = time.time,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self.clock_leeway = clock_leeway
+        self.clock = clock  # wall clock for token times (replaceable, e.g. to test expiry)
         if not issuer:
             raise AuthConfigError(
                 "The oidc authenticator needs the provider's issuer URL: set [hub.auth] "
@@ -481,6 +483,7 @@ class OIDCAuthenticator(OAuthAuthenticator):
                 decoded = jwt.decode(id_token, await self._keys(refresh=True), algorithms=algorithms)
             claims = dict(decoded.claims)
             jwt.JWTClaimsRegistry(
+                now=lambda: int(self.clock()),
                 leeway=self.clock_leeway,
                 iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.client_id},
