@@ -295,3 +295,26 @@ async def test_default_image_comes_from_the_builder_fake_builder(
     spawner = DockerSpawner(_request("dora", token), settings=settings, app_settings=app, hub_id="x")
     assert spawner._resolve_image() == "bindery-test-missing-default:1"
     assert asked == [app]
+
+
+@pytest.mark.engine
+async def test_a_container_that_was_never_started_is_not_a_running_server(
+    docker_engine, docker_settings, hub_id, user_name, token, spawner_image
+) -> None:
+    """A hub that crashed between create and start left a 'created' container behind."""
+    leftover = docker_engine.containers.create(
+        spawner_image, ["sleep", "60"], name=container_name(user_name),
+        labels={"bindery.hub": hub_id, "bindery.user": user_name, "bindery.server": ""},
+    )
+    spawner = DockerSpawner(_request(user_name, token), settings=docker_settings, hub_id=hub_id)
+    spawner.load_state({"container_id": leftover.id, "port": None})
+    assert await spawner.poll() == 0
+    assert all(f.container_id != leftover.id for f in await DockerSpawner.find_running(hub_id))
+    # Starting again replaces the leftover (it carries this hub's label).
+    url = await spawner.start()
+    try:
+        await wait_for_http(status_url(url, f"/user/{user_name}/"), token, 60)
+        with pytest.raises(docker.errors.NotFound):
+            docker_engine.containers.get(leftover.id)
+    finally:
+        await spawner.stop()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 
+import anyio
 import httpx
 import psutil
 import pytest
@@ -165,4 +166,20 @@ async def test_a_server_that_never_listens_times_out_and_is_stopped(local_settin
     spawner = LocalProcessSpawner(_request(token, "ivan"), settings=settings)
     with pytest.raises(SpawnTimeout, match="did not start listening within 1 s"):
         await spawner.start()
+    assert await spawner.poll() == 0
+
+
+async def test_a_cancelled_start_leaves_no_process_behind(local_settings, token) -> None:
+    marker = f"bindery-test-cancel-{token[:8]}"
+    settings = local_settings.model_copy(
+        update={"local_command": ["python3", "-c", "import time; time.sleep(60)", marker]}
+    )
+    spawner = LocalProcessSpawner(_request(token, "judy"), settings=settings)
+    with anyio.move_on_after(1.0):  # e.g. the hub's own timeout, or the user pressing stop
+        await spawner.start()
+
+    def survivors() -> list[psutil.Process]:
+        return [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+
+    assert survivors() == []
     assert await spawner.poll() == 0

@@ -38,8 +38,10 @@ CONTAINER_PORT = 8888
 LABEL_HUB = "bindery.hub"
 LABEL_USER = "bindery.user"
 LABEL_SERVER = "bindery.server"
-#: Container states in which the server counts as "still there" for ``poll``.
-_ALIVE_STATES = {"created", "running", "paused", "restarting"}
+#: Container states in which the server counts as "still there" for ``poll``
+#: ("created" only while this instance is starting it: a hub that crashed between
+#: create and start leaves a container that will never run by itself).
+_ALIVE_STATES = {"running", "paused", "restarting"}
 
 T = TypeVar("T")
 
@@ -110,6 +112,7 @@ class DockerSpawner(Spawner):
         self.image: str | None = None
         #: Why the container ended, in words (e.g. out of memory), once ``poll`` saw it end.
         self.exit_reason: str | None = None
+        self._starting = False
         self._progress = ProgressLog()
 
     @property
@@ -279,9 +282,11 @@ class DockerSpawner(Spawner):
     # -- contract ----------------------------------------------------------------
 
     async def start(self) -> str:
+        self._starting = True
         try:
             return await self._start()
         finally:
+            self._starting = False
             self._progress.finish()
 
     async def _start(self) -> str:
@@ -312,7 +317,7 @@ class DockerSpawner(Spawner):
             container = await _in_thread(self.client.containers.get, self.container_id)
         except docker.errors.NotFound:
             return 0
-        if container.status in _ALIVE_STATES:
+        if container.status in _ALIVE_STATES or (container.status == "created" and self._starting):
             return None
         state = container.attrs.get("State") or {}
         code = int(state.get("ExitCode") or 0)

@@ -130,6 +130,11 @@ class LocalProcessSpawner(Spawner):
     async def start(self) -> str:
         try:
             return await self._start()
+        except BaseException:
+            # Cancelled (hub timeout, user pressed stop) or failed: leave no process behind.
+            with anyio.CancelScope(shield=True):
+                await self.stop()
+            raise
         finally:
             self._progress.finish()
 
@@ -148,7 +153,6 @@ class LocalProcessSpawner(Spawner):
                 if status is not None:
                     break
                 if time.monotonic() > deadline:
-                    await self.stop()
                     raise SpawnTimeout(
                         f"The server process did not start listening within "
                         f"{self.settings.start_timeout:g} s. Last log lines:\n{self._read_log_tail()}"
