@@ -12,9 +12,8 @@ def test_concurrent_spawns_are_capped_and_released() -> None:
     limiter = SpawnLimiter(max_concurrent_spawns=2, retry_after=7)
     with limiter.spawning("a/"), limiter.spawning("b/"):
         assert limiter.pending_count == 2
-        with pytest.raises(TooManyServers) as info:
-            with limiter.spawning("c/"):
-                pass
+        with pytest.raises(TooManyServers) as info, limiter.spawning("c/"):
+            pass
         assert info.value.retry_after == 7
         assert "starting right now" in str(info.value)
     assert limiter.pending_count == 0 and limiter.active_count == 2
@@ -38,9 +37,8 @@ def test_active_server_limit_counts_pending_spawns() -> None:
 
 def test_failed_start_releases_its_slot_without_counting_as_active() -> None:
     limiter = SpawnLimiter(max_concurrent_spawns=1, max_active_servers=1)
-    with pytest.raises(RuntimeError):
-        with limiter.spawning("a/"):
-            raise RuntimeError("image missing")
+    with pytest.raises(RuntimeError), limiter.spawning("a/"):
+        raise RuntimeError("image missing")
     assert limiter.pending_count == 0 and limiter.active_count == 0
     with limiter.spawning("b/"):
         pass
@@ -57,10 +55,12 @@ def test_restarting_a_running_server_is_not_new_load() -> None:
 
 def test_the_same_server_cannot_start_twice_at_once() -> None:
     limiter = SpawnLimiter(max_concurrent_spawns=5)
-    with limiter.spawning("a/"):
-        with pytest.raises(TooManyServers, match="already starting"):
-            with limiter.spawning("a/"):
-                pass
+    with (
+        limiter.spawning("a/"),
+        pytest.raises(TooManyServers, match="already starting"),
+        limiter.spawning("a/"),
+    ):
+        pass
     assert limiter.active_count == 1
 
 

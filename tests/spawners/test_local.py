@@ -97,7 +97,7 @@ async def test_state_round_trip_finds_the_process_after_hub_restart(local_settin
 
 async def test_recycled_pid_is_not_mistaken_for_the_server(local_settings, token) -> None:
     """A state whose pid now belongs to another process (different start time) is 'gone'."""
-    other = subprocess.Popen(["sleep", "30"])
+    other = subprocess.Popen(["sleep", "30"])  # noqa: ASYNC220 - a bystander process, started once
     try:
         spawner = LocalProcessSpawner(_request(token, "dave"), settings=local_settings)
         spawner.load_state({"pid": other.pid, "port": 1, "create_time": 1.0})

@@ -25,7 +25,7 @@ def _serve(ready_after: float, token: str, port: int) -> Iterator[ThreadingHTTPS
     started = time.monotonic()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             if time.monotonic() - started < ready_after:
                 self.send_response(503)
             elif self.headers.get("Authorization") != f"token {token}":

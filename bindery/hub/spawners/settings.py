@@ -80,7 +80,7 @@ class SpawnerSettings(BaseModel):
 
         try:
             size = parse_bytes(value)
-        except Exception as err:  # noqa: BLE001 - DockerException carries the reason
+        except Exception as err:
             raise ValueError(f"mem_limit {value!r} is not a size such as '512m' or '2g'") from err
         if size < 6 * 1024**2:
             raise ValueError(f"mem_limit {value!r} is below Docker's minimum of 6m")
