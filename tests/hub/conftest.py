@@ -138,8 +138,8 @@ class HubProcess:
         })
         return env
 
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "bindery.cli", "hub", *args], env=self.env(),
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> str:
+        done = subprocess.run([sys.executable, "-m", "bindery.cli", "hub", *args], env={**self.env(), **(env or {})},
                               capture_output=True, text=True, timeout=60, cwd=self.tmp_path)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
@@ -190,8 +190,14 @@ class HubProcess:
 
 
 @pytest.fixture
-def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
-    hub = HubProcess(tmp_path)
+def hub_env() -> dict[str, str]:
+    """Extra environment for ``hub_process`` (override in a test module)."""
+    return {}
+
+
+@pytest.fixture
+def hub_process(tmp_path: Path, hub_env: dict[str, str]) -> Iterator[HubProcess]:
+    hub = HubProcess(tmp_path, extra_env=hub_env)
     hub.start()
     try:
         yield hub
