@@ -47,7 +47,7 @@ def load_spawner_factory(settings: HubSettings) -> SpawnerFactory:
     cls = load_spawner_class(settings.spawner.kind)
 
     def factory(request: SpawnRequest) -> Spawner:
-        return cls(request, settings=settings.spawner)
+        return cls(request, settings=settings.spawner, hub_id=settings.hub_id)
 
     return factory
 

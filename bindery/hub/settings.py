@@ -33,6 +33,8 @@ class HubSettings(BaseModel):
     hub_port: int = Field(default=8081, ge=0, le=65535)
     #: Public URL users see ("" = http://<ip>:<port>); https here makes cookies Secure.
     public_url: str = ""
+    #: Label value marking this hub's containers, so several hubs can share one engine.
+    hub_id: str = "bindery"
     #: SQLAlchemy URL of the hub database (SQLite file by default, postgresql+psycopg:// in production).
     db_url: str = "sqlite:///bindery-hub.sqlite"
     #: Secret signing the login cookie ("" = read/create ``cookie_secret_file``).
