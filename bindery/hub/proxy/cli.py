@@ -7,6 +7,7 @@ import logging
 import os
 
 import click
+from pydantic import ValidationError
 
 from bindery.hub.proxy.settings import AUTH_TOKEN_ENV, ProxySettings
 
@@ -52,8 +53,12 @@ def proxy_command(
             default_target=default_target, auth_url=auth_url, auth_cache_ttl=auth_cache_ttl,
             auth_token=os.environ.get(AUTH_TOKEN_ENV, ""),
         )
-    except ValueError as err:
-        raise click.BadParameter(str(err)) from err
+    except ValidationError as err:
+        problems = "; ".join(
+            f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
+        )
+        raise click.UsageError(problems) from err
     if not settings.auth_token:
         click.echo(f"warning: ${AUTH_TOKEN_ENV} is not set; the route API accepts anyone.", err=True)
     if not no_uvloop:

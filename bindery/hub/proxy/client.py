@@ -28,7 +28,7 @@ import anyio
 import httpx
 
 from bindery.errors import BinderyError
-from bindery.hub.proxy.settings import AUTH_TOKEN_ENV
+from bindery.hub.proxy.settings import AUTH_TOKEN_ENV, ProxySettings
 
 
 class ProxyError(BinderyError):
@@ -91,6 +91,11 @@ class RestProxy(Proxy):
         self._http = httpx.AsyncClient(
             headers={"Authorization": f"token {auth_token}"}, timeout=timeout, trust_env=False,
         )
+
+    @classmethod
+    def from_settings(cls, settings: ProxySettings, timeout: float = 10.0) -> "RestProxy":
+        """A client for the proxy described by ``settings`` (``api_url`` + ``auth_token``)."""
+        return cls(settings.api_url, settings.auth_token, timeout)
 
     def _url(self, routespec: str) -> str:
         path = routespec_to_path(routespec)
@@ -305,3 +310,34 @@ class ChpProcess(_ProcessBase):
         if self.default_target:
             cmd += ["--default-target", self.default_target]
         return cmd
+
+
+def process_from_settings(
+    settings: ProxySettings,
+    *,
+    ip: str | None = None,
+    port: int | None = None,
+    default_target: str | None = None,
+    auth_url: str | None = None,
+) -> ProxyProcess | ChpProcess | None:
+    """The process to start for ``settings.kind`` (``None`` for ``external``: nothing to start).
+
+    Keyword arguments override the settings (the hub passes its own public address,
+    its internal URL as default target and its authorize endpoint).
+    """
+    if settings.kind == "external":
+        return None
+    common: dict[str, Any] = dict(
+        ip=ip or settings.ip,
+        port=port if port is not None else settings.port,
+        api_ip=settings.api_ip,
+        api_port=settings.api_port,
+        default_target=default_target or settings.default_target,
+        auth_token=settings.auth_token or None,
+    )
+    if settings.kind == "chp":
+        if auth_url or settings.auth_url:
+            raise ProxyError("configurable-http-proxy cannot do edge authentication; "
+                             "use the built-in proxy (kind = \"builtin\") or drop auth_url.")
+        return ChpProcess(**common)
+    return ProxyProcess(**common, auth_url=auth_url or settings.auth_url)
