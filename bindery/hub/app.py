@@ -79,7 +79,8 @@ class Hub:
         self.manager: ServerManager = None  # type: ignore[assignment]
         self.proxy: Proxy | None = None
         self.authenticator: Any = None
-        self.signer = SessionSigner(load_cookie_secret(settings), settings.cookie_max_age)
+        self._cookie_secret = load_cookie_secret(settings)
+        self.signer = SessionSigner(self._cookie_secret, settings.cookie_max_age)
         self.secure_cookies = settings.effective_public_url.startswith("https://")
         self.login_limiter = settings.auth.rate_limiter()
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,8 +93,9 @@ class Hub:
         if self.db is None:
             self.engine, self.db = open_database(self.settings.db_url)
         if self.authenticator is None:
+            # The cookie secret lets OAuth login state survive restarts and several workers.
             self.authenticator = self._authenticator or self.settings.auth.build_authenticator(
-                session_factory=self.db)
+                session_factory=self.db, cookie_secret=self._cookie_secret)
 
     async def start(self) -> None:
         self.open_db()

@@ -348,10 +348,16 @@ async def hub_root(request: Request) -> Response:
 
 async def user_fallback(request: Request) -> Response:
     """A request for ``/user/<name>/…`` reached the hub: that server has no route (not running)."""
+    name = request.path_params["name"]
+    if "text/html" not in request.headers.get("accept", ""):
+        # Programs (API clients, kernels' websockets) get a plain answer, not a login page.
+        from bindery.hub.api.errors import json_error
+
+        return json_error(503, f"No server of {name!r} is running at this address; "
+                               "start it from the hub (POST /hub/api/users/<name>/server).")
     principal = principal_from_cookie(request)
     if principal is None:
         return _login_redirect(request)
-    name = request.path_params["name"]
     return render(request, "not_running.html", status=424 if name == principal.user_name else 404,
                   principal=principal, target=name)
 
