@@ -19,7 +19,7 @@ NOTEBOOK = json.dumps({
     "nbformat": 4, "nbformat_minor": 5})
 
 
-def test_paste_launch_watch_progress_run_a_cell(stack, git_server):
+def test_paste_launch_watch_progress_run_a_cell(stack, git_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     repo = git_server.publish({"analysis.ipynb": NOTEBOOK, "requirements.txt": ""})
@@ -49,8 +49,13 @@ def test_paste_launch_watch_progress_run_a_cell(stack, git_server):
         expect(tab).to_be_visible(timeout=120_000)
         cell = page.locator(".jp-NotebookPanel .jp-Cell").first
         expect(cell).to_contain_text("6 * 7", timeout=60_000)
+        # Run the cell once the kernel is connected and idle, then read its output.
+        expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=120_000)
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
-        expect(page.locator(".jp-OutputArea-output").first).to_contain_text(
-            "answer 42", timeout=120_000)
+        output = page.locator(".jp-OutputArea-output").first
+        try:
+            expect(output).to_contain_text("answer 42", timeout=120_000)
+        finally:
+            page.screenshot(path=str(tmp_path / "jupyterlab.png"))
         browser.close()
