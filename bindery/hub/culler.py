@@ -23,10 +23,14 @@ log = logging.getLogger("bindery.hub.culler")
 
 
 async def poll_activity(hub: Any) -> int:
-    """Copy route ``last_activity`` from the proxy into servers and users; returns rows updated."""
+    """Copy route ``last_activity`` from the proxy into servers and users; returns rows updated.
+
+    Also re-adds routes the proxy lost, since this already holds its full route table.
+    """
     if hub.proxy is None:
         return 0
     routes = await hub.proxy.get_all_routes()
+    await hub.manager.check_routes(routes)
     latest: dict[tuple[str, str], dt.datetime] = {}
     for route in routes.values():
         data = route.get("data") or {}

@@ -381,6 +381,29 @@ class ServerManager:
         self.refresh_gauges()
         return counts
 
+    async def check_routes(self, routes: dict[str, dict[str, Any]]) -> int:
+        """Re-add routes the proxy lost (e.g. it restarted on its own); returns how many."""
+        with self.db() as s:
+            running = [(srv.user.name, srv.name, srv.url, srv.api_token)
+                       for srv in s.scalars(select(Server).where(Server.started.is_not(None),
+                                                                 Server.pending.is_(None)))]
+        missing = 0
+        for user_name, name, target, token in running:
+            spec = server_base_url(user_name, name)
+            if spec not in routes and target and token:
+                missing += 1
+                log.warning("the proxy lost the route %s; adding it again", spec)
+                try:
+                    await self.add_route(user_name, name, target, token)
+                except ProxyError:
+                    log.warning("could not restore the route %s", spec)
+        if self.proxy is not None and "/hub/" not in routes:
+            try:
+                await self.proxy.add_route("/hub/", self.settings.hub_url, {"hub": True})
+            except ProxyError:
+                pass
+        return missing
+
     async def shutdown(self) -> None:
         """Hub exit: cancel spawns in flight but leave running servers alone."""
         for tr in self.spawns.values():

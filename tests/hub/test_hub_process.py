@@ -109,3 +109,21 @@ def test_real_jupyterhub_idle_culler_culls_idle_and_keeps_active(hub_process):
     assert culled, output
     assert "Culling server idle" in output
     assert users["busy"]["servers"][""]["ready"] is True
+
+
+def test_hub_restores_a_route_the_proxy_lost(hub_process):
+    hub = hub_process
+    _start(hub, "erin")
+    token = _user_token(hub, "erin")
+    url = f"{hub.url}/user/erin/api/status"
+    proxy_api = f"http://127.0.0.1:{hub.api_port}/api/routes/user/erin"
+    answer = httpx.delete(proxy_api, headers={"Authorization": f"token {hub.proxy_token}"}, timeout=10)
+    assert answer.status_code == 204
+    assert httpx.get(url, headers=hub.headers(token), timeout=10).status_code != 200
+    deadline = time.monotonic() + 20  # the hub polls the proxy every 2 s in these tests
+    while time.monotonic() < deadline:
+        if httpx.get(url, headers=hub.headers(token), timeout=10).status_code == 200:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the route was not restored:\n" + hub.log_tail())
