@@ -22,6 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bindery.hub.proxy.client import CHP_CACHE, ChpProcess, ProxyProcess, free_port, install_chp  # noqa: E402
@@ -52,6 +55,9 @@ class Result:
     rps: float
     p50_ms: float
     p99_ms: float
+    requests: int = 0
+    #: CPU seconds the proxy process spent per request (robust to a busy machine).
+    cpu_us_per_request: float | None = None
 
 
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -68,11 +74,12 @@ def run_wrk(name: str, url: str, duration: int, connections: int, threads: int) 
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     if "Non-2xx" in out or "Socket errors" in out:
         print(f"  warning ({name}): {out.strip().splitlines()[-3:]}")
-    return Result(name, rps, p50, p99)
+    return Result(name, rps, p50, p99, requests)
 
 
 async def _client_loop(url: str, requests: int, connections: int) -> tuple[float, list[float]]:
@@ -98,7 +105,25 @@ def run_client_loop(name: str, url: str, requests: int, connections: int) -> Res
     elapsed, latencies = asyncio.run(_client_loop(url, requests, connections))
     latencies.sort()
     return Result(name, len(latencies) / elapsed, statistics.median(latencies),
-                  latencies[int(len(latencies) * 0.99) - 1])
+                  latencies[int(len(latencies) * 0.99) - 1], len(latencies))
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def wait_for(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, trust_env=False, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not answer within {timeout} s")
 
 
 def main() -> None:
@@ -121,8 +146,9 @@ def main() -> None:
     ours = ProxyProcess(default_target=upstream_url)
     chp = ChpProcess(executable=install_chp(CHP_CACHE), default_target=upstream_url)
     try:
+        wait_for(f"{upstream_url}/ready")
         with ours, chp:
-            time.sleep(0.5)
+            pids = {"direct": None, "bindery proxy": ours.process.pid, "CHP": chp.process.pid}  # type: ignore[union-attr]
             targets = {
                 "direct": f"{upstream_url}/user/alice/api/status",
                 "bindery proxy": f"{ours.public_url}/user/alice/api/status",
@@ -136,12 +162,14 @@ def main() -> None:
                 order = names[round_no % len(names):] + names[: round_no % len(names)]
                 for name in order:
                     url = targets[name]
+                    cpu_before = cpu_seconds(pids[name])
                     if use_wrk:
                         result = run_wrk(name, url, args.duration, args.connections, args.threads)
                     else:
                         result = run_client_loop(name, url, args.requests, args.connections)
-                    print(f"  round {round_no + 1} {name:14s} {result.rps:9.0f} req/s  "
-                          f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms")
+                    if pids[name] is not None and result.requests:
+                        result.cpu_us_per_request = (cpu_seconds(pids[name]) - cpu_before) / result.requests * 1e6
+                    print(f"  round {round_no + 1} {describe(result)}")
                     if name not in best or result.rps > best[name].rps:
                         best[name] = result
     finally:
@@ -150,10 +178,19 @@ def main() -> None:
 
     print("\nbest rounds:")
     for result in best.values():
-        print(f"  {result.name:14s} {result.rps:9.0f} req/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms")
+        print(f"  {describe(result)}")
     o, c = best["bindery proxy"], best["CHP"]
     print(f"\nours/CHP throughput: {o.rps / c.rps:.2f}x (target >= 1.0x)")
     print(f"ours/CHP p99 latency: {o.p99_ms / c.p99_ms:.2f}x (target <= 1.0x)")
+    if o.cpu_us_per_request and c.cpu_us_per_request:
+        print(f"ours/CHP proxy CPU per request: {o.cpu_us_per_request / c.cpu_us_per_request:.2f}x "
+              f"({o.cpu_us_per_request:.0f} vs {c.cpu_us_per_request:.0f} us; lower is better)")
+
+
+def describe(result: Result) -> str:
+    cpu = f"  proxy CPU {result.cpu_us_per_request:5.0f} us/req" if result.cpu_us_per_request else ""
+    return (f"{result.name:14s} {result.rps:9.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
+            f"p99 {result.p99_ms:7.2f} ms{cpu}")
 
 
 if __name__ == "__main__":

@@ -155,3 +155,25 @@ async def test_hub_unreachable_is_a_clear_503(upstreams: dict[str, Upstream], an
     assert status == 503
     assert "hub could not be reached" in body
     assert upstreams["a"].seen == []
+
+
+async def test_rejected_link_token_is_not_kept_in_login_redirect(
+    proxy: ProxyServer, alice_route: Upstream
+) -> None:
+    status, headers, _, _ = await _get(proxy.public_url + "/user/alice/lab?token=stolen&x=1", headers=BROWSER)
+    assert status == 302
+    assert parse_qs(urlsplit(headers["Location"]).query)["next"] == ["/user/alice/lab?x=1"]
+
+
+def test_auth_cache_is_bounded_and_expires() -> None:
+    from bindery.hub.proxy.edge_auth import TtlLru
+
+    cache = TtlLru(max_size=2, ttl=30)
+    cache.put("a", now=0)
+    cache.put("b", now=1)
+    assert cache.hit("a", now=2)  # a is now the most recently used
+    cache.put("c", now=3)  # evicts b, the least recently used
+    assert len(cache) == 2
+    assert not cache.hit("b", now=4)
+    assert cache.hit("a", now=4) and cache.hit("c", now=4)
+    assert not cache.hit("a", now=31)  # expired

@@ -39,6 +39,8 @@ WS_HANDSHAKE = frozenset(
     for h in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions")
 )
 HEALTH_PATH = "/_chp_healthz"
+#: Answers up to this size (with a Content-Length) are read whole and sent in one write.
+SMALL_BODY = 64 * 1024
 
 
 def _strip(headers: CIMultiDict[str], names: Iterable[str]) -> None:
@@ -187,13 +189,13 @@ class ProxyHandler:
             upstream = await self.session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False,
             )
-        except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+        except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, asyncio.TimeoutError,
+                aiohttp.ServerDisconnectedError) as err:
+            log.info("upstream %s for %s not answering: %r", route.target, route.path, err)
             return pages.not_running(request, route.path)
-        except aiohttp.ServerDisconnectedError:
-            return pages.not_running(request, route.path)
+        response: web.StreamResponse | None = None
         try:
-            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-            out = response.headers
+            out = CIMultiDict[str]()
             for name, value in upstream.headers.items():
                 if name.lower() not in HOP_BY_HOP:
                     out.add(name, value)
@@ -201,6 +203,12 @@ class ProxyHandler:
                 out.add("Set-Cookie", cookie)
             if upstream.status < 300:
                 route.touch(time.time(), self._resolution)
+            size = upstream.content_length
+            if size is not None and size <= SMALL_BODY and request.method != "HEAD":
+                # Small answers (most API calls) go out in one write: bounded buffering, fewer syscalls.
+                return web.Response(status=upstream.status, reason=upstream.reason, headers=out,
+                                    body=await upstream.read())
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=out)
             await response.prepare(request)
             touch = route.touch
             resolution = self._resolution
@@ -209,6 +217,10 @@ class ProxyHandler:
                 touch(time.time(), resolution)
             await response.write_eof()
             return response
+        except ConnectionResetError:
+            # The client went away mid-answer (closed tab, load tool stopping): nothing to tell it.
+            log.debug("client left during a response from %s", route.target)
+            return response or web.Response(status=499)
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as err:
             # The upstream died mid-body; headers are gone already, so cut the connection.
             log.warning("upstream %s broke off a response: %s", route.target, err)
