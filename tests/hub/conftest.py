@@ -45,6 +45,12 @@ def make_settings(tmp_path: Path, **overrides: Any) -> HubSettings:
     return settings
 
 
+@pytest.fixture
+def make_hub_settings():
+    """``make_settings`` as a fixture, for tests that build their own hub."""
+    return make_settings
+
+
 @dataclass
 class ApiHub:
     """An in-process hub (no proxy) driven through Starlette's TestClient."""
