@@ -146,6 +146,12 @@ class Hub:
 
     # -- users -----------------------------------------------------------------
 
+    async def finish_login(self, request: Any, result: Any, next_url: str | None = None) -> Any:
+        """Log ``result`` in (user row, cookie, redirect): the hook OAuth callbacks call."""
+        from bindery.hub.pages import finish_login
+
+        return await finish_login(request, result, next_url)
+
     def get_or_create_user(self, name: str, *, admin: bool | None = None, kind: str = "user") -> User:
         with self.db() as s:
             user = s.scalars(select(User).where(User.name == name)).first()

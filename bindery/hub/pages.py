@@ -363,7 +363,6 @@ async def user_fallback(request: Request) -> Response:
 
 
 def page_routes(hub: Any) -> list[BaseRoute]:
-    hub.finish_login = finish_login
     routes: list[BaseRoute] = [
         Route("/", hub_root, methods=["GET"]),
         Route("/hub", hub_root, methods=["GET"]),
