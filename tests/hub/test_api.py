@@ -27,6 +27,8 @@ def test_users_can_be_created_read_and_deleted(api_hub):
     assert created.status_code == 201
     assert sorted(u["name"] for u in created.json()) == ["ann", "bob"]
     assert c.post("/hub/api/users", json={"usernames": ["ann"]}, headers=h).status_code == 409
+    assert c.post("/hub/api/users/tmp", json={"kind": "temporary"}, headers=h).json()["user_kind"] == "temporary"
+    assert c.post("/hub/api/users/odd", json={"kind": "robot"}, headers=h).status_code == 400
     assert c.post("/hub/api/users/cy", json={"admin": True}, headers=h).status_code == 201
     cy = c.get("/hub/api/users/cy", headers=h).json()
     assert cy["admin"] is True and cy["servers"] == {} and cy["server"] is None

@@ -179,10 +179,14 @@ async def user_detail(request: Request) -> Response:
         admin = body.get("admin", False)
         if not isinstance(admin, bool):
             raise ApiError(400, "'admin' must be true or false.")
+        kind = body.get("kind", "user")
+        if kind not in ("user", "temporary"):
+            raise ApiError(400, "'kind' must be \"user\" or \"temporary\" (temporary users are culled "
+                                "with their server).")
         with hub.db() as s:
             if s.scalars(select(User).where(User.name == name)).first() is not None:
                 raise ApiError(409, f"User {name!r} exists already.")
-            user = User(name=name, admin=admin, kind="user", created=utcnow())
+            user = User(name=name, admin=admin, kind=kind, created=utcnow())
             s.add(user)
             s.commit()
             return JSONResponse(user_model(user), status_code=201)
