@@ -11,7 +11,6 @@ import time
 
 import httpx
 import psutil
-
 from hub_common import BenchHub, percentile
 
 

@@ -44,8 +44,8 @@ class BenchHub:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"token {self.token}"}
 
-    def __enter__(self) -> "BenchHub":
-        log = open(self.dir / "hub.log", "ab")  # noqa: SIM115
+    def __enter__(self) -> BenchHub:
+        log = open(self.dir / "hub.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bindery.cli", "hub", "--port", str(self.port), "--hub-port",
              str(self.hub_port), "--proxy-api-port", str(self.api_port), "--log-level", "warning"],

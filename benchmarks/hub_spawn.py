@@ -13,7 +13,6 @@ import asyncio
 import time
 
 import httpx
-
 from hub_common import BenchHub, percentile
 
 

@@ -25,7 +25,7 @@ def _hub_settings(ctx: click.Context) -> HubSettings:
     config_file = (ctx.find_root().obj or {}).get("config_file")
     try:
         return load_settings(config_file).hub
-    except Exception as exc:  # noqa: BLE001 - pydantic, TOML, missing file
+    except Exception as exc:
         raise click.ClickException(f"invalid configuration: {exc}") from exc
 
 
@@ -115,7 +115,7 @@ def serve(settings: HubSettings, log_level: str = "info") -> None:
     hub = Hub(settings)
     try:
         app = build_app(hub)
-    except Exception as err:  # noqa: BLE001 - config errors (unknown authenticator/spawner) read well
+    except Exception as err:
         if process is not None:
             process.stop()
         raise click.ClickException(str(err)) from err

@@ -64,7 +64,7 @@ async def activity_loop(hub: Any) -> None:
             hub.manager.refresh_gauges()
         except ProxyError as err:
             log.warning("could not read route activity: %s", err)
-        except Exception:  # noqa: BLE001 - keep polling
+        except Exception:
             log.exception("activity poll failed")
 
 
@@ -103,5 +103,5 @@ async def cull_loop(hub: Any) -> None:
         try:
             await poll_activity(hub)
             await cull_once(hub)
-        except Exception:  # noqa: BLE001 - keep culling
+        except Exception:
             log.exception("culling round failed")

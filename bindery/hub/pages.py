@@ -243,7 +243,7 @@ async def stop(request: Request) -> Response:
     task = await hub.manager.stop(target, server_name)
     try:
         await asyncio.wait_for(asyncio.shield(task), hub.settings.slow_stop_timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     if form.get("remove") and server_name:
         with hub.db() as s:

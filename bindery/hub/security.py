@@ -29,7 +29,7 @@ XSRF_COOKIE = "_xsrf"
 XSRF_HEADER = "X-XSRFToken"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Query parameters and headers whose values must never reach a log.
-_SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|proxy_token|_xsrf|access_token|code|state|password)=)[^&\s]*", re.I)
+_SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|proxy_token|_xsrf|access_token|code|state|password)=)[^&\s]*", re.IGNORECASE)
 
 
 class SessionSigner:

@@ -27,7 +27,7 @@ from bindery.hub.metrics import HubMetrics
 from bindery.hub.proxy.client import Proxy, ProxyError
 from bindery.hub.readiness import wait_until_answers
 from bindery.hub.settings import HubSettings
-from bindery.hub.spawners.base import ProgressEvent, SpawnRequest, Spawner
+from bindery.hub.spawners.base import ProgressEvent, Spawner, SpawnRequest
 from bindery.hub.spawners.errors import TooManyServers
 
 log = logging.getLogger("bindery.hub.servers")
@@ -110,7 +110,7 @@ class ServerManager:
     async def _proxy_call(self, operation: str, coro: Any) -> None:
         try:
             await asyncio.wait_for(coro, self.settings.proxy_timeout)
-        except (ProxyError, asyncio.TimeoutError) as err:
+        except (TimeoutError, ProxyError) as err:
             self.metrics.proxy_route_ops.labels(operation, "error").inc()
             raise ProxyError(f"The proxy did not accept the route change: {err}") from err
         self.metrics.proxy_route_ops.labels(operation, "ok").inc()
@@ -194,7 +194,7 @@ class ServerManager:
         try:
             try:
                 target = await asyncio.wait_for(spawner.start(), sp.start_timeout)
-            except asyncio.TimeoutError as err:
+            except TimeoutError as err:
                 raise SpawnFailed(f"The server did not start within {sp.start_timeout:.0f} s.") from err
             tr.emit({"progress": 70, "message": "Server started, waiting for it to answer"})
 
@@ -231,7 +231,7 @@ class ServerManager:
             self.failures[key] = message
             try:
                 await spawner.stop()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("stopping failed spawn %s/%s", *key)
             self.spawners.pop(key, None)
             with self.db() as s:
@@ -253,7 +253,7 @@ class ServerManager:
                     tr.emit({"progress": max(1, min(event.progress, 69)), "message": event.message})
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - progress is decoration; the spawn result matters
+        except Exception:
             log.debug("spawner progress failed", exc_info=True)
 
     @staticmethod
@@ -351,7 +351,7 @@ class ServerManager:
             spawner.load_state(state)
             try:
                 status = await spawner.poll()
-            except Exception:  # noqa: BLE001 - an unreadable state counts as gone
+            except Exception:
                 log.exception("polling %s/%s", *key)
                 status = 1
             if status is None and pending is None and target and token:
@@ -366,7 +366,7 @@ class ServerManager:
                 # Half-started when the hub stopped: finish the job by stopping it.
                 try:
                     await spawner.stop()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("stopping %s/%s", *key)
             try:
                 await self.delete_route(user_name, name)
@@ -413,7 +413,7 @@ class ServerManager:
             if not task.done():
                 try:
                     await asyncio.wait_for(asyncio.shield(task), 10)
-                except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                except (TimeoutError, Exception):  # noqa: BLE001
                     pass
 
 

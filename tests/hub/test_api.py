@@ -137,7 +137,7 @@ def test_activity_updates_user_and_server(api_hub):
     import time
 
     time.sleep(1.1)
-    when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     before = c.get("/hub/api/users/fay", headers=api_hub.headers(token)).json()["last_activity"]
     answer = c.post("/hub/api/users/fay/activity", json={"last_activity": when}, headers=api_hub.headers(token))
     assert answer.status_code == 204

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
+from urllib.parse import quote
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from urllib.parse import quote
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 json_values = st.recursive(

@@ -71,7 +71,7 @@ def _parse_time(value: Any, field: str) -> dt.datetime:
     except ValueError as err:
         raise ApiError(400, f"'{field}' is not an ISO 8601 timestamp: {value[:40]!r}.") from err
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed
 
 
@@ -293,7 +293,7 @@ async def server_action(request: Request) -> Response:
             raise ApiError(429, str(err), {"Retry-After": str(err.retry_after)}) from err
         try:
             await asyncio.wait_for(asyncio.shield(transition.task), hub.settings.slow_spawn_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Response(status_code=202)
         failure = hub.manager.failures.get((name, server_name))
         if failure:
@@ -317,7 +317,7 @@ async def server_action(request: Request) -> Response:
     task = await hub.manager.stop(name, server_name)
     try:
         await asyncio.wait_for(asyncio.shield(task), hub.settings.slow_stop_timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return Response(status_code=202)
     if remove and server_name:
         with hub.db() as s:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from bindery.hub.db.engine import import_all_models
 from bindery.hub.db.base import Base
+from bindery.hub.db.engine import import_all_models
 
 import_all_models()
 config = context.config

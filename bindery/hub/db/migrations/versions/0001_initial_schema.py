@@ -6,10 +6,10 @@ Create Date: 2026-11-23 19:54:58.573466
 
 All tables of ``bindery.hub.db.base.Base``: the hub's own and the password authenticator's.
 """
-from alembic import op
 import sqlalchemy as sa
-import bindery.hub.db.models
+from alembic import op
 
+import bindery.hub.db.models
 
 revision = '0001'
 down_revision = None
