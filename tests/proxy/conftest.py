@@ -163,9 +163,16 @@ def _upstream_app(state: Upstream) -> web.Application:
             await ws.prepare(request)
             state.seen.append({"path_qs": request.path_qs, "headers": dict(request.headers)})
             async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
+                if msg.type is WSMsgType.TEXT and msg.data.startswith("close-"):
+                    await ws.close(code=int(msg.data.removeprefix("close-")))
+                elif msg.type is WSMsgType.TEXT:
                     await ws.send_str(f"{state.name}:{msg.data}")
+                elif msg.type is WSMsgType.BINARY:
+                    await ws.send_bytes(msg.data)
             return ws
+        if request.path == "/big":
+            return web.Response(body=bytes(range(256)) * (5 * 1024 * 1024 // 256),
+                                content_type="application/octet-stream")
         if request.path.endswith("/slow-stream"):
             response = web.StreamResponse()
             await response.prepare(request)

@@ -122,3 +122,43 @@ async def test_last_activity_moves_on_requests_and_websocket_messages(
     status, _ = await _get_json(proxy.public_url + "/user/dead/api")
     assert status == 503
     assert dead.last_activity == before
+
+
+async def test_stopping_the_proxy_closes_open_websockets(upstreams: dict[str, Upstream]) -> None:
+    from bindery.hub.proxy.settings import ProxySettings
+
+    server = ProxyServer(ProxySettings(port=0, api_port=0, auth_token="t", default_target=upstreams["a"].url))
+    await server.start()
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(server.public_url + "/ws") as ws:
+            await ws.send_str("x")
+            assert await ws.receive_str(timeout=5) == "a:x"
+            async with asyncio.timeout(10):
+                await server.stop()
+                closing = await ws.receive()
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert closing.data == aiohttp.WSCloseCode.GOING_AWAY
+
+
+async def test_binary_messages_and_close_codes_pass_through(
+    proxy: ProxyServer, upstreams: dict[str, Upstream]
+) -> None:
+    proxy.table.add("/", upstreams["b"].url)
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(proxy.public_url + "/ws") as ws:
+            await ws.send_bytes(b"\x00\x01binary")
+            assert await ws.receive_bytes(timeout=5) == b"\x00\x01binary"
+            await ws.send_str("close-4001")
+            closing = await ws.receive(timeout=5)
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert closing.data == 4001
+
+
+async def test_large_download_arrives_intact(proxy: ProxyServer, upstreams: dict[str, Upstream]) -> None:
+    proxy.table.add("/", upstreams["c"].url)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.public_url + "/big") as r:
+            assert r.status == 200
+            assert r.content_length == 5 * 1024 * 1024
+            body = await r.read()
+    assert body == bytes(range(256)) * (5 * 1024 * 1024 // 256)

@@ -85,6 +85,13 @@ class ProxyHandler:
         self.session = session
         self.authorizer = authorizer
         self._resolution = settings.activity_resolution
+        #: Open client WebSockets, so shutdown can say "going away" instead of hanging on them.
+        self.websockets: set[web.WebSocketResponse] = set()
+
+    async def close_websockets(self) -> None:
+        """Close every relayed WebSocket (code 1001); their relays then end by themselves."""
+        for ws in list(self.websockets):
+            await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"proxy shutting down")
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         path = request.path
@@ -267,7 +274,11 @@ class ProxyHandler:
             await upstream.close()
             raise
         route.touch(time.time(), self._resolution)
-        await self._pump_both(client, upstream, route)
+        self.websockets.add(client)
+        try:
+            await self._pump_both(client, upstream, route)
+        finally:
+            self.websockets.discard(client)
         return client
 
     async def _pump_both(

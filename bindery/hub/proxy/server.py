@@ -38,6 +38,7 @@ class ProxyServer:
         self.table = RouteTable()
         self._session: aiohttp.ClientSession | None = None
         self._runners: list[web.BaseRunner] = []
+        self._handler: ProxyHandler | None = None
         self.port: int = self.settings.port
         self.api_port: int = self.settings.api_port
 
@@ -66,11 +67,11 @@ class ProxyServer:
         authorizer = EdgeAuthorizer(self._session, s.auth_url, s.auth_cache_ttl, s.auth_cache_size)
         if s.default_target:
             self.table.add("/", s.default_target)
-        handler = ProxyHandler(self.table, s, self._session, authorizer)
+        handler = self._handler = ProxyHandler(self.table, s, self._session, authorizer)
         public = web.ServerRunner(web.Server(handler, access_log=None), access_log=None,
-                                  handle_signals=False)
+                                  handle_signals=False, shutdown_timeout=5.0)
         api = web.AppRunner(build_api_app(self.table, s.auth_token), access_log=None,
-                            handle_signals=False)
+                            handle_signals=False, shutdown_timeout=5.0)
         try:
             for runner, ip, port in ((public, s.ip, s.port), (api, s.api_ip, s.api_port)):
                 await runner.setup()
@@ -85,6 +86,9 @@ class ProxyServer:
         log.info("proxy on %s, route API on %s", self.public_url, self.api_url)
 
     async def stop(self) -> None:
+        """Stop listening, close open WebSockets with 1001, let requests in flight finish (≤5 s)."""
+        if self._handler is not None:
+            await self._handler.close_websockets()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
