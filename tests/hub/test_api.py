@@ -261,3 +261,17 @@ def test_metrics_expose_spawns_servers_users_requests(api_hub):
                  "bindery_hub_proxy_route_operations_total"):
         assert name in text
     assert 'handler="/hub/api"' in text
+
+
+def test_a_server_that_cannot_start_fails_clearly(api_hub):
+    # A real command that exits at once: the spawn must fail with a message, not hang or 500.
+    api_hub.hub.settings.spawner.local_command = ["/bin/false"]
+    h = api_hub.headers(api_hub.token_for("max"))
+    answer = api_hub.client.post("/hub/api/users/max/server", headers=h)
+    assert answer.status_code == 503
+    assert answer.json()["message"].startswith("The server could not be started")
+    with api_hub.client.stream("GET", "/hub/api/users/max/server/progress", headers=h) as stream:
+        events = [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ")]
+    assert events[-1]["failed"] is True and "Spawn failed" in events[-1]["message"]
+    model = api_hub.client.get("/hub/api/users/max", headers=h).json()
+    assert model["servers"] == {} and model["pending"] is None

@@ -87,3 +87,25 @@ def test_repeated_wrong_passwords_are_rate_limited(hub_process):
         codes = [http.post("/hub/login", data={"username": "mallory", "password": f"guess{i}", "_xsrf": xsrf}).status_code
                  for i in range(7)]
     assert codes[:5] == [403] * 5 and codes[-1] == 429
+
+
+def test_named_servers_from_the_home_page(hub_process, browser):
+    hub = hub_process
+    hub.cli("passwd", "nora", env={"BINDERY_NEW_PASSWORD": "nora-password-1"})
+    page = browser.new_context().new_page()
+    _login(page, hub, "nora", "nora-password-1")
+    page.wait_for_url(re.compile(r".*/hub/home$"))
+    page.fill("input[name=server_name][required]", "proj")
+    page.click("text=Create and start")
+    page.wait_for_url(re.compile(r".*/user/nora/proj/.*"), timeout=90_000)
+    page.goto(f"{hub.url}/hub/home")
+    row = page.locator("tr[data-server=proj]")
+    assert "running" in row.inner_text()
+    row.locator("button", has_text="stop").click()
+    page.wait_for_url(re.compile(r".*/hub/home$"))
+    assert "stopped" in page.locator("tr[data-server=proj]").inner_text()
+    page.locator("tr[data-server=proj] button", has_text="delete").click()
+    page.wait_for_url(re.compile(r".*/hub/home$"))
+    assert page.locator("tr[data-server=proj]").count() == 0
+    # The default server was never touched.
+    assert "not running" in page.content()
