@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import aiohttp
+import yarl
 import pytest
 
 from bindery.hub.proxy.client import free_port
@@ -162,3 +163,16 @@ async def test_large_download_arrives_intact(proxy: ProxyServer, upstreams: dict
             assert r.content_length == 5 * 1024 * 1024
             body = await r.read()
     assert body == bytes(range(256)) * (5 * 1024 * 1024 // 256)
+
+
+async def test_dot_segments_are_refused(proxy: ProxyServer, upstreams: dict[str, Upstream]) -> None:
+    """``/user/bob/../alice/`` must not reach a server by one route while meaning another."""
+    proxy.table.add("/user/bob/", upstreams["b"].url)
+    for raw in ("/user/bob/../alice/api", "/user/bob/%2e%2e/alice/api", "/user/bob/./x"):
+        async with aiohttp.ClientSession() as http:
+            async with http.get(yarl.URL(proxy.public_url + raw, encoded=True)) as r:
+                assert r.status == 400, raw
+                assert "'..'" in (await r.json())["message"]
+    assert upstreams["b"].seen == []
+    status, _ = await _get_json(proxy.public_url + "/user/bob/.hidden/file")  # dot files are fine
+    assert status == 200

@@ -63,6 +63,11 @@ def strip_cookie(cookie_header: str, name: str) -> str:
     return "; ".join(kept)
 
 
+def has_dot_segments(path: str) -> bool:
+    """``/a/../b``: the route matched and the path the server resolves could differ, so refuse."""
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
 def is_websocket_upgrade(request: web.BaseRequest) -> bool:
     return (
         request.headers.get("Upgrade", "").lower() == "websocket"
@@ -97,6 +102,11 @@ class ProxyHandler:
         path = request.path
         if path == HEALTH_PATH:
             return web.json_response({"status": "ok", "routes": len(self.table)})
+        if "/." in path and has_dot_segments(path):
+            return pages.error_response(
+                request, 400, "Bad path",
+                "The address contains '.' or '..' segments; use the plain path (browsers do this).",
+            )
         route = self.table.match(path)
         if route is None:
             return pages.no_route(request)
