@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,11 @@ class RestProxy(Proxy):
             raise ProxyError(f"Removing route {routespec} failed ({response.status_code}): {response.text}")
 
     async def get_all_routes(self, inactive_since: datetime | None = None) -> dict[str, dict[str, Any]]:
-        params = {"inactive_since": inactive_since.isoformat()} if inactive_since else None
+        params = None
+        if inactive_since is not None:
+            if inactive_since.tzinfo is None:  # naive = UTC (the hub's DB convention); say so explicitly
+                inactive_since = inactive_since.replace(tzinfo=timezone.utc)
+            params = {"inactive_since": inactive_since.isoformat()}
         response = await self._call("GET", f"{self.api_url}/api/routes", params=params)
         if response.status_code != 200:
             raise ProxyError(f"Listing routes failed ({response.status_code}): {response.text}")
