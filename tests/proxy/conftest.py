@@ -92,6 +92,8 @@ class FakeHubAuth:
 
     url: str
     calls: list[dict[str, Any]] = field(default_factory=list)
+    #: Where the stand-in hub itself answers (``/hub/login``), for a default route.
+    base_url: str = ""
 
     @staticmethod
     def session_cookie(user: str) -> str:
@@ -139,9 +141,21 @@ async def fake_hub_auth(anyio_backend: str) -> AsyncIterator[FakeHubAuth]:
         response.headers.add("Set-Cookie", "bindery-session-refreshed=1; Path=/; HttpOnly")
         return response
 
+    async def login(request: web.Request) -> web.Response:
+        """Logs everyone in as alice and sends them back to ``next`` (enough for a browser test)."""
+        response = web.Response(status=302, headers={"Location": request.query.get("next", "/")})
+        response.headers.add("Set-Cookie", f"{FakeHubAuth.session_cookie('alice')}; Path=/; HttpOnly")
+        return response
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(text="<h1>hub home</h1>", content_type="text/html")
+
     app = web.Application()
     app.router.add_get("/hub/api/proxy/authorize", authorize)
+    app.router.add_get("/hub/login", login)
+    app.router.add_get("/hub/home", home)
     runner, base = await _start(app)
+    state.base_url = base
     state.url = f"{base}/hub/api/proxy/authorize"
     yield state
     await runner.cleanup()
