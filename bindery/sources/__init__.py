@@ -1,0 +1,50 @@
+"""Where repositories come from: the registry of :class:`~bindery.sources.base.Source` classes.
+
+Sources are found through the ``bindery.sources`` entry-point group, so a
+third-party package can add one (a new forge, an archive service) without
+touching Bindery.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from bindery.errors import SpecError
+from bindery.sources.base import Ref, Source
+
+__all__ = ["Ref", "Source", "find_source", "load_sources", "resolve"]
+
+#: Order in which sources are asked whether they accept a spec: specific syntaxes
+#: (shorthands, URLs) before the catch-all local path; unknown plugins before "local".
+_PRIORITY = {"gh": 0, "gl": 0, "gist": 0, "git": 5, "local": 100}
+
+EXPECTED_FORMS = (
+    "expected a path, a git URL (https://, git://, ssh://, file://) or "
+    "gh:owner/repo, gl:group/project, gist:user/id"
+)
+
+
+def load_sources() -> list[type[Source]]:
+    """Every installed Source class, the most specific syntax first."""
+    found: list[type[Source]] = []
+    for entry in entry_points(group="bindery.sources"):
+        cls = entry.load()
+        if not getattr(cls, "name", None):
+            cls.name = entry.name
+        found.append(cls)
+    return sorted(found, key=lambda cls: (_PRIORITY.get(cls.name, 50), cls.name))
+
+
+def find_source(spec: str) -> Source:
+    """An instance of the first source whose syntax ``spec`` is written in (no I/O)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise SpecError(f"No repository was given; {EXPECTED_FORMS}.")
+    for cls in load_sources():
+        if cls.accepts(spec):
+            return cls()
+    raise SpecError(f"cannot tell what kind of repository {spec[:200]!r} is; {EXPECTED_FORMS}.")
+
+
+def resolve(spec: str, ref: str | None = None) -> Ref:
+    """Pin ``spec`` (and ``ref``, default: the default branch) to an exact :class:`Ref`."""
+    return find_source(spec).resolve(spec, ref)
