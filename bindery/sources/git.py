@@ -17,7 +17,13 @@ from typing import ClassVar
 from bindery.errors import RefNotFound, SourceError, SpecError
 from bindery.sources.base import Ref, Source
 from bindery.sources.gitcmd import DEFAULT_TIMEOUT, GitSizeExceeded, dir_size, git_reason, run_git
-from bindery.sources.validation import HEX_SHA, check_git_url, check_ref, looks_like_git_url, url_host
+from bindery.sources.validation import (
+    HEX_SHA,
+    check_git_url,
+    check_ref,
+    looks_like_git_url,
+    url_host,
+)
 
 log = logging.getLogger(__name__)
 
