@@ -177,3 +177,18 @@ def test_auth_cache_is_bounded_and_expires() -> None:
     assert not cache.hit("b", now=4)
     assert cache.hit("a", now=4) and cache.hit("c", now=4)
     assert not cache.hit("a", now=31)  # expired
+
+
+async def test_malformed_owner_is_refused_by_the_api(proxy: ProxyServer) -> None:
+    """A route with a broken ``user`` must not silently become a route without any check."""
+    import httpx
+
+    from .conftest import API_TOKEN
+
+    async with httpx.AsyncClient(base_url=proxy.api_url, trust_env=False,
+                                 headers={"Authorization": f"token {API_TOKEN}"}) as api:
+        for bad in ({"user": 42}, {"user": ""}, {"user": "alice", "server_token": None}):
+            r = await api.post("/api/routes/user/alice", json={"target": "http://127.0.0.1:9", **bad})
+            assert r.status_code == 400, bad
+            assert "non-empty string" in r.json()["message"]
+    assert proxy.table.get("/user/alice/") is None

@@ -84,6 +84,10 @@ def build_api_app(table: RouteTable, auth_token: str) -> web.Application:
         target = data.pop("target", None)
         if not isinstance(target, str) or not target.startswith(("http://", "https://")):
             return _error(400, "Must specify 'target' as an http:// or https:// URL string.")
+        for key in ("user", "server_token"):
+            # Edge auth must fail closed: a malformed owner would otherwise mean "no check at all".
+            if key in data and (not isinstance(data[key], str) or not data[key]):
+                return _error(400, f"'{key}' must be a non-empty string when given.")
         data.pop("last_activity", None)
         table.add(path, target, data)
         log.info("route added %s -> %s", path, target)
