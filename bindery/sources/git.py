@@ -34,7 +34,7 @@ _FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _NOT_FOUND_HINTS = (
     "not found", "does not appear to be a git repository", "repository not exported",
     "no such file or directory", "authentication failed", "could not read username",
-    "terminal prompts disabled", "access denied",
+    "terminal prompts disabled", "access denied", "no such repository",
 )
 
 
@@ -156,7 +156,7 @@ class GitSource(Source):
         except GitSizeExceeded:
             self._discard(dest, existed)
             raise SourceError(
-                f"repository is larger than the limit of {max_bytes / 1e6:.0f} MB ({url})"
+                f"repository is larger than the limit of {max_bytes / 1e6:g} MB ({url})"
             ) from None
         except BaseException:
             self._discard(dest, existed)
