@@ -235,6 +235,9 @@ def create_app(settings: Settings, builder: Any | None = None,
             yield
         finally:
             task.cancel()
+            if service.pool is not None:
+                with contextlib.suppress(Exception):
+                    await service.pool.close()
             if hub is not None:
                 await hub.aclose()
 

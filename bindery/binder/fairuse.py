@@ -155,6 +155,14 @@ class LaunchQueue:
                 self._grant()
             raise
 
+    def try_hold(self, key: str, holder: str) -> bool:
+        """Take a slot now if one is free and nobody waits; never queue (background work)."""
+        if self.waiters or not self._fits(key):
+            return False
+        self.running[holder] = key
+        self.granted_at[holder] = time.monotonic()
+        return True
+
     def release(self, holder: str) -> None:
         self.granted_at.pop(holder, None)
         if self.running.pop(holder, None) is not None:

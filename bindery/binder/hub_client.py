@@ -65,6 +65,18 @@ class HubClient:
     async def list_users(self) -> list[dict[str, Any]]:
         return (await self._request("GET", "/users")).json()
 
+    async def get_user(self, name: str) -> dict[str, Any] | None:
+        """The user's model, or None when the hub has no such user."""
+        try:
+            response = await self.http.get(self._url(f"/users/{quote(name)}"))
+        except httpx.HTTPError as exc:
+            raise HubError(f"The hub could not be reached ({exc.__class__.__name__}).") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise HubError(f"The hub answered {response.status_code}: {_message(response)}")
+        return response.json()
+
     async def create_user(self, name: str) -> dict[str, Any]:
         """Create a user; ``kind: temporary`` lets a hub that knows the kind cull it itself."""
         response = await self._request("POST", f"/users/{quote(name)}",

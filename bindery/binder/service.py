@@ -26,6 +26,7 @@ from bindery.binder.fairuse import LaunchQueue, RateLimiter, SpecPolicy
 from bindery.binder.hub_client import HubBusy, HubClient, HubError
 from bindery.binder.launch_log import LaunchLog
 from bindery.binder.metrics import BinderMetrics
+from bindery.binder.warm_pool import WarmPool
 from bindery.binder.safety import check_public_remote
 from bindery.config import Settings
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError, SpecError
@@ -78,6 +79,8 @@ class BinderService:
         self.limiter = RateLimiter(b.rate_limit, b.rate_limit_period)
         self.queue = LaunchQueue(b.per_repo_quota, b.total_quota)
         self.launch_log = LaunchLog(b.events_log or None)
+        self.pool = WarmPool(hub, self.queue, b.warm_pool_size, b.warm_pool_images,
+                             b.launch_timeout, b.warm_pool_delay) if hub is not None and b.warm_pool_size else None
 
     # -- the stream -------------------------------------------------------------
 
@@ -172,6 +175,22 @@ class BinderService:
         if self.hub is None:
             raise HubError("This deployment has no hub to launch servers on; "
                            "only build_only requests work.")
+        if self.pool is not None:
+            began = time.monotonic()
+            pooled = await self.pool.take(image)
+            if pooled is not None:
+                yield {"phase": "launching",
+                       "message": "Found a server started ahead of time for this image.\n"}
+                try:
+                    token = await self.hub.create_token(pooled.user)
+                except HubError:
+                    await self.pool.discard(pooled)
+                    raise
+                timing.launch = time.monotonic() - began
+                self.metrics.launch_time.labels("success").observe(timing.launch)
+                self.pool.refill(image, spec_info.key)
+                yield self._ready_event(spec_info, ref, image, request, pooled.url_path, token)
+                return
         user = temporary_user_name()
         created = False
         launched = False
@@ -220,20 +239,9 @@ class BinderService:
             timing.launch = time.monotonic() - began
             self.metrics.launch_time.labels("success").observe(timing.launch)
             launched = True
-            persistent = spec_info.persistent_spec(ref.resolved)
-            url = request.public_url + url_path
-            yield {
-                "phase": "ready",
-                "message": f"server running at {url}\n",
-                "url": url,
-                "token": token,
-                "image": image,
-                "repo_url": spec_info.repo_url,
-                "binder_ref_url": spec_info.ref_url(ref.resolved),
-                "binder_launch_host": request.public_url,
-                "binder_request": f"v2/{spec_info.full}",
-                "binder_persistent_request": f"v2/{spec_info.provider}/{persistent}",
-            }
+            if self.pool is not None:
+                self.pool.refill(image, spec_info.key)
+            yield self._ready_event(spec_info, ref, image, request, url_path, token)
         except TimeoutError as exc:
             raise HubError(f"The server did not start within "
                            f"{self.settings.binder.launch_timeout:.0f} s.") from exc
@@ -247,6 +255,23 @@ class BinderService:
                             await self.hub.delete_user(user)
                         except HubError:
                             log.warning("could not remove temporary user %s", user)
+
+    def _ready_event(self, spec_info: providers.LaunchSpec, ref: Ref, image: str,
+                     request: LaunchRequest, url_path: str, token: str) -> dict[str, Any]:
+        persistent = spec_info.persistent_spec(ref.resolved)
+        url = request.public_url + url_path
+        return {
+            "phase": "ready",
+            "message": f"server running at {url}\n",
+            "url": url,
+            "token": token,
+            "image": image,
+            "repo_url": spec_info.repo_url,
+            "binder_ref_url": spec_info.ref_url(ref.resolved),
+            "binder_launch_host": request.public_url,
+            "binder_request": f"v2/{spec_info.full}",
+            "binder_persistent_request": f"v2/{spec_info.provider}/{persistent}",
+        }
 
     # -- housekeeping -----------------------------------------------------------
 

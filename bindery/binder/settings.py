@@ -41,6 +41,12 @@ class BinderSettings(BaseModel):
     keepalive_interval: float = Field(default=20.0, gt=0)
     #: Seconds allowed for a server to start once the image exists.
     launch_timeout: float = Field(default=300.0, gt=0)
+    #: Servers kept started ahead of demand per recently launched image (0 = off) ...
+    warm_pool_size: int = Field(default=1, ge=0)
+    #: ... for this many most recently launched images.
+    warm_pool_images: int = Field(default=4, ge=0)
+    #: Seconds after a launch before the pool starts a replacement server.
+    warm_pool_delay: float = Field(default=15.0, ge=0)
     #: One JSON line per launch is appended here ("" = no file).
     events_log: str = ""
     #: Temporary users are removed after this much inactivity (seconds) ...

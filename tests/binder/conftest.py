@@ -187,6 +187,13 @@ class FakeHub:
             self.users[name] = {"name": name, "servers": {}, "options": None}
             return JSONResponse(self.users[name], status_code=201)
 
+        async def get(request: Request) -> Response:
+            user = self.users.get(request.path_params["name"])
+            if user is None:
+                return JSONResponse({"message": "no such user"}, status_code=404)
+            return JSONResponse({**user, "server": f"/user/{user['name']}/" if user["servers"]
+                                 else None, "pending": None})
+
         async def delete(request: Request) -> Response:
             name = request.path_params["name"]
             self.users.pop(name, None)
@@ -226,6 +233,7 @@ class FakeHub:
             Route("/hub/api/", info),
             Route("/hub/api/users", users),
             Route("/hub/api/users/{name}", create, methods=["POST"]),
+            Route("/hub/api/users/{name}", get, methods=["GET"]),
             Route("/hub/api/users/{name}", delete, methods=["DELETE"]),
             Route("/hub/api/users/{name}/server", start, methods=["POST"]),
             Route("/hub/api/users/{name}/server/progress", progress),
@@ -305,6 +313,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackThread]:
     s.binder.rate_limit = 0
     s.hub.spawner.mem_limit = "512m"
     s.hub.spawner.max_concurrent_spawns = 8
+    s.binder.warm_pool_delay = 1
     running = StackThread(s).start()
     try:
         yield running

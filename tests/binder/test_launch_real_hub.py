@@ -82,3 +82,24 @@ def test_twenty_simultaneous_launches_share_one_build(stack, git_server):
                                                           r["phase"] != "ready"][:2]
     assert len({r["url"] for r in readies}) == 20
     assert [server_answers(r) for r in readies] == [200] * 20
+
+
+def test_a_server_started_ahead_of_time_is_handed_over(stack, git_server):
+    """The warm pool: after one launch, the next launch of that image is a hand-over."""
+    repo = git_server.publish({"hello.ipynb": NOTEBOOK, "README.md": "warm"})
+    first = read_events(stack.url + "build/" + git_spec(repo))
+    assert first[-1]["phase"] == "ready"
+    pool = stack.service.pool
+    image = first[-1]["image"]
+    deadline = time.monotonic() + 120
+    while not pool.ready.get(image) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert pool.ready.get(image), "the pool did not start a server"
+    started = time.monotonic()
+    second = read_events(stack.url + "build/" + git_spec(repo))
+    seconds = time.monotonic() - started
+    assert "started ahead of time" in second[-2]["message"]
+    assert second[-1]["phase"] == "ready" and second[-1]["url"] != first[-1]["url"]
+    assert server_answers(second[-1]) == 200
+    assert server_answers(first[-1]) == 200
+    assert seconds < 2, seconds
