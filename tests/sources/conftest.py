@@ -130,7 +130,7 @@ def _http_backend_handler(project_root: Path) -> type[BaseHTTPRequestHandler]:
                 "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
                 "REMOTE_ADDR": "127.0.0.1", "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
             }
-            out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+            out = subprocess.run(["git", "http-backend"], check=False, input=body, env=env, capture_output=True).stdout
             separator = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
             head, _, payload = out.partition(separator)
             status = 200
