@@ -116,7 +116,7 @@ def git_daemon(origin: Origin) -> str:
         process.wait(timeout=10)
 
 
-def _http_backend_handler(project_root: Path) -> type[BaseHTTPRequestHandler]:
+def _http_backend_handler(project_root: Path, protocol_v0: bool = False) -> type[BaseHTTPRequestHandler]:
     class GitHTTPBackend(BaseHTTPRequestHandler):
         """Runs ``git http-backend`` as a CGI for each request (smart HTTP protocol)."""
 
@@ -128,7 +128,7 @@ def _http_backend_handler(project_root: Path) -> type[BaseHTTPRequestHandler]:
                 **GIT_ENV, "GIT_PROJECT_ROOT": str(project_root), "GIT_HTTP_EXPORT_ALL": "1",
                 "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
                 "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
-                "REMOTE_ADDR": "127.0.0.1", "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+                "REMOTE_ADDR": "127.0.0.1", "GIT_PROTOCOL": "" if protocol_v0 else self.headers.get("Git-Protocol", ""),
             }
             out = subprocess.run(["git", "http-backend"], check=False, input=body, env=env, capture_output=True).stdout
             separator = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
@@ -159,7 +159,17 @@ def _http_backend_handler(project_root: Path) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture(scope="session")
 def http_git(origin: Origin) -> str:
     """``http://127.0.0.1:<port>`` serving ``origin.base`` through ``git http-backend``."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _http_backend_handler(origin.base))
+    yield from _serve_http(origin, protocol_v0=False)
+
+
+@pytest.fixture(scope="session")
+def http_git_v0(origin: Origin) -> str:
+    """Like ``http_git`` but speaking only protocol v0, which refuses fetching an unadvertised sha."""
+    yield from _serve_http(origin, protocol_v0=True)
+
+
+def _serve_http(origin: Origin, protocol_v0: bool):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _http_backend_handler(origin.base, protocol_v0))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -143,3 +143,16 @@ def test_unresolved_ref_is_refused_by_fetch(origin: Origin, tmp_path: Path) -> N
 
     with pytest.raises(SpecError):
         GitSource().fetch(Ref(source="git", url=origin.file_url, resolved="main"), tmp_path / "x")
+
+
+def test_server_refusing_fetch_by_sha_falls_back_to_a_full_fetch(origin: Origin, http_git_v0: str,
+                                                                 tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="bindery.sources.git")
+    url = f"{http_git_v0}/owner/repo.git"
+    ref = resolve(url, origin.second)  # the tag v2 points here, but by sha it is unadvertised
+    dest = GitSource().fetch(ref, tmp_path / "fallback")
+    assert head_of(dest) == origin.second
+    assert "by sha refused" in caplog.text  # the fallback really ran
+    ref = resolve(url, origin.first[:10])
+    assert head_of(GitSource().fetch(ref, tmp_path / "fallback2")) == origin.first
