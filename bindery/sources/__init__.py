@@ -15,12 +15,13 @@ from bindery.sources.base import Ref, Source
 __all__ = ["Ref", "Source", "find_source", "load_sources", "resolve"]
 
 #: Order in which sources are asked whether they accept a spec: specific syntaxes
-#: (shorthands, URLs) before the catch-all local path; unknown plugins before "local".
-_PRIORITY = {"gh": 0, "gl": 0, "gist": 0, "git": 5, "local": 100}
+#: (shorthands, DOIs, then URLs: https://doi.org/... is a URL too) before the catch-all
+#: local path; unknown plugins before "local".
+_PRIORITY = {"gh": 0, "gl": 0, "gist": 0, "zenodo": 1, "figshare": 1, "dataverse": 1, "git": 5, "local": 100}
 
 EXPECTED_FORMS = (
     "expected a path, a git URL (https://, git://, ssh://, file://) or "
-    "gh:owner/repo, gl:group/project, gist:user/id"
+    "gh:owner/repo, gl:group/project, gist:user/id (or a zenodo:/figshare:/dataverse: DOI)"
 )
 
 
