@@ -7,12 +7,15 @@ touching Bindery.
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import entry_points
 
 from bindery.errors import SpecError
 from bindery.sources.base import Ref, Source
 
 __all__ = ["Ref", "Source", "find_source", "load_sources", "resolve"]
+
+log = logging.getLogger(__name__)
 
 #: Order in which sources are asked whether they accept a spec: specific syntaxes
 #: (shorthands, DOIs, then URLs: https://doi.org/... is a URL too) before the catch-all
@@ -29,7 +32,11 @@ def load_sources() -> list[type[Source]]:
     """Every installed Source class, the most specific syntax first."""
     found: list[type[Source]] = []
     for entry in entry_points(group="bindery.sources"):
-        cls = entry.load()
+        try:
+            cls = entry.load()
+        except Exception:  # one broken plugin must not disable every source
+            log.exception("the source plugin %r (%s) cannot be loaded; skipping it", entry.name, entry.value)
+            continue
         if not getattr(cls, "name", None):
             cls.name = entry.name
         found.append(cls)
