@@ -106,20 +106,27 @@ def test_rate_limit_per_client_address(binder):
     assert "Too many launches" in read_events(url + "build/nope/a/b")[-1]["message"]
 
 
-def test_doi_providers_without_a_source_say_so(binder):
+def test_doi_links_go_only_to_doi_sources_or_are_refused(binder):
+    """A DOI is handed to the record source of its provider, never to a git source;
+    without such a source the stream says so (no public host is contacted here)."""
     from bindery.binder.providers import parse
     from bindery.binder.service import doi_source_spec
 
-    try:
-        doi_source_spec(parse("zenodo", "10.5281/zenodo.3242074"))
-    except SpecError:
-        pass
-    else:
-        pytest.skip("a DOI source is installed (and would contact a public host)")
-    url, _ = binder()
-    events = read_events(url + "build/zenodo/10.5281/zenodo.3242074")
-    assert phases(events) == ["failed"]
-    assert events[-1]["message"] == "Zenodo DOI records are not supported on this deployment.\n"
+    for provider, doi in (("zenodo", "10.5281/zenodo.3242074"),
+                          ("figshare", "10.6084/m9.figshare.9782777.v1"),
+                          ("dataverse", "10.7910/DVN/TJCLKP")):
+        try:
+            spec = doi_source_spec(parse(provider, doi))
+        except SpecError as exc:
+            assert "not supported on this deployment" in str(exc)
+            url, _ = binder()
+            events = read_events(url + f"build/{provider}/{doi}")
+            assert phases(events) == ["failed"]
+            assert "not supported on this deployment" in events[-1]["message"]
+        else:
+            from bindery.sources import find_source
+
+            assert find_source(spec).name == provider
 
 
 # -- builds -----------------------------------------------------------------------------
