@@ -327,3 +327,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackThread]:
         except Exception:  # noqa: BLE001 - cleanup
             pass
         running.stop()
+
+
+@pytest.fixture
+def binder(binder_settings, serve, fake_hub):
+    """``binder(**overrides)`` → (base URL, app) with the real builder and ``fake_hub``."""
+    hub, hub_url = fake_hub
+
+    def _make(allow_local_repos: bool = True, builder_overrides: dict | None = None, **binder):
+        settings = binder_settings.model_copy(deep=True)
+        settings.allow_local_repos = allow_local_repos
+        settings.binder.hub_url = hub_url
+        settings.binder.hub_api_token = "secret"
+        for key, value in binder.items():
+            setattr(settings.binder, key, value)
+        for key, value in (builder_overrides or {}).items():
+            setattr(settings.builder, key, value)
+        from bindery.binder.app import create_app
+        from bindery.builder import Builder
+
+        app = create_app(settings, Builder(settings))
+        return serve(app).url, app
+
+    _make.hub = hub
+    return _make

@@ -15,8 +15,6 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from bindery.binder.app import create_app
-from bindery.builder import Builder
 from bindery.errors import SpecError
 
 from .conftest import read_events
@@ -26,27 +24,6 @@ NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_min
 
 def git_spec(url: str, ref: str = "HEAD") -> str:
     return f"git/{quote(url, safe='')}/{quote(ref, safe='/')}"
-
-
-@pytest.fixture
-def binder(binder_settings, serve, fake_hub):
-    """``binder(**overrides)`` → (base URL, app) with the real builder and ``fake_hub``."""
-    hub, hub_url = fake_hub
-
-    def _make(allow_local_repos: bool = True, builder_overrides: dict | None = None, **binder):
-        settings = binder_settings.model_copy(deep=True)
-        settings.allow_local_repos = allow_local_repos
-        settings.binder.hub_url = hub_url
-        settings.binder.hub_api_token = "secret"
-        for key, value in binder.items():
-            setattr(settings.binder, key, value)
-        for key, value in (builder_overrides or {}).items():
-            setattr(settings.builder, key, value)
-        app = create_app(settings, Builder(settings))
-        return serve(app).url, app
-
-    _make.hub = hub
-    return _make
 
 
 def phases(events):
