@@ -65,43 +65,43 @@ async def index(request: Request) -> Response:
     })
 
 
-async def understand(request: Request) -> Response:
-    """Form helper: what the pasted text means, its launch link and badge snippets."""
-    service: BinderService = request.app.state.service
+def _understand(request: Request, service: BinderService) -> dict[str, str]:
+    """What the form's fields mean: launch link and badge snippets (SpecError when unclear)."""
     q = request.query_params
-    try:
-        provider, repo, ref = providers.understand(q.get("repo", ""), q.get("provider", "gh"))
-        path = providers.launch_path(provider, repo, q.get("ref") or ref)
-    except BinderyError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+    provider, repo, ref = providers.understand(q.get("repo", ""), q.get("provider", "gh"))
+    path = providers.launch_path(provider, repo, q.get("ref") or ref)
     target = q.get("path", "").strip()
-    kind = q.get("pathtype", "file")
     query = ""
     if target:
-        query = providers.open_query(labpath=target) if kind == "file" else (
-            providers.open_query(urlpath=target))
+        query = providers.open_query(labpath=target) if q.get("pathtype", "file") == "file" \
+            else providers.open_query(urlpath=target)
     base = _public_url(request, service)
     launch_url = base + path + query
     snip = badges.snippets(launch_url, base + badges.BADGE_PATH)
-    return JSONResponse({"provider": provider, "repo": repo, "ref": q.get("ref") or ref or "HEAD",
-                         "launch_path": "/" + path + query, "launch_url": launch_url,
-                         "markdown": snip.markdown, "rst": snip.rst, "html": snip.html})
+    return {"provider": provider, "repo": repo, "ref": q.get("ref") or ref or "HEAD",
+            "launch_path": "/" + path + query, "launch_url": launch_url,
+            "markdown": snip.markdown, "rst": snip.rst, "html": snip.html}
+
+
+async def understand(request: Request) -> Response:
+    """Form helper: what the pasted text means, its launch link and badge snippets."""
+    try:
+        return JSONResponse(_understand(request, request.app.state.service))
+    except BinderyError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
 
 
 async def launch_form(request: Request) -> Response:
     """The form without JavaScript: understand, then redirect to the launch link."""
-    response = await understand(request)
-    if response.status_code != 200:
-        service: BinderService = request.app.state.service
-        import json
-
+    service: BinderService = request.app.state.service
+    try:
+        answer = _understand(request, service)
+    except BinderyError as exc:
         return templates.TemplateResponse(request, "binder/index.html", {
             "providers": providers.PROVIDERS.values(), "banner": service.settings.binder.banner,
             "version": __version__, "public_url": _public_url(request, service),
-            "error": json.loads(response.body)["error"]}, status_code=400)
-    import json
-
-    return RedirectResponse(json.loads(response.body)["launch_path"], status_code=303)
+            "error": str(exc)}, status_code=400)
+    return RedirectResponse(answer["launch_path"], status_code=303)
 
 
 async def loading_page(request: Request) -> Response:
