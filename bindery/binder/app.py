@@ -230,7 +230,8 @@ def create_app(settings: Settings, builder: Any | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.get_running_loop().create_task(service.reconcile_forever())
+        task = asyncio.get_running_loop().create_task(
+            service.reconcile_forever(settings.binder.reconcile_every))
         try:
             yield
         finally:

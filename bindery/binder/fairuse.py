@@ -163,6 +163,11 @@ class LaunchQueue:
         self.granted_at[holder] = time.monotonic()
         return True
 
+    def settle(self, holder: str) -> None:
+        """The holder's server is running: from now on, reconcile may free its place."""
+        if holder in self.running:
+            self.granted_at[holder] = float("-inf")
+
     def release(self, holder: str) -> None:
         self.granted_at.pop(holder, None)
         if self.running.pop(holder, None) is not None:

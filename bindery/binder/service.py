@@ -239,6 +239,7 @@ class BinderService:
             timing.launch = time.monotonic() - began
             self.metrics.launch_time.labels("success").observe(timing.launch)
             launched = True
+            self.queue.settle(user)
             if self.pool is not None:
                 self.pool.refill(image, spec_info.key)
             yield self._ready_event(spec_info, ref, image, request, url_path, token)

@@ -55,6 +55,8 @@ class BinderSettings(BaseModel):
     cull_max_age: int = Field(default=6 * 3600, ge=0)
     #: How often the culler looks (seconds).
     cull_every: int = Field(default=60, ge=1)
+    #: How often the binder compares its quota places with the hub's users (seconds).
+    reconcile_every: float = Field(default=15.0, gt=0)
     #: Where ``bindery serve`` keeps the hub database and logs ("" = ~/.local/share/bindery).
     data_dir: str = ""
     #: Heading and blurb of the launch page.

@@ -107,6 +107,7 @@ class WarmPool:
                     ok = True
                     break
             if ok and image in self.ready:
+                self.queue.settle(user)
                 self.ready[image].append(PooledServer(user, url_path))
             elif ok:  # the image left the pool while its server started
                 ok = False
