@@ -119,7 +119,7 @@ class BuildRegistry:
                         self.metrics.builds_in_progress.dec()
         except BinderyError as exc:
             error = exc
-        except Exception as exc:  # noqa: BLE001 - a bug must still end the stream readably
+        except Exception as exc:
             log.exception("build of %s crashed", shared.image_name)
             error = BuildError(f"The build stopped because of an internal error ({exc}).")
         finally:

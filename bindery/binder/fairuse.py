@@ -147,7 +147,7 @@ class LaunchQueue:
                         "Please try again later.")
                 try:
                     await asyncio.wait_for(waiter.wake.wait(), timeout=min(remaining, 5))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         except BaseException:
             if waiter in self.waiters:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ class LaunchLog:
                total_seconds: float | None = None, **extra: Any) -> dict[str, Any]:
         """Write one line; return the record (handy for tests and logging)."""
         entry: dict[str, Any] = {
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "schema": "binder.launch",
             "version": 1,
             "provider": provider,

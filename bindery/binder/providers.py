@@ -193,7 +193,7 @@ def _parse_git(provider: str, spec: str) -> LaunchSpec:
 
 def _parse_doi(provider: str, spec: str) -> LaunchSpec:
     doi = unquote(spec)
-    doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", doi, flags=re.I)
+    doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", doi, flags=re.IGNORECASE)
     if not _DOI.match(doi):
         raise SpecError(f"'{doi}' is not a DOI. A DOI looks like 10.5281/zenodo.3242074.")
     return LaunchSpec(provider, doi, f"doi:{doi}", DEFAULT_REF, f"https://doi.org/{doi}")
@@ -242,7 +242,7 @@ def understand(text: str, provider: str = "gh") -> tuple[str, str, str | None]:
     text = text.strip()
     if not text:
         raise SpecError("Please enter a repository.")
-    doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", text, flags=re.I)
+    doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", text, flags=re.IGNORECASE)
     if _DOI.match(doi):
         lowered = doi.lower()
         kind = "zenodo" if "zenodo" in lowered else "figshare" if "figshare" in lowered else (

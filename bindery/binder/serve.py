@@ -120,7 +120,7 @@ class BinderStack:
     def url(self) -> str:
         return self.settings.binder.public_url
 
-    async def __aenter__(self) -> "BinderStack":
+    async def __aenter__(self) -> BinderStack:
         try:
             await self._start()
         except BaseException:
@@ -165,7 +165,7 @@ class BinderStack:
                 raise RuntimeError(f"the server on port {port} stopped at start")
             await asyncio.sleep(0.02)
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         for server, _ in reversed(self._servers):
             server.should_exit = True
         for _, task in reversed(self._servers):
@@ -201,7 +201,7 @@ def serve_command(ctx: click.Context, port: int | None, ip: str | None,
     config_file = (ctx.obj or {}).get("config_file") if ctx.obj else None
     try:
         settings = load_settings(config_file)
-    except Exception as exc:  # noqa: BLE001 - pydantic/TOML errors, shown as one line
+    except Exception as exc:
         raise click.ClickException(f"invalid configuration: {exc}") from exc
     if ip:
         settings.binder.ip = ip

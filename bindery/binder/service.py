@@ -26,8 +26,8 @@ from bindery.binder.fairuse import LaunchQueue, RateLimiter, SpecPolicy
 from bindery.binder.hub_client import HubBusy, HubClient, HubError
 from bindery.binder.launch_log import LaunchLog
 from bindery.binder.metrics import BinderMetrics
-from bindery.binder.warm_pool import WarmPool
 from bindery.binder.safety import check_public_remote
+from bindery.binder.warm_pool import WarmPool
 from bindery.config import Settings
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError, SpecError
 from bindery.sources.base import Ref
@@ -100,7 +100,7 @@ class BinderService:
             if not recorded:  # the client went away mid-launch
                 self._record(request, state, "cancelled")
 
-    def _record(self, request: LaunchRequest, state: "_LaunchState", status: str) -> None:
+    def _record(self, request: LaunchRequest, state: _LaunchState, status: str) -> None:
         self.metrics.launches_in_progress.dec()
         self.metrics.launches.labels(status).inc()
         timing = state.timing
@@ -113,7 +113,7 @@ class BinderService:
             build_only=request.build_only,
         )
 
-    async def _events(self, request: LaunchRequest, state: "_LaunchState"
+    async def _events(self, request: LaunchRequest, state: _LaunchState
                       ) -> AsyncIterator[dict[str, Any]]:
         timing = state.timing
         try:
@@ -137,7 +137,7 @@ class BinderService:
                 yield event
         except BinderyError as exc:
             yield {"phase": "failed", "message": _failure_message(exc)}
-        except Exception:  # noqa: BLE001 - never a traceback in the stream
+        except Exception:
             log.exception("launch of %s/%s crashed", request.provider, request.spec)
             yield {"phase": "failed",
                    "message": "Something went wrong inside the launch service. "

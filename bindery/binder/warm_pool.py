@@ -68,7 +68,7 @@ class WarmPool:
         self.ready.setdefault(image, deque())
         self.ready.move_to_end(image)
         while len(self.ready) > self.max_images:
-            old_image, old = self.ready.popitem(last=False)
+            _, old = self.ready.popitem(last=False)
             for server in old:
                 self._spawn_task(self.discard(server))
         missing = self.size - len(self.ready[image]) - self._starting.get(image, 0)

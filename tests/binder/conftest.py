@@ -8,7 +8,6 @@ Images built here use the ``bindery-test-binder`` prefix and are removed at the 
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import threading
@@ -102,7 +101,7 @@ class ServedApp:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> "ServedApp":
+    def __enter__(self) -> ServedApp:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
@@ -111,7 +110,7 @@ class ServedApp:
             time.sleep(0.02)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
 
@@ -279,7 +278,7 @@ class StackThread:
 
         self._loop.run_until_complete(main())
 
-    def start(self) -> "StackThread":
+    def start(self) -> StackThread:
         self.thread.start()
         self._ready.wait(120)
         if self._error is not None:

@@ -59,3 +59,21 @@ def test_paste_launch_watch_progress_run_a_cell(stack, git_server, tmp_path):
         finally:
             page.screenshot(path=str(tmp_path / "jupyterlab.png"))
         browser.close()
+
+
+def test_a_failed_launch_shows_the_reason_and_opens_the_log(stack, git_server):
+    from urllib.parse import quote
+
+    from playwright.sync_api import expect, sync_playwright
+
+    repo = git_server.publish({"README.md": "x"})
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(stack.url + "v2/git/" + quote(repo, safe="") + "/no-such-branch")
+        expect(page.locator("#launcher")).to_have_attribute("data-phase", "failed",
+                                                             timeout=60_000)
+        expect(page.locator("#status")).to_contain_text("no-such-branch")
+        assert page.locator("#log-box").get_attribute("open") is not None
+        assert "/user/" not in page.url
+        browser.close()
