@@ -45,6 +45,8 @@ def test_idle_temporary_users_are_culled_and_removed(git_server, tmp_path):
         gone = httpx.get(ready["url"] + "api/status", params={"token": ready["token"]},
                          trust_env=False, timeout=30, follow_redirects=False)
         assert gone.status_code != 200
+        while stack.service.queue.count() and time.monotonic() < deadline:
+            time.sleep(0.5)  # the binder notices at its next reconcile
         assert stack.service.queue.count() == 0
     finally:
         stack.stop()
