@@ -195,3 +195,30 @@ def test_build_over_its_time_limit_is_stopped(binder, git_server):
     builder = app.state.service.builder
     assert builder.find_image(builder.resolve(repo)) is None
 
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_full_quota_means_waiting_in_line_not_failing(binder, git_server):
+    """With one place per repository, a second launch waits (and is told its position)
+    until the first server is gone (here: removed from the hub, as the culler would)."""
+    import time as _time
+
+    repo = git_server.publish({"README.md": "quota"})
+    url, app = binder(per_repo_quota=1, reconcile_every=0.5, warm_pool_size=0)
+    first = read_events(url + "build/" + git_spec(repo))
+    assert phases(first)[-1] == "ready"
+    second: list[dict] = []
+    waiter = threading.Thread(target=lambda: second.extend(
+        read_events(url + "build/" + git_spec(repo))))
+    waiter.start()
+    deadline = _time.monotonic() + 60
+    while app.state.service.queue.waiters == [] and _time.monotonic() < deadline:
+        _time.sleep(0.1)
+    assert len(app.state.service.queue.waiters) == 1 and waiter.is_alive()
+    first_user = first[-1]["url"].rstrip("/").rsplit("/", 1)[-1]
+    binder.hub.users.pop(first_user)  # the server is gone (culled)
+    waiter.join(60)
+    assert [e.get("position") for e in second if e["phase"] == "waiting"] == [1]
+    assert "number 1 in line" in next(e for e in second if e.get("position"))["message"]
+    assert phases(second)[-1] == "ready"
