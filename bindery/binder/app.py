@@ -54,6 +54,20 @@ def _raw_spec(request: Request, prefix: str) -> tuple[str, str]:
     return unquote(provider), spec
 
 
+def client_address(request: Request) -> str:
+    """The visitor's address for rate limiting.
+
+    Behind ``bindery serve`` every request comes from the proxy on loopback; the proxy
+    appends the real peer to ``X-Forwarded-For``, so the *last* entry is the one to
+    trust (a client can only add entries before it).
+    """
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if forwarded and peer in ("127.0.0.1", "::1"):
+        return forwarded.split(",")[-1].strip() or peer
+    return peer
+
+
 async def index(request: Request) -> Response:
     service: BinderService = request.app.state.service
     return templates.TemplateResponse(request, "binder/index.html", {
@@ -141,7 +155,7 @@ async def build_stream(request: Request) -> Response:
     service: BinderService = request.app.state.service
     provider, spec = _raw_spec(request, "/build/")
     build_only = request.query_params.get("build_only", "").lower() in ("1", "true", "yes")
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     launch = LaunchRequest(provider, spec, client, build_only, _public_url(request, service))
 
     async def body() -> AsyncIterator[bytes]:

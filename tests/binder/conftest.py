@@ -130,10 +130,12 @@ def serve() -> Iterator[Callable[..., ServedApp]]:
         served.__exit__()
 
 
-def read_events(url: str, timeout: float = 600) -> list[dict[str, Any]]:
+def read_events(url: str, timeout: float = 600,
+                headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Consume a ``/build`` stream as a Binder client does, until ready/failed/end."""
     events: list[dict[str, Any]] = []
-    with httpx.stream("GET", url, timeout=timeout, trust_env=False) as response:
+    with httpx.stream("GET", url, timeout=timeout, trust_env=False,
+                      headers=headers) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():

@@ -81,3 +81,18 @@ def test_health_reports_each_check(http):
     assert names == ["Container engine", "Hub", "Capacity"]
     assert health.status_code == (200 if body["ok"] else 503)
     assert {c["service"]: c["ok"] for c in body["checks"]}["Hub"] is True
+
+
+def test_rate_limit_uses_the_address_the_proxy_saw(binder):
+    """Behind the proxy all requests come from 127.0.0.1; the limit must still be per visitor."""
+    url, _ = binder(rate_limit=1, rate_limit_period=60)
+    from .conftest import read_events
+
+    def launch(forwarded: str) -> str:
+        return read_events(url + "build/nope/a/b",
+                           headers={"X-Forwarded-For": forwarded})[-1]["message"]
+
+    assert "not a repository provider" in launch("203.0.113.1")
+    assert "not a repository provider" in launch("203.0.113.2")
+    assert "Too many launches" in launch("203.0.113.1")
+    assert "Too many launches" in launch("198.51.100.9, 203.0.113.1")  # spoofed prefix ignored
