@@ -64,9 +64,9 @@ def prepare_settings(settings: Settings, port: int | None = None) -> Settings:
         b.port = port
     data = b.data_path()
     data.mkdir(parents=True, exist_ok=True)
-    public = (b.public_url or f"http://{_connect_host(b.ip)}:{b.port}").rstrip("/")
-    b.public_url = public + "/"
-    hub.public_url = public
+    # The binder keeps b.public_url as configured: when empty it answers with the address
+    # each visitor used (Host header), which stays right when serving on 0.0.0.0.
+    hub.public_url = b.public_url.rstrip("/")
     hub.ip, hub.port = b.ip, b.port
     hub.hub_ip = "127.0.0.1"
     hub.hub_port = free_port()
@@ -118,7 +118,9 @@ class BinderStack:
 
     @property
     def url(self) -> str:
-        return self.settings.binder.public_url
+        """Where to open the service (the configured public URL, else this machine's)."""
+        b = self.settings.binder
+        return (b.public_url.rstrip("/") or f"http://{_connect_host(b.ip)}:{b.port}") + "/"
 
     async def __aenter__(self) -> BinderStack:
         try:
