@@ -99,11 +99,18 @@ class Builder:
         return digest.hexdigest()[:8]
 
     def image_name(self, ref: Ref) -> str:
-        """``<prefix>/<slug>-<urlhash>:<commit12>-<fingerprint>``."""
+        """``<prefix>/<slug>-<urlhash>:<resolved>-<fingerprint>``.
+
+        A long resolved ref (a local folder's ``<commit>-dirty-<hash>``) is
+        shortened to a digest of the whole value rather than cut, so two
+        different dirty states never share a name.
+        """
         url_hash = hashlib.sha256(ref.url.encode()).hexdigest()[:6]
         base = _slug(ref.display_name or ref.url.rstrip("/").rsplit("/", 1)[-1])
-        resolved = _slug(ref.resolved)[:40]
-        return f"{self.settings.builder.image_prefix}/{base}-{url_hash}:{resolved[:24]}-{self.fingerprint()}"
+        resolved = _slug(ref.resolved)
+        if len(resolved) > 24:
+            resolved = resolved[:12] + "-" + hashlib.sha256(ref.resolved.encode()).hexdigest()[:11]
+        return f"{self.settings.builder.image_prefix}/{base}-{url_hash}:{resolved}-{self.fingerprint()}"
 
     def find_image(self, ref: Ref) -> str | None:
         """The name of an already built image for ``ref``, or ``None``."""

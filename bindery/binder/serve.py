@@ -24,7 +24,6 @@ import signal
 import socket
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import click
 import uvicorn
@@ -93,13 +92,13 @@ def prepare_settings(settings: Settings, port: int | None = None) -> Settings:
     return s
 
 
-def _edge_auth_url(hub_url: str, proxy_token: str) -> str:
-    """The hub's edge-auth endpoint; the proxy proves who it is with the shared secret.
+def _edge_auth_url(hub_url: str) -> str:
+    """The hub's edge-auth endpoint.
 
-    The hub accepts the secret as ``X-Bindery-Proxy-Token`` or ``?proxy_token=``; the
-    built-in proxy does not send the header yet, so the query form is used.
+    The proxy proves who it is with its route-API token in ``X-Bindery-Proxy-Token``,
+    so no secret appears in the URL (or in ``ps`` output).
     """
-    return f"{hub_url}{EDGE_AUTH_PATH}?{urlencode({'proxy_token': proxy_token})}"
+    return f"{hub_url}{EDGE_AUTH_PATH}"
 
 
 def _connect_host(ip: str) -> str:
@@ -141,7 +140,7 @@ class BinderStack:
         self.proxy = ProxyProcess(
             port=b.port, api_port=hub_settings.proxy.api_port, ip=b.ip,
             default_target=binder_url, auth_token=hub_settings.proxy.auth_token,
-            auth_url=_edge_auth_url(hub_settings.hub_url, hub_settings.proxy.auth_token),
+            auth_url=_edge_auth_url(hub_settings.hub_url),
         )
         await asyncio.to_thread(self.proxy.start)
         os.environ[ADMIN_TOKEN_ENV] = b.hub_api_token

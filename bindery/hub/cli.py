@@ -97,7 +97,8 @@ def serve(settings: HubSettings, log_level: str = "info") -> None:
     os.environ[AUTH_TOKEN_ENV] = settings.proxy.auth_token
     settings.proxy.port = settings.port
     settings.proxy.ip = settings.ip
-    auth_url = (f"{settings.hub_url}/hub/api/proxy/authorize?proxy_token={settings.proxy.auth_token}")
+    # The proxy proves itself to this endpoint with its route-API token in a header.
+    auth_url = f"{settings.hub_url}/hub/api/proxy/authorize"
     process: Any = None
     try:
         if settings.proxy.kind == "builtin":

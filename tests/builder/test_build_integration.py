@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 import httpx
@@ -90,10 +91,12 @@ def test_notebook_change_does_not_reinstall_dependencies(builder: Builder, make_
     log: list[str] = []
     rebuilt = builder.build(resolve(str(repo)), on_event=lambda e: log.append(e["message"]))
     text = "".join(log)
-    install_steps = [line for line in text.splitlines() if "uv pip install" in line and "requirements" in line]
-    assert install_steps, text[-3000:]
-    # BuildKit prints "CACHED" for a step it did not run.
-    assert all("CACHED" in line for line in install_steps if line.startswith("#")), install_steps
+    # BuildKit names each step "#N [..] RUN ..." and prints "#N CACHED" on its
+    # own line for a step it did not run.
+    steps = re.findall(r"^#(\d+) \[.*uv pip install.*requirements.*$", text, re.M)
+    assert steps, text[-3000:]
+    for number in steps:
+        assert re.search(rf"^#{number} CACHED$", text, re.M), text[-3000:]
     assert "hi" in run_in_image(rebuilt.name, "cat a.ipynb").stdout
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from bindery.hub.proxy.server import ProxyServer
 
-from .conftest import FakeHubAuth, Upstream
+from .conftest import API_TOKEN, FakeHubAuth, Upstream
 
 pytestmark = pytest.mark.anyio
 
@@ -74,6 +74,8 @@ async def test_owner_reaches_server_without_leaking_browser_credentials(
     # the hub saw who asked and for what
     call = fake_hub_auth.calls[-1]
     assert call["query"] == {"user": "alice", "path": "/user/alice/api/contents"}
+    # the proxy proved itself with its secret in a header, never in the URL
+    assert call["headers"]["X-Bindery-Proxy-Token"] == API_TOKEN
     # cookies the hub sets (session refresh) reach the browser
     assert any(c.startswith("bindery-session-refreshed=1") for c in set_cookies)
 
@@ -182,8 +184,6 @@ def test_auth_cache_is_bounded_and_expires() -> None:
 async def test_malformed_owner_is_refused_by_the_api(proxy: ProxyServer) -> None:
     """A route with a broken ``user`` must not silently become a route without any check."""
     import httpx
-
-    from .conftest import API_TOKEN
 
     async with httpx.AsyncClient(base_url=proxy.api_url, trust_env=False,
                                  headers={"Authorization": f"token {API_TOKEN}"}) as api:

@@ -433,13 +433,13 @@ async def proxy_authorize(request: Request) -> Response:
     """Is the client behind these credentials allowed into ``user``'s server? (asked by the proxy)
 
     Only the proxy may ask: it must present the shared route-API secret in
-    ``X-Bindery-Proxy-Token`` (or ``?proxy_token=`` when a proxy cannot add headers).
+    ``X-Bindery-Proxy-Token`` (a header, so the secret never sits in a URL or a log).
     """
     from bindery.hub.security import session_cookie_header
 
     hub = hub_of(request)
     secret = hub.settings.proxy.auth_token
-    presented = request.headers.get(PROXY_TOKEN_HEADER) or request.query_params.get("proxy_token") or ""
+    presented = request.headers.get(PROXY_TOKEN_HEADER, "")
     if not secret or not hmac.compare_digest(presented.encode(), secret.encode()):
         raise ApiError(403, "Only the proxy may use this endpoint (X-Bindery-Proxy-Token is missing or wrong).")
     target = request.query_params.get("user", "")

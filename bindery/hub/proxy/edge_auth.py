@@ -22,6 +22,8 @@ from multidict import CIMultiDictProxy
 TOKEN_PARAM = "token"
 #: Header carrying that query token to the hub's auth endpoint.
 TOKEN_HEADER = "X-Bindery-Token"
+#: Header carrying the proxy's shared secret, so the hub knows the question is the proxy's.
+PROXY_TOKEN_HEADER = "X-Bindery-Proxy-Token"
 
 
 class Verdict(Enum):
@@ -92,9 +94,13 @@ class EdgeAuthorizer:
         auth_url: str | None,
         cache_ttl: float = 30.0,
         cache_size: int = 4096,
+        proxy_token: str = "",
     ) -> None:
         self.session = session
         self.auth_url = auth_url
+        # The shared route-API secret proves to the hub that this request comes from
+        # the proxy; a header keeps it out of URLs, logs and ``ps`` output.
+        self.proxy_token = proxy_token
         self.cache = TtlLru(cache_size, cache_ttl)
 
     async def authorize(
@@ -116,6 +122,8 @@ class EdgeAuthorizer:
         if self.cache.hit(key, now):
             return Decision(Verdict.ALLOWED)
         forwarded: dict[str, str] = {}
+        if self.proxy_token:
+            forwarded[PROXY_TOKEN_HEADER] = self.proxy_token
         if cookie:
             forwarded["Cookie"] = cookie
         if authorization:

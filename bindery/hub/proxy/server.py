@@ -64,7 +64,8 @@ class ProxyServer:
                                           sock_connect=s.connect_timeout),
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
-        authorizer = EdgeAuthorizer(self._session, s.auth_url, s.auth_cache_ttl, s.auth_cache_size)
+        authorizer = EdgeAuthorizer(self._session, s.auth_url, s.auth_cache_ttl, s.auth_cache_size,
+                                    proxy_token=s.auth_token)
         if s.default_target:
             self.table.add("/", s.default_target)
         handler = self._handler = ProxyHandler(self.table, s, self._session, authorizer)
