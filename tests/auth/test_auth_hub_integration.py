@@ -13,7 +13,7 @@ import pytest
 from bindery.hub.auth.settings import AuthSettings
 from bindery.hub.settings import HubSettings
 
-from test_auth_oidc import CLIENT_ID, pick_user
+from .test_auth_oidc import CLIENT_ID, pick_user
 
 hub_app = pytest.importorskip("bindery.hub.app")
 
