@@ -96,6 +96,13 @@ class GitSource(Source):
         refs, head_branch = self.ls_remote(url)
         if requested == "HEAD":
             if "HEAD" not in refs:
+                branches = sorted(n.removeprefix("refs/heads/") for n in refs if n.startswith("refs/heads/"))
+                if branches:
+                    # A bare repository whose HEAD names a branch nobody pushed.
+                    raise RefNotFound(
+                        f"The default branch of {url} does not exist; choose a branch, tag or "
+                        f"commit with --ref (branches: {', '.join(branches[:8])})."
+                    )
                 raise RefNotFound(f"The repository {url} is empty (it has no commits yet).")
             return refs["HEAD"]
         for name in (f"refs/heads/{requested}", f"refs/tags/{requested}", requested):

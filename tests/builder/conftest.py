@@ -63,7 +63,7 @@ def bare_url(tmp_path: Path) -> Callable[[Path], str]:
 
     def _bare(work: Path) -> str:
         bare = tmp_path / f"{work.name}.git"
-        git(tmp_path, "init", "-q", "--bare", str(bare))
+        git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
         git(work, "push", "-q", "--all", str(bare))
         git(work, "push", "-q", "--tags", str(bare))
         return f"file://{bare}"

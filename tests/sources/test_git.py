@@ -156,3 +156,21 @@ def test_server_refusing_fetch_by_sha_falls_back_to_a_full_fetch(origin: Origin,
     assert "by sha refused" in caplog.text  # the fallback really ran
     ref = resolve(url, origin.first[:10])
     assert head_of(GitSource().fetch(ref, tmp_path / "fallback2")) == origin.first
+
+
+def test_dangling_default_branch_names_the_branches_that_exist(tmp_path: Path) -> None:
+    """A bare repository whose HEAD names a branch nobody pushed is not "empty"."""
+    from .conftest import git
+
+    work = tmp_path / "work"
+    work.mkdir()
+    git("init", "-q", "-b", "trunk", str(work))
+    (work / "a.txt").write_text("a\n")
+    git("add", "a.txt", cwd=work)
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "a", cwd=work)
+    bare = tmp_path / "dangling.git"
+    git("init", "-q", "--bare", "-b", "nothing-here", str(bare))
+    git("push", "-q", str(bare), "trunk", cwd=work)
+    with pytest.raises(RefNotFound, match=r"default branch .* does not exist.*--ref.*trunk"):
+        resolve(f"file://{bare}")
+    assert resolve(f"file://{bare}", "trunk").resolved == git("rev-parse", "HEAD", cwd=work)
