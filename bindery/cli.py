@@ -187,7 +187,7 @@ def wait_until_ready(url: str, token: str, timeout: float, is_alive: Any = None)
     """Poll ``GET /api/status`` with the token until Jupyter answers 200; return seconds."""
     started = time.monotonic()
     deadline = started + timeout
-    with httpx.Client(timeout=2.0) as client:
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
         while time.monotonic() < deadline:
             try:
                 response = client.get(f"{url}/api/status", headers={"Authorization": f"token {token}"})

@@ -37,6 +37,8 @@ class BuildMemoryGuard:
         self.enforced = 0
         self.problem: str | None = None
         self._seen: set[str] = set()
+        # sweep() runs in the watcher thread and may be called directly too.
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="build-memory-guard", daemon=True)
 
@@ -65,6 +67,10 @@ class BuildMemoryGuard:
 
     def sweep(self) -> None:
         """Apply the limit to step cgroups not seen before (public for tests)."""
+        with self._lock:
+            self._sweep()
+
+    def _sweep(self) -> None:
         try:
             entries = list(self._dir.iterdir())
         except OSError:
