@@ -54,6 +54,23 @@ def _no_events(event: dict[str, Any]) -> None:
     return None
 
 
+def host_uv_binary() -> Path | None:
+    """The uv executable Bindery itself runs with (the ``uv`` dependency), if present.
+
+    Images get this binary instead of downloading uv in every cold build. It only
+    suits images for the host's own CPU architecture, which a local engine is.
+    """
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return None
+    try:
+        found = Path(find_uv_bin())
+    except FileNotFoundError:
+        return None
+    return found if found.is_file() else None
+
+
 class Builder:
     """Builds (or reuses) the image for a repository."""
 
@@ -94,8 +111,23 @@ class Builder:
         b = self.settings.builder
         digest = hashlib.sha256()
         digest.update(__version__.encode())
-        digest.update(json.dumps([b.base_images, b.default_python, b.jupyter_packages]).encode())
+        digest.update(json.dumps([b.base_images, b.default_python, b.jupyter_packages,
+                                  b.jupyter_remove]).encode())
         digest.update(self.ca_bundle() or b"")
+        # The rendered template itself, so a change to how images are made is a new
+        # name even within one version; and the uv binary copied into them.
+        from bindery.environment import default_environment, render
+
+        uv = host_uv_binary()
+        plan = render(default_environment(b), b, ca_bundle=None, bundled_uv=uv is not None)
+        digest.update(plan.dockerfile.encode())
+        if uv is not None:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                digest.update(f"uv {version('uv')}".encode())
+            except PackageNotFoundError:
+                digest.update(f"uv size {uv.stat().st_size}".encode())
         return digest.hexdigest()[:8]
 
     def image_name(self, ref: Ref) -> str:
@@ -182,7 +214,8 @@ class Builder:
         b = self.settings.builder
         checkout = workdir / "repo"
         env = detect(checkout, b)
-        plan = render(env, b, ca_bundle=self.ca_bundle())
+        uv = host_uv_binary()
+        plan = render(env, b, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None)
         for line in plan.summary:
             emit({"phase": "building", "message": f"Bindery: {line}\n"})
         support = workdir / ".bindery"
@@ -195,6 +228,8 @@ class Builder:
             target.write_bytes(data)
             if rel.endswith((".sh", "start")) or data.startswith(b"#!"):
                 target.chmod(0o755)
+        if uv is not None and not plan.uses_repo_dockerfile:
+            shutil.copy2(uv, support / "uv")
         dockerfile = workdir / "Dockerfile.bindery"
         dockerfile.write_text(plan.dockerfile)
         context = checkout if plan.uses_repo_dockerfile else workdir

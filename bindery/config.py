@@ -62,6 +62,11 @@ class BuilderSettings(BaseModel):
     jupyter_packages: list[str] = Field(
         default_factory=lambda: ["jupyterlab>=4,<5", "notebook>=7,<8", "ipykernel", "jupyter-server>=2"]
     )
+    #: Removed again right after the Jupyter install. ``rfc3987-syntax`` (pulled in by
+    #: ``jsonschema[format-nongpl]``) compiles ~35 Lark parsers when imported, which
+    #: costs every server start 1-2 s; jsonschema works without it (no Jupyter schema
+    #: uses the ``iri`` formats it checks).
+    jupyter_remove: list[str] = Field(default_factory=lambda: ["rfc3987-syntax"])
     #: Where git checkouts and build contexts are made.
     work_dir: Path = Field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")) / "bindery")
 

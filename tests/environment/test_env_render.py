@@ -169,4 +169,26 @@ def test_custom_jupyter_packages_and_base_images(make_repo) -> None:
     )
     plan = render(detect(make_repo({}), settings), settings, ca_bundle=None)
     assert plan.dockerfile.startswith("FROM example/base:py312\n")
-    assert "uv pip install jupyterlab==4.2.5\n" in plan.dockerfile
+    assert "uv pip install jupyterlab==4.2.5 \\\n && uv pip uninstall rfc3987-syntax\n" in plan.dockerfile
+
+
+def test_bundled_uv_replaces_the_download_and_jupyter_is_byte_compiled(
+    make_repo, settings, plan_for, ca
+) -> None:
+    """With the builder's uv in the context, no pip run fetches uv; bytecode is built at install."""
+    fetched = plan_for({"requirements.txt": "six\n"}, ca=ca).dockerfile
+    assert "pip install -q uv" in fetched and "COPY .bindery/uv" not in fetched
+    repo = make_repo({"requirements.txt": "six\n"})
+    bundled = render(detect(repo, settings), settings, ca_bundle=None, bundled_uv=True).dockerfile
+    assert "COPY .bindery/uv /usr/local/bin/uv" in bundled
+    assert "uv venv --quiet --seed --python /usr/bin/python3 /srv/venv" in bundled
+    assert "pip install -q uv" not in bundled
+    # Jupyter (what the server imports at start) is byte-compiled at build time.
+    jupyter = next(line for line in bundled.splitlines() if "uv pip install 'jupyterlab" in line)
+    assert "UV_COMPILE_BYTECODE=1" in jupyter
+
+
+def test_packages_that_slow_server_start_are_removed_after_jupyter(plan_for, ca) -> None:
+    text = plan_for({}, ca=ca).dockerfile
+    jupyter = text.index("uv pip install 'jupyterlab")
+    assert text.index("uv pip uninstall rfc3987-syntax") > jupyter
