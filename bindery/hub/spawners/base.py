@@ -51,6 +51,10 @@ class Spawner(ABC):
 
     #: Registered name, e.g. ``"docker"``.
     name: ClassVar[str]
+    #: True when ``start`` enforces the start timeout itself. The Docker spawner does,
+    #: because it may first build the default image (minutes), which is not "starting";
+    #: for other spawners the hub bounds the whole ``start`` call.
+    enforces_start_timeout: ClassVar[bool] = False
 
     def __init__(self, request: SpawnRequest, **options: Any) -> None:
         self.request = request

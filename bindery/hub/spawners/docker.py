@@ -99,6 +99,7 @@ class DockerSpawner(Spawner):
     """One container per server, limits enforced, reachable on loopback only."""
 
     name: ClassVar[str] = "docker"
+    enforces_start_timeout: ClassVar[bool] = True
 
     def __init__(self, request: SpawnRequest, **options: Any) -> None:
         super().__init__(request, **options)
