@@ -328,6 +328,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackThread]:
         except Exception:  # noqa: BLE001 - cleanup
             pass
         running.stop()
+        # A warm-pool server may have been started while the users above were removed.
+        client = docker.from_env()
+        for container in client.containers.list(all=True, filters={"label": "bindery.hub"}):
+            if str(container.attrs["Config"]["Image"]).startswith(PREFIX + "/"):
+                container.remove(force=True)
 
 
 @pytest.fixture
