@@ -42,9 +42,12 @@ class LazyGroup(click.Group):
             try:
                 return getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError) as exc:
+                # Python unbinds ``exc`` after the except block; keep the reason.
+                reason = str(exc)
+
                 @click.command(name, help=help_text)
                 def unavailable() -> None:
-                    raise click.ClickException(f"'bindery {name}' is not available: {exc}")
+                    raise click.ClickException(f"'bindery {name}' is not available: {reason}")
                 return unavailable
         return super().get_command(ctx, name)
 

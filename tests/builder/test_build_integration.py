@@ -93,10 +93,10 @@ def test_notebook_change_does_not_reinstall_dependencies(builder: Builder, make_
     text = "".join(log)
     # BuildKit names each step "#N [..] RUN ..." and prints "#N CACHED" on its
     # own line for a step it did not run.
-    steps = re.findall(r"^#(\d+) \[.*uv pip install.*requirements.*$", text, re.M)
+    steps = re.findall(r"^#(\d+) \[.*uv pip install.*requirements.*$", text, re.MULTILINE)
     assert steps, text[-3000:]
     for number in steps:
-        assert re.search(rf"^#{number} CACHED$", text, re.M), text[-3000:]
+        assert re.search(rf"^#{number} CACHED$", text, re.MULTILINE), text[-3000:]
     assert "hi" in run_in_image(rebuilt.name, "cat a.ipynb").stdout
 
 

@@ -84,7 +84,7 @@ def test_image_trusts_the_extra_ca_certificates(builder, make_repo) -> None:
     if not extra:
         pytest.skip("no extra CA certificates configured on this machine")
     def bodies(text: str) -> set[str]:
-        return {"".join(m.split()) for m in re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END", text, re.S)}
+        return {"".join(m.split()) for m in re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END", text, re.DOTALL)}
 
     wanted = bodies(Path(extra[0]).read_text())
     built = builder.build(resolve(str(make_repo({"a.txt": "a\n"}, name="ca"))))

@@ -17,7 +17,6 @@ from bindery.hub.tokens import create_token
 
 from .conftest import make_settings
 
-
 #: The start timeout; long enough for a real local server to start listening.
 TIMEOUT = 8
 

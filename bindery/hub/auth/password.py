@@ -17,12 +17,12 @@ import anyio
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import DateTime, String, create_engine, select
+from sqlalchemy import DateTime, String, create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from starlette.requests import Request
 
-from bindery.hub.auth.base import AuthResult, Authenticator
+from bindery.hub.auth.base import Authenticator, AuthResult
 from bindery.hub.auth.errors import AuthConfigError, PasswordPolicyError
 from bindery.hub.auth.names import is_valid_username, normalize_username
 from bindery.hub.db.base import Base
