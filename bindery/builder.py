@@ -10,6 +10,7 @@ that were really installed, read back from the image after the build.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -54,6 +55,7 @@ def _no_events(event: dict[str, Any]) -> None:
     return None
 
 
+@functools.cache
 def host_uv_binary() -> Path | None:
     """The uv executable Bindery itself runs with (the ``uv`` dependency), if present.
 
@@ -69,6 +71,20 @@ def host_uv_binary() -> Path | None:
     except FileNotFoundError:
         return None
     return found if found.is_file() else None
+
+
+@functools.cache
+def _uv_identity() -> str:
+    """What identifies the bundled uv in the fingerprint ("" when none is bundled)."""
+    uv = host_uv_binary()
+    if uv is None:
+        return ""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"uv {version('uv')}"
+    except PackageNotFoundError:
+        return f"uv size {uv.stat().st_size}"
 
 
 class Builder:
@@ -118,16 +134,10 @@ class Builder:
         # name even within one version; and the uv binary copied into them.
         from bindery.environment import default_environment, render
 
-        uv = host_uv_binary()
-        plan = render(default_environment(b), b, ca_bundle=None, bundled_uv=uv is not None)
+        plan = render(default_environment(b), b, ca_bundle=None,
+                      bundled_uv=host_uv_binary() is not None)
         digest.update(plan.dockerfile.encode())
-        if uv is not None:
-            from importlib.metadata import PackageNotFoundError, version
-
-            try:
-                digest.update(f"uv {version('uv')}".encode())
-            except PackageNotFoundError:
-                digest.update(f"uv size {uv.stat().st_size}".encode())
+        digest.update(_uv_identity().encode())
         return digest.hexdigest()[:8]
 
     def image_name(self, ref: Ref) -> str:

@@ -48,8 +48,6 @@ _UV_ENV = "UV_CACHE_DIR=/tmp/uv-cache UV_LINK_MODE=copy"
 # machine. The repository's own packages keep uv's default (compiled on first import),
 # which keeps cold builds fast; see docs/builder.md.
 _COMPILE = "UV_COMPILE_BYTECODE=1"
-# dpkg fsyncs every file it unpacks; a build layer is committed as a whole anyway.
-_DPKG_UNSAFE_IO = "echo force-unsafe-io > /etc/dpkg/dpkg.cfg.d/bindery-unsafe-io"
 _PIP = "--mount=type=cache,target=/tmp/pip-cache,uid=1000,gid=1000,id=bindery-pip"
 
 
@@ -154,7 +152,6 @@ def _system_section() -> str:
 COPY .bindery/{START_CONTEXT_NAME} /usr/local/bin/bindery-start
 RUN {_APT_CACHE} \\
     rm -f /etc/apt/apt.conf.d/docker-clean \\
- && {_DPKG_UNSAFE_IO} \\
  && apt-get update -q \\
  && apt-get install -y -q --no-install-recommends {packages} \\
  && update-ca-certificates \\

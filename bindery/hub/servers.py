@@ -193,7 +193,7 @@ class ServerManager:
         forwarder = asyncio.create_task(self._forward_progress(spawner, tr))
         try:
             try:
-                limit = None if getattr(spawner, "enforces_start_timeout", False) else sp.start_timeout
+                limit = None if spawner.enforces_start_timeout else sp.start_timeout
                 target = await asyncio.wait_for(spawner.start(), limit)
             except TimeoutError as err:
                 raise SpawnFailed(f"The server did not start within {sp.start_timeout:.0f} s.") from err

@@ -65,6 +65,15 @@ def parse_ls_remote(output: str) -> tuple[dict[str, str], str | None]:
     return refs, head_branch
 
 
+def _shown_branches(refs: dict[str, str], head_branch: str | None, limit: int = 8) -> str:
+    """Branch names for an error message: the default branch first, at most ``limit``."""
+    branches = sorted(n.removeprefix("refs/heads/") for n in refs if n.startswith("refs/heads/"))
+    if head_branch in branches:
+        branches.remove(head_branch)
+        branches.insert(0, head_branch)
+    return ", ".join(branches[:limit]) + (", ..." if len(branches) > limit else "")
+
+
 class GitSource(Source):
     """A git URL: ``https://``, ``http://``, ``git://``, ``ssh://``, ``file://`` or ``user@host:path``."""
 
@@ -96,12 +105,12 @@ class GitSource(Source):
         refs, head_branch = self.ls_remote(url)
         if requested == "HEAD":
             if "HEAD" not in refs:
-                branches = sorted(n.removeprefix("refs/heads/") for n in refs if n.startswith("refs/heads/"))
-                if branches:
+                shown = _shown_branches(refs, head_branch)
+                if shown:
                     # A bare repository whose HEAD names a branch nobody pushed.
                     raise RefNotFound(
                         f"The default branch of {url} does not exist; choose a branch, tag or "
-                        f"commit with --ref (branches: {', '.join(branches[:8])})."
+                        f"commit with --ref (branches: {shown})."
                     )
                 raise RefNotFound(f"The repository {url} is empty (it has no commits yet).")
             return refs["HEAD"]
@@ -116,11 +125,7 @@ class GitSource(Source):
             found = self._expand_abbreviated(url, prefix)
             if found:
                 return found
-        branches = sorted(n.removeprefix("refs/heads/") for n in refs if n.startswith("refs/heads/"))
-        if head_branch in branches:
-            branches.remove(head_branch)
-            branches.insert(0, head_branch)
-        shown = ", ".join(branches[:8]) + (", ..." if len(branches) > 8 else "")
+        shown = _shown_branches(refs, head_branch)
         raise RefNotFound(
             f"branch, tag or commit {requested!r} does not exist in {url}; "
             f"available branches: {shown or '(none)'}"

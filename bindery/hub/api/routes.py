@@ -23,6 +23,7 @@ from bindery.hub.api.errors import ApiError
 from bindery.hub.api.models import is_active, user_model
 from bindery.hub.db.models import ApiToken, Server, User, utcnow
 from bindery.hub.names import InvalidName, check_name
+from bindery.hub.proxy.edge_auth import PROXY_TOKEN_HEADER
 from bindery.hub.scopes import ScopeError, allowed_to_grant, check_scopes
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import create_token, token_model
@@ -30,7 +31,6 @@ from bindery.hub.tokens import create_token, token_model
 #: The JupyterHub REST API version this API follows (clients such as the idle culler check it).
 API_VERSION = "5.2.1"
 PAGINATION_MEDIA = "application/jupyterhub-pagination+json"
-PROXY_TOKEN_HEADER = "X-Bindery-Proxy-Token"
 
 
 # -- helpers --------------------------------------------------------------------
