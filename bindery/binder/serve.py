@@ -29,6 +29,7 @@ import click
 import uvicorn
 
 from bindery.config import Settings, load_settings
+from bindery.log_setup import configure_logging
 
 log = logging.getLogger("bindery.binder")
 
@@ -208,7 +209,7 @@ def serve_command(ctx: click.Context, port: int | None, ip: str | None,
         settings.binder.ip = ip
     if allow_local_repos:
         settings.allow_local_repos = True
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(logging.INFO, "%(asctime)s %(name)s %(message)s")
     try:
         asyncio.run(_run(settings, port))
     except OSError as exc:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import signal
@@ -17,6 +16,7 @@ from typing import Any
 import click
 
 from bindery.hub.settings import HubSettings
+from bindery.log_setup import configure_logging
 
 
 def _hub_settings(ctx: click.Context) -> HubSettings:
@@ -91,7 +91,7 @@ def serve(settings: HubSettings, log_level: str = "info") -> None:
     from bindery.hub.proxy.client import ChpProcess, ProxyError, ProxyProcess
     from bindery.hub.proxy.settings import AUTH_TOKEN_ENV
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level.upper(), "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not settings.proxy.auth_token:
         settings.proxy.auth_token = secrets.token_hex(32)
     os.environ[AUTH_TOKEN_ENV] = settings.proxy.auth_token
