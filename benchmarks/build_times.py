@@ -25,8 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bindery.builder import Builder  # noqa: E402
+from bindery.composition import make_builder  # noqa: E402
 from bindery.cli import wait_until_ready  # noqa: E402
-from bindery.config import Settings  # noqa: E402
+from bindery.composition import Settings  # noqa: E402
 from bindery.engine.base import RunRequest  # noqa: E402
 from bindery.sources import resolve  # noqa: E402
 
@@ -91,7 +92,7 @@ def start_to_ready(builder: Builder, image: str, runs: int = 5) -> list[float]:
 def main() -> None:
     settings = Settings()
     settings.builder.image_prefix = "bindery-bench"
-    builder = Builder(settings)
+    builder = make_builder(settings)
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "bench-repo"
         repo.mkdir()

@@ -12,15 +12,21 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import click
-import httpx
 
 from bindery import __version__
-from bindery.config import Settings, load_settings
+from bindery.builder.events import BuildEvent
+from bindery.composition import Settings, load_settings, make_builder
+from bindery.config import ConfigError
 from bindery.errors import BinderyError
 from bindery.progress import JsonProgress, LiveProgress
+from bindery.readiness import NotReady, wait_until_ready
+
+if TYPE_CHECKING:
+    from bindery.builder import Builder
 
 LAZY_COMMANDS = {
     "hub": ("bindery.hub.cli", "hub_group", "Run the multi-user hub (JupyterHub's job)."),
@@ -66,8 +72,8 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 def _settings(ctx: click.Context) -> Settings:
     try:
         return load_settings(ctx.obj.get("config_file"))
-    except Exception as exc:  # pydantic ValidationError, bad TOML, missing file
-        raise click.ClickException(f"invalid configuration: {exc}") from exc
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _build_options(func: Any) -> Any:
@@ -82,20 +88,18 @@ def _build_options(func: Any) -> Any:
 
 
 def _do_build(settings: Settings, spec: str, ref: str | None, image_name: str | None,
-              json_logs: bool) -> tuple[str, Any]:
-    from bindery.builder import Builder
-
+              json_logs: bool) -> tuple[str, Builder]:
     display = JsonProgress() if json_logs else LiveProgress()
     failed_reported = False
 
-    def progress(event: dict[str, Any]) -> None:
+    def progress(event: BuildEvent) -> None:
         nonlocal failed_reported
         failed_reported = failed_reported or event.get("phase") == "failed"
         display(event)
 
     with display:
         try:
-            builder = Builder(settings)
+            builder = make_builder(settings)
             progress({"phase": "resolving", "message": f"Resolving {spec}" + (f" at {ref}" if ref else "") + "\n"})
             resolved = builder.resolve(spec, ref)
             image = builder.build(resolved, on_event=progress, image_name=image_name)
@@ -158,50 +162,35 @@ def run(ctx: click.Context, spec: str, ref: str | None, image_name: str | None, 
 
     signal.signal(signal.SIGTERM, lambda *_: (_stop(), sys.exit(0)))
     try:
-        wait_until_ready(server.url, token, timeout=120, is_alive=lambda: _alive(builder, server))
+        _wait_until_ready(builder, server.url, server.container_id, token)
         url = f"{server.url}/lab?token={token}"
         emit({"phase": "ready", "url": server.url + "/", "token": token, "image": name,
               "message": f"JupyterLab is ready: {url}\n"})
         if not json_logs:
             click.echo(url)
             click.echo("Press Ctrl-C to stop and remove the container.", err=True)
-        while _alive(builder, server):
+        while builder.engine.is_running(server.container_id):
             time.sleep(1)
         logs = builder.engine.logs(server.container_id)
         raise click.ClickException(f"the server stopped unexpectedly:\n{logs}")
     except KeyboardInterrupt:
         click.echo("\nStopping…", err=True)
-    except TimeoutError as exc:
+    except NotReady as exc:
         logs = builder.engine.logs(server.container_id)
         raise click.ClickException(f"{exc}\nLast lines of the server log:\n{logs}") from exc
     finally:
         _stop()
 
 
-def _alive(builder: Any, server: Any) -> bool:
-    try:
-        container = builder.engine.client.containers.get(server.container_id)
-    except Exception:  # noqa: BLE001 - gone is not alive
-        return False
-    return container.status in ("created", "running")
+def _wait_until_ready(builder: Builder, url: str, container_id: str, token: str) -> float:
+    """The shared readiness probe, ending early when the container exits."""
+    async def alive() -> bool:
+        return builder.engine.is_running(container_id)
 
+    async def wait() -> float:
+        return await wait_until_ready(f"{url}/api/status", token, 120, alive)
 
-def wait_until_ready(url: str, token: str, timeout: float, is_alive: Any = None) -> float:
-    """Poll ``GET /api/status`` with the token until Jupyter answers 200; return seconds."""
-    started = time.monotonic()
-    deadline = started + timeout
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            try:
-                response = client.get(f"{url}/api/status", headers={"Authorization": f"token {token}"})
-                if response.status_code == 200:
-                    return time.monotonic() - started
-            except httpx.TransportError:
-                pass
-            if is_alive is not None and not is_alive():
-                raise TimeoutError("the server exited before it answered")
-            time.sleep(0.05)
-    raise TimeoutError(f"the server did not answer within {timeout:.0f} s")
+    return anyio.run(wait)
 
 
 @main.command()
@@ -210,7 +199,7 @@ def wait_until_ready(url: str, token: str, timeout: float, is_alive: Any = None)
 @click.pass_context
 def doctor(ctx: click.Context, fix: bool, no_default_image: bool) -> None:
     """Check (and with --fix, repair) the container engine and base images."""
-    from bindery.engine.setup import run_doctor
+    from bindery.doctor import run_doctor
 
     settings = _settings(ctx)
     checks = run_doctor(settings, fix, lambda msg: click.echo(msg, err=True),

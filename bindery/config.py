@@ -1,123 +1,273 @@
-"""One typed settings object for all of Bindery.
+"""Reading configuration once, at start-up, and saying exactly where a bad value came from.
 
-Values come, in increasing priority, from the defaults below, a TOML file
-(``--config FILE``, ``$BINDERY_CONFIG`` or ``./bindery.toml`` when present) and
-environment variables: ``BINDERY_<FIELD>`` for top-level fields and
-``BINDERY_<SECTION>__<FIELD>`` for sections (``BINDERY_HUB__PORT=9000``).
-Everything is validated once at start, so a typo fails loudly before any work.
-Each part owns its section class (``bindery.hub.settings``, ``bindery.binder.settings``).
+Values come, in increasing priority, from the defaults of the settings model, one
+TOML file (``--config FILE``, ``$BINDERY_CONFIG`` or ``./bindery.toml``), environment
+variables (``BINDERY_<FIELD>``, ``BINDERY_<SECTION>__<FIELD>``,
+``BINDERY_HUB__SPAWNER__MEM_LIMIT``) and command-line options. Every key is checked:
+an unknown key anywhere, a plugin's own keys included, stops the start with the key
+named and its origin ("bindery.toml, line 12" or "environment variable ...").
+
+This module knows how to read and check, not what the settings are: the caller (the
+composition root, :mod:`bindery.composition`) passes the model. So it imports no part
+of Bindery but the plugin registry, and each part owns its own section class.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-from bindery.binder.settings import BinderSettings
-from bindery.hub.settings import HubSettings
+from bindery.errors import BinderyError
+from bindery.plugins import PluginError, PluginGroup, PluginOptions
 
-#: Where the host keeps its trusted roots on Debian/Ubuntu; RHEL-likes use the second.
-HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+ENV_PREFIX = "BINDERY_"
+
+Path_ = tuple[str, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
-def default_ca_bundle() -> str | None:
-    """The host's CA bundle, so builds trust the same roots as the host (TLS interception)."""
-    for candidate in HOST_CA_BUNDLES:
-        if Path(candidate).is_file():
-            return candidate
-    return None
+class ConfigError(BinderyError):
+    """The configuration cannot be used; the text names the key and where it came from."""
 
 
-class BuilderSettings(BaseModel):
-    """How repositories become images."""
+class Section(BaseModel):
+    """Base of every settings section: an unknown key is an error, never ignored."""
 
-    #: Base images by Python version. The distribution's own Python is used, so
-    #: these work without any registry once ``bindery doctor --fix`` made them.
-    base_images: dict[str, str] = Field(
-        default_factory=lambda: {"3.11": "bindery/base:bookworm", "3.13": "bindery/base:trixie"}
-    )
-    default_python: str = "3.11"
-    #: PEM bundle(s) trusted by apt/pip/uv/npm inside builds; ``None`` disables.
-    extra_ca_certificates: list[str] = Field(
-        default_factory=lambda: [b] if (b := default_ca_bundle()) else []
-    )
-    #: Prefix for image names derived from the source ("bindery-r/owner-repo:<sha>").
-    image_prefix: str = "bindery-r"
-    #: Kill a build after this many seconds.
-    build_timeout: float = 1800.0
-    #: Memory limit for build steps (docker build --memory), e.g. "4g"; None = unlimited.
-    build_memory: str | None = "6g"
-    #: Refuse repositories whose checkout is larger than this (bytes).
-    max_repo_bytes: int = 1_000_000_000
-    #: Packages always installed into the environment's Python.
-    jupyter_packages: list[str] = Field(
-        default_factory=lambda: ["jupyterlab>=4,<5", "notebook>=7,<8", "ipykernel", "jupyter-server>=2"]
-    )
-    #: Removed again right after the Jupyter install. ``rfc3987-syntax`` (pulled in by
-    #: ``jsonschema[format-nongpl]``) compiles ~35 Lark parsers when imported, which
-    #: costs every server start 1-2 s; jsonschema works without it (no Jupyter schema
-    #: uses the ``iri`` formats it checks).
-    jupyter_remove: list[str] = Field(default_factory=lambda: ["rfc3987-syntax"])
-    #: Where git checkouts and build contexts are made.
-    work_dir: Path = Field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")) / "bindery")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class Settings(BaseSettings):
-    """All settings; see the module docstring for where they come from."""
+class PluginSection(Section):
+    """A section whose ``kind`` picks a plugin; the plugin's own keys sit beside it.
 
-    model_config = SettingsConfigDict(
-        env_prefix="BINDERY_",
-        env_nested_delimiter="__",
-        extra="forbid",
-    )
+    ``[hub.spawner] kind = "docker"`` with ``mem_limit = "2g"``: the section's own
+    fields are the keys every plugin of the group shares; the remaining keys are
+    validated against the chosen plugin's ``options_model`` and kept, typed, as
+    :attr:`options`. A key that neither knows is an error naming the plugin.
+    """
 
-    #: Allow local paths, file:// URLs and git hosts on loopback/private addresses
-    #: as launch sources in the *web* service (the CLI always allows them).
-    allow_local_repos: bool = False
-    #: Path of the docker CLI used for BuildKit builds ("" = find one).
-    docker_cli: str = ""
-    builder: BuilderSettings = Field(default_factory=BuilderSettings)
-    hub: HubSettings = Field(default_factory=HubSettings)
-    binder: BinderSettings = Field(default_factory=BinderSettings)
+    model_config = ConfigDict(extra="allow", validate_assignment=False)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = _config_path()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
+    #: The registry this section chooses from; set by each subclass.
+    plugin_group: ClassVar[PluginGroup[Any]]
+
+    kind: str
+    _options: PluginOptions | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _validate_plugin_options(self) -> Self:
+        raw = dict(self.model_extra or {})
+        group = self.plugin_group
+        try:
+            self._options = group.options_for(self.kind, raw)
+        except PluginError as exc:
+            raise PydanticCustomError("plugin_unknown", "{reason}",
+                                      {"reason": str(exc), "key": "kind"}) from exc
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = str(first["loc"][0]) if first["loc"] else "kind"
+            if first["type"] == "extra_forbidden":
+                reason = f"unknown key {key!r} (not a setting of the section nor of the " \
+                         f"{self.kind!r} {group.noun})"
+            else:
+                reason = f"{key}: {first['msg']}"
+            raise PydanticCustomError("plugin_option", "{reason}",
+                                      {"reason": reason, "key": key}) from exc
+        return self
+
+    @property
+    def options(self) -> PluginOptions:
+        """The chosen plugin's own options, validated against its ``options_model``."""
+        if self._options is None:  # pragma: no cover - the validator always sets it
+            raise ConfigError(f"{type(self).__name__} was not validated")
+        return self._options
 
 
-def _config_path() -> Path | None:
-    explicit = os.environ.get("BINDERY_CONFIG")
-    if explicit:
-        path = Path(explicit)
+# -- where values come from -------------------------------------------------
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str],
+                     cwd: Path) -> Path | None:
+    """``--config`` first, then ``$BINDERY_CONFIG``, then ``./bindery.toml`` if present."""
+    named = explicit if explicit is not None else environ.get("BINDERY_CONFIG")
+    if named:
+        path = Path(named)
         if not path.is_file():
-            raise FileNotFoundError(f"BINDERY_CONFIG names {path}, which does not exist")
+            origin = "--config" if explicit is not None else "BINDERY_CONFIG"
+            raise ConfigError(f"{origin} names {path}, which does not exist.")
         return path
-    local = Path("bindery.toml")
+    local = cwd / "bindery.toml"
     return local if local.is_file() else None
 
 
-def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-    """Read and validate settings; ``config_file`` wins over ``$BINDERY_CONFIG``."""
-    if config_file is not None:
-        os.environ["BINDERY_CONFIG"] = str(config_file)
-    return Settings(**overrides)
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
+
+
+def _dotted(text: str) -> Path_:
+    return tuple(part.strip().strip("\"'") for part in text.split("."))
+
+
+def toml_lines(text: str) -> dict[Path_, int]:
+    """The line number of every table header and key, by its full dotted path.
+
+    ``tomllib`` keeps no positions; this scan covers the forms people write
+    (``[a.b]`` headers, ``key = ...`` and dotted keys) and is only used to point
+    at the line in an error message.
+    """
+    lines: dict[Path_, int] = {}
+    table: Path_ = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _dotted(header.group(1))
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            lines.setdefault(table + _dotted(key.group(1)), number)
+    return lines
+
+
+def _set(tree: dict[str, Any], path: Path_, value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[path[-1]] = value
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _env_value(text: str) -> Any:
+    """Lists and tables are written as JSON in variables; everything else stays a string."""
+    stripped = text.strip()
+    if stripped[:1] in "[{":
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            return text
+    return text
+
+
+def _walk(tree: Mapping[str, Any], prefix: Path_ = ()) -> list[Path_]:
+    paths: list[Path_] = []
+    for key, value in tree.items():
+        path = prefix + (key,)
+        paths.append(path)
+        if isinstance(value, Mapping):
+            paths.extend(_walk(value, path))
+    return paths
+
+
+class _Origins:
+    """Where each key's value came from, for error messages."""
+
+    def __init__(self) -> None:
+        self.by_path: dict[Path_, str] = {}
+
+    def note(self, path: Path_, origin: str) -> None:
+        self.by_path[path] = origin
+
+    def of(self, path: Path_) -> str:
+        for length in range(len(path), 0, -1):
+            found = self.by_path.get(path[:length])
+            if found:
+                return found
+        return "the defaults"
+
+
+def load(
+    model: type[M],
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    aliases: Mapping[str, Path_] | None = None,
+    not_settings: frozenset[str] = frozenset({"BINDERY_CONFIG"}),
+    cwd: Path | None = None,
+) -> M:
+    """Read the file, the environment and ``overrides`` into ``model``, validated once.
+
+    ``aliases`` maps other documented variable names (``CONFIGPROXY_AUTH_TOKEN``)
+    to the setting they fill; ``not_settings`` names prefixed variables that are
+    not settings (``BINDERY_CONFIG`` itself). Raises :class:`ConfigError` naming the key and its origin.
+    """
+    env = dict(os.environ if environ is None else environ)
+    origins = _Origins()
+    values: dict[str, Any] = {}
+
+    path = find_config_file(config_file, env, cwd or Path.cwd())
+    if path is not None:
+        text = path.read_text(encoding="utf-8")
+        try:
+            values = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        lines = toml_lines(text)
+        for key_path in _walk(values):
+            line = lines.get(key_path)
+            origins.note(key_path, f"{path}, line {line}" if line else str(path))
+
+    from_env: dict[str, Any] = {}
+    for name, raw in sorted(env.items()):
+        if name in (aliases or {}):
+            key_path = (aliases or {})[name]
+        elif name.startswith(ENV_PREFIX) and name not in not_settings:
+            key_path = tuple(p.lower() for p in name[len(ENV_PREFIX):].split("__"))
+            if not all(key_path):
+                raise ConfigError(f"environment variable {name} is not a valid setting name.")
+        else:
+            continue
+        _set(from_env, key_path, _env_value(raw))
+        origins.note(key_path, f"environment variable {name}")
+    values = _merge(values, from_env)
+
+    if overrides:
+        values = _merge(values, overrides)
+        for key_path in _walk(overrides):
+            origins.note(key_path, "a command-line option")
+
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc, origins)) from exc
+
+
+def describe_errors(exc: ValidationError, origins: _Origins | None = None) -> str:
+    """One line per problem: the dotted key, what is wrong, where the value came from."""
+    problems = []
+    for error in exc.errors():
+        loc: Path_ = tuple(str(part) for part in error["loc"])
+        ctx = error.get("ctx") or {}
+        if "key" in ctx and ctx["key"] != "kind":
+            loc = loc + (str(ctx["key"]),)
+        elif ctx.get("key") == "kind":
+            loc = loc + ("kind",)
+        dotted = ".".join(loc) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {dotted!r}"
+        elif error["type"] in ("plugin_option", "plugin_unknown"):
+            message = f"{dotted}: {ctx.get('reason', error['msg'])}"
+        else:
+            message = f"{dotted}: {error['msg']}"
+        where = origins.of(loc) if origins is not None else ""
+        problems.append(f"{message} (from {where})" if where else message)
+    return "invalid configuration: " + "; ".join(problems)

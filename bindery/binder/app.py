@@ -33,7 +33,7 @@ from bindery.binder import badges, providers
 from bindery.binder.hub_client import HubClient, HubError
 from bindery.binder.service import BinderService, LaunchRequest
 from bindery.binder.sse import with_keepalive
-from bindery.config import Settings
+from bindery.composition import Settings
 from bindery.errors import BinderyError
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -233,9 +233,9 @@ def create_app(settings: Settings, builder: Any | None = None,
                hub: HubClient | None = None) -> Starlette:
     """The binder app; ``builder``/``hub`` default to the real ones from ``settings``."""
     if builder is None:
-        from bindery.builder import Builder
+        from bindery.composition import make_builder
 
-        builder = Builder(settings)
+        builder = make_builder(settings)
     b = settings.binder
     if hub is None and b.hub_url:
         hub = HubClient(b.hub_url, b.hub_api_token)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 import signal
 import socket
@@ -28,13 +27,12 @@ from typing import Any
 import click
 import uvicorn
 
-from bindery.config import Settings, load_settings
+from bindery.composition import Settings, load_settings
+from bindery.config import ConfigError
 from bindery.log_setup import configure_logging
 
 log = logging.getLogger("bindery.binder")
 
-#: The hub reads a deployment's service token from here (stored hashed, scope admin).
-ADMIN_TOKEN_ENV = "BINDERY_HUB_ADMIN_TOKEN"
 #: The hub's edge-auth endpoint the proxy asks before letting a request reach a server.
 EDGE_AUTH_PATH = "/hub/api/proxy/authorize"
 
@@ -88,6 +86,7 @@ def prepare_settings(settings: Settings, port: int | None = None) -> Settings:
     b.app_port = b.app_port or free_port()
     b.hub_url = f"{hub.hub_url}/hub/"
     b.hub_api_token = b.hub_api_token or secrets.token_hex(32)
+    hub.admin_token = b.hub_api_token
     if not b.events_log:
         b.events_log = str(data / "launches.jsonl")
     return s
@@ -144,7 +143,6 @@ class BinderStack:
             auth_url=_edge_auth_url(hub_settings.hub_url),
         )
         await asyncio.to_thread(self.proxy.start)
-        os.environ[ADMIN_TOKEN_ENV] = b.hub_api_token
         self.hub = Hub(hub_settings)
         await self._serve(build_app(self.hub), hub_settings.hub_ip, hub_settings.hub_port)
         self.binder_app = create_app(s)
@@ -203,8 +201,8 @@ def serve_command(ctx: click.Context, port: int | None, ip: str | None,
     config_file = (ctx.obj or {}).get("config_file") if ctx.obj else None
     try:
         settings = load_settings(config_file)
-    except Exception as exc:
-        raise click.ClickException(f"invalid configuration: {exc}") from exc
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     if ip:
         settings.binder.ip = ip
     if allow_local_repos:

@@ -28,7 +28,7 @@ from bindery.binder.launch_log import LaunchLog
 from bindery.binder.metrics import BinderMetrics
 from bindery.binder.safety import check_public_remote
 from bindery.binder.warm_pool import WarmPool
-from bindery.config import Settings
+from bindery.composition import Settings
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError, SpecError
 from bindery.sources.base import Ref
 

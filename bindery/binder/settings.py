@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bindery.config import Section
 from pydantic import BaseModel, Field, field_validator
 
 
-class BinderSettings(BaseModel):
+class BinderSettings(Section):
     """How the launch service listens, shares builds and keeps use fair."""
 
     #: Public port of ``bindery serve`` (the proxy listens here and sends ``/`` to the binder).

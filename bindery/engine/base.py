@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from bindery.plugins import PluginGroup, PluginOptions
+
 LogSink = Callable[[str], None]
 
 
@@ -60,9 +62,17 @@ class RunningServer:
 
 
 class Engine(ABC):
-    """A container engine able to build images and run servers."""
+    """A container engine able to build images and run servers.
+
+    An engine is constructed with its own validated options (``options_model``),
+    taken from the ``[engine]`` section of the settings.
+    """
 
     name: ClassVar[str]
+    options_model: ClassVar[type[PluginOptions]] = PluginOptions
+
+    def __init__(self, options: PluginOptions) -> None:
+        self.options = options
 
     @abstractmethod
     def check(self) -> str:
@@ -97,5 +107,13 @@ class Engine(ABC):
         """Stop and remove a container; no error if it is gone."""
 
     @abstractmethod
+    def is_running(self, container_id: str) -> bool:
+        """True while the container exists and has not exited (created or running)."""
+
+    @abstractmethod
     def logs(self, container_id: str, tail: int = 50) -> str:
         """The last lines a container printed (to explain a failed start)."""
+
+
+#: Every installed Engine (entry-point group ``bindery.engines``).
+ENGINES: PluginGroup[Engine] = PluginGroup("bindery.engines", Engine, "engine")

@@ -23,6 +23,7 @@ import docker.errors
 from bindery.engine.build_limits import BuildMemoryGuard, parse_memory
 from bindery.engine.base import BuildRequest, Engine, LogSink, RunningServer, RunRequest
 from bindery.errors import BuildError, BuildLimitExceeded, EngineUnavailable
+from bindery.plugins import PluginOptions
 
 #: A docker CLI whose plain ``docker build`` is BuildKit without the buildx plugin.
 PREFERRED_CLIS = ("/usr/bin/docker",)
@@ -39,9 +40,6 @@ def find_docker_cli(explicit: str = "") -> str:
     """
     if explicit:
         return explicit
-    env = os.environ.get("BINDERY_DOCKER_CLI")
-    if env:
-        return env
     for path in PREFERRED_CLIS:
         if os.access(path, os.X_OK):
             return path
@@ -54,13 +52,25 @@ def find_docker_cli(explicit: str = "") -> str:
     return found
 
 
+class DockerEngineOptions(PluginOptions):
+    """``[engine]`` keys of the Docker engine."""
+
+    #: Path of the docker CLI used for BuildKit builds ("" = find one);
+    #: also ``$BINDERY_DOCKER_CLI``.
+    cli: str = ""
+
+
 class DockerEngine(Engine):
     """The local Docker Engine."""
 
     name: ClassVar[str] = "docker"
+    options_model: ClassVar[type[PluginOptions]] = DockerEngineOptions
 
-    def __init__(self, cli: str = "", client: docker.DockerClient | None = None) -> None:
-        self._cli_setting = cli
+    def __init__(self, options: PluginOptions | None = None,
+                 client: docker.DockerClient | None = None) -> None:
+        opts = options if isinstance(options, DockerEngineOptions) else DockerEngineOptions()
+        super().__init__(opts)
+        self._cli_setting = opts.cli
         self._client = client
 
     # -- plumbing -----------------------------------------------------------
@@ -217,6 +227,13 @@ class DockerEngine(Engine):
             container.remove(force=True)
         except docker.errors.NotFound:
             pass
+
+    def is_running(self, container_id: str) -> bool:
+        try:
+            container = self.client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return False
+        return container.status in ("created", "running")
 
     def logs(self, container_id: str, tail: int = 50) -> str:
         try:

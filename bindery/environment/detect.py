@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bindery.config import BuilderSettings
+from bindery.environment.options import EnvironmentOptions
 from bindery.environment import apt, pipfile, python, scripts
 from bindery.environment.dockerfile import repo_dockerfile
 from bindery.environment.errors import RepoConfigError
@@ -44,13 +44,13 @@ _UNSUPPORTED = {
 }
 
 
-def default_environment(settings: BuilderSettings) -> Environment:
+def default_environment(settings: EnvironmentOptions) -> Environment:
     """The environment of a repository without any configuration: JupyterLab,
     Notebook 7 and ipykernel on the default Python (the hub's default image)."""
     return Environment(python_version=settings.default_python, python_source="default")
 
 
-def detect(repo_dir: Path, settings: BuilderSettings) -> Environment:
+def detect(repo_dir: Path, settings: EnvironmentOptions) -> Environment:
     """What ``repo_dir`` needs; invalid or unsupported configuration raises RepoConfigError."""
     if not repo_dir.is_dir():
         raise RepoConfigError(f"{repo_dir} is not a directory; nothing to build.")
@@ -108,7 +108,7 @@ def _hidden_root_files(files: ConfigFiles) -> list[str]:
 
 
 def _python_version(
-    files: ConfigFiles, settings: BuilderSettings, notes: list[str]
+    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str]
 ) -> tuple[str, str]:
     requested = python.runtime_python(files, settings)
     if requested is not None:
@@ -119,7 +119,7 @@ def _python_version(
 
 
 def _python_requirements(
-    files: ConfigFiles, settings: BuilderSettings, notes: list[str]
+    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str]
 ) -> tuple[Requirements, str | None] | None:
     """Requirements to install, and a Python version the Pipfile asks for (if any)."""
     conda = next((n for n in ("environment.yml", "environment.yaml") if files.has(n)), None)

@@ -11,7 +11,7 @@ import re
 import shlex
 import tomllib
 
-from bindery.config import BuilderSettings
+from bindery.environment.options import EnvironmentOptions
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Requirements
 from bindery.environment.repo_files import ConfigFiles
@@ -22,7 +22,7 @@ _VCS = re.compile(r"^(git|hg|svn|bzr)\+")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2")
 
 
-def _available(settings: BuilderSettings) -> str:
+def _available(settings: EnvironmentOptions) -> str:
     return ", ".join(f"python-{v}" for v in sorted(settings.base_images, key=_version_key))
 
 
@@ -30,7 +30,7 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
-def check_python_version(version: str, origin: str, settings: BuilderSettings) -> str:
+def check_python_version(version: str, origin: str, settings: EnvironmentOptions) -> str:
     """``version`` ("3.11") if a base image provides it; otherwise an error naming the choices."""
     if version not in settings.base_images:
         raise RepoConfigError(
@@ -40,7 +40,7 @@ def check_python_version(version: str, origin: str, settings: BuilderSettings) -
     return version
 
 
-def runtime_python(files: ConfigFiles, settings: BuilderSettings) -> str | None:
+def runtime_python(files: ConfigFiles, settings: EnvironmentOptions) -> str | None:
     """The X.Y version requested by runtime.txt, or None when there is no runtime.txt."""
     text = files.read_text("runtime.txt")
     if text is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from bindery.config import BuilderSettings
+from bindery.environment.options import EnvironmentOptions
 from bindery.environment.dockerfile import first_base_image
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import BuildPlan, Environment, Requirements
@@ -52,7 +52,7 @@ _PIP = "--mount=type=cache,target=/tmp/pip-cache,uid=1000,gid=1000,id=bindery-pi
 
 
 def render(
-    env: Environment, settings: BuilderSettings, *, ca_bundle: bytes | None, bundled_uv: bool = False
+    env: Environment, settings: EnvironmentOptions, *, ca_bundle: bytes | None, bundled_uv: bool = False
 ) -> BuildPlan:
     """The build plan for ``env``; ``ca_bundle`` (PEM) is trusted inside the image.
 
@@ -261,7 +261,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def summarize(env: Environment, settings: BuilderSettings, *, ca_bundle: bytes | None) -> list[str]:
+def summarize(env: Environment, settings: EnvironmentOptions, *, ca_bundle: bytes | None) -> list[str]:
     """Lines a person reads in the build log to see what Bindery understood."""
     source = "default" if env.python_source == "default" else env.python_source
     lines = [f"Python {env.python_version} ({source})"]

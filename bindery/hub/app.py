@@ -135,11 +135,12 @@ class Hub:
             self.engine.dispose()
 
     def _register_env_token(self) -> None:
-        token = os.environ.get(ADMIN_TOKEN_ENV, "")
+        token = self.settings.admin_token
         if not token:
             return
         if len(token) < 16:
-            raise ValueError(f"${ADMIN_TOKEN_ENV} is too short: use at least 16 random characters.")
+            raise ValueError("hub.admin_token ($BINDERY_HUB_ADMIN_TOKEN) is too short: "
+                             "use at least 16 random characters.")
         with self.db() as s:
             ensure_service_token(s, token, ADMIN_TOKEN_ENV, ["admin"])
             s.commit()

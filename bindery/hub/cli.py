@@ -20,13 +20,14 @@ from bindery.log_setup import configure_logging
 
 
 def _hub_settings(ctx: click.Context) -> HubSettings:
-    from bindery.config import load_settings
+    from bindery.composition import load_settings
+    from bindery.config import ConfigError
 
     config_file = (ctx.find_root().obj or {}).get("config_file")
     try:
         return load_settings(config_file).hub
-    except Exception as exc:
-        raise click.ClickException(f"invalid configuration: {exc}") from exc
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _run_options(func: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bindery.config import Section
 from pydantic import BaseModel, Field, field_validator
 
 from bindery.hub.auth.settings import AuthSettings
@@ -9,7 +10,7 @@ from bindery.hub.proxy.settings import ProxySettings
 from bindery.hub.spawners.settings import SpawnerSettings
 
 
-class CullSettings(BaseModel):
+class CullSettings(Section):
     """Built-in idle culling (``[hub.cull]``); off unless ``timeout`` > 0 or ``max_age`` > 0."""
 
     #: Stop servers idle for this many seconds (0 = never).
@@ -22,7 +23,7 @@ class CullSettings(BaseModel):
     temporary_users: bool = True
 
 
-class HubSettings(BaseModel):
+class HubSettings(Section):
     """Owned by the hub; every field has a default that runs on one machine."""
 
     #: Public port (the proxy listens here; the hub app itself is internal).
@@ -37,6 +38,9 @@ class HubSettings(BaseModel):
     hub_id: str = "bindery"
     #: SQLAlchemy URL of the hub database (SQLite file by default, postgresql+psycopg:// in production).
     db_url: str = "sqlite:///bindery-hub.sqlite"
+    #: An API token (scope admin) for the deployment's services, stored hashed at start;
+    #: also ``$BINDERY_HUB_ADMIN_TOKEN``. At least 16 random characters.
+    admin_token: str = ""
     #: Secret signing the login cookie ("" = read/create ``cookie_secret_file``).
     cookie_secret: str = ""
     cookie_secret_file: str = "bindery-hub-cookie-secret"

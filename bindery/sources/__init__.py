@@ -7,15 +7,11 @@ touching Bindery.
 
 from __future__ import annotations
 
-import logging
-from importlib.metadata import entry_points
-
 from bindery.errors import SpecError
-from bindery.sources.base import Ref, Source
+from bindery.sources.base import SOURCES, Ref, Source
 
-__all__ = ["Ref", "Source", "find_source", "load_sources", "resolve"]
+__all__ = ["SOURCES", "Ref", "Source", "find_source", "load_sources", "resolve", "source_named"]
 
-log = logging.getLogger(__name__)
 
 #: Order in which sources are asked whether they accept a spec: specific syntaxes
 #: (shorthands, DOIs, then URLs: https://doi.org/... is a URL too) before the catch-all
@@ -30,17 +26,13 @@ EXPECTED_FORMS = (
 
 def load_sources() -> list[type[Source]]:
     """Every installed Source class, the most specific syntax first."""
-    found: list[type[Source]] = []
-    for entry in entry_points(group="bindery.sources"):
-        try:
-            cls = entry.load()
-        except Exception:  # one broken plugin must not disable every source
-            log.exception("the source plugin %r (%s) cannot be loaded; skipping it", entry.name, entry.value)
-            continue
-        if not getattr(cls, "name", None):
-            cls.name = entry.name
-        found.append(cls)
-    return sorted(found, key=lambda cls: (_PRIORITY.get(cls.name, 50), cls.name))
+    found = SOURCES.load_all()
+    return sorted(found.values(), key=lambda cls: (_PRIORITY.get(cls.name, 50), cls.name))
+
+
+def source_named(name: str) -> Source:
+    """An instance of the Source registered as ``name`` (the ``source`` of a Ref)."""
+    return SOURCES.load(name)()
 
 
 def find_source(spec: str) -> Source:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from bindery.plugins import PluginGroup, PluginOptions
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -38,6 +40,8 @@ class Source(ABC):
 
     #: Registered name (entry point key), e.g. ``"git"``.
     name: ClassVar[str]
+    #: The source's own settings (none for the built-ins).
+    options_model: ClassVar[type[PluginOptions]] = PluginOptions
 
     @classmethod
     @abstractmethod
@@ -55,5 +59,14 @@ class Source(ABC):
         """
 
     @abstractmethod
-    def fetch(self, ref: Ref, dest: Path) -> Path:
-        """Materialise exactly ``ref`` into the empty directory ``dest``; return it."""
+    def fetch(self, ref: Ref, dest: Path, max_bytes: int | None = None) -> Path:
+        """Materialise exactly ``ref`` into the empty directory ``dest``; return it.
+
+        ``max_bytes`` bounds what may be written: a source stops as soon as it
+        knows the repository is larger (declared size, or measured while fetching)
+        and raises :class:`~bindery.errors.SourceError`, leaving nothing behind.
+        """
+
+
+#: Every installed Source (entry-point group ``bindery.sources``).
+SOURCES: PluginGroup[Source] = PluginGroup("bindery.sources", Source, "source")

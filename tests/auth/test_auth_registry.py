@@ -32,18 +32,18 @@ def test_unknown_name_lists_known_ones() -> None:
 
 def test_settings_build_the_configured_authenticator(monkeypatch) -> None:
     monkeypatch.setenv("BINDERY_HUB__AUTH__KIND", "anonymous")
-    from bindery.config import Settings
+    from bindery.composition import load_settings
 
-    auth = Settings().hub.auth.build_authenticator(session_factory=object())
+    auth = load_settings().hub.auth.build_authenticator(session_factory=object())
     assert isinstance(auth, TemporaryAuthenticator)
 
 
 def test_secrets_from_env_are_never_printed(monkeypatch) -> None:
     monkeypatch.setenv("BINDERY_HUB__AUTH__CLIENT_SECRET", "super-secret-value")
     monkeypatch.setenv("BINDERY_HUB__AUTH__SHARED_PASSWORD", "workshop-pass-123")
-    from bindery.config import Settings
+    from bindery.composition import load_settings
 
-    auth = Settings().hub.auth
+    auth = load_settings().hub.auth
     assert auth.client_secret.get_secret_value() == "super-secret-value"
     shown = repr(auth) + str(auth) + auth.model_dump_json()
     assert "super-secret-value" not in shown

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from bindery.config import Settings
+from bindery.composition import Settings
 
 PREFIX = "bindery-test-binder"
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
@@ -350,9 +350,9 @@ def binder(binder_settings, serve, fake_hub):
         for key, value in (builder_overrides or {}).items():
             setattr(settings.builder, key, value)
         from bindery.binder.app import create_app
-        from bindery.builder import Builder
+        from bindery.composition import make_builder
 
-        app = create_app(settings, Builder(settings))
+        app = create_app(settings, make_builder(settings))
         return serve(app).url, app
 
     _make.hub = hub

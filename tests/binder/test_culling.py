@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from bindery.config import Settings
+from bindery.composition import Settings
 
 from .conftest import PREFIX, StackThread, read_events
 

@@ -1,13 +1,13 @@
 """What ``bindery serve`` hands the hub: culling, anonymous users, images, paths."""
 
 from bindery.binder.serve import prepare_settings
-from bindery.config import Settings
+from bindery.composition import Settings, load_settings
 
 
 def test_serve_configures_the_hub_for_binder_use(tmp_path, monkeypatch):
     monkeypatch.setenv("BINDERY_ALLOW_LOCAL_REPOS", "1")
     monkeypatch.setenv("BINDERY_BINDER__CULL_IDLE_TIMEOUT", "120")
-    s = Settings()
+    s = load_settings()
     s.binder.data_dir = str(tmp_path)
     ready = prepare_settings(s, port=9999)
     assert ready.allow_local_repos is True

@@ -14,7 +14,8 @@ import docker
 import pytest
 
 from bindery.builder import Builder
-from bindery.config import Settings
+from bindery.composition import make_builder
+from bindery.composition import Settings
 
 PREFIX = "bindery-test-builder"
 
@@ -80,7 +81,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def builder(settings: Settings) -> Iterator[Builder]:
-    b = Builder(settings)
+    b = make_builder(settings)
     yield b
     client = docker.from_env()
     for image in client.images.list():

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bindery.builder import Builder
-from bindery.config import Settings
+from bindery.composition import make_builder
+from bindery.composition import Settings
 from bindery.errors import BuildError, BuildLimitExceeded
 from bindery.sources import resolve
 
@@ -76,7 +77,7 @@ def test_broken_requirements_fail_clearly_and_leave_no_image(builder: Builder, m
 def test_build_time_limit(settings: Settings, make_repo) -> None:
     limited = settings.model_copy(deep=True)
     limited.builder.build_timeout = 20
-    builder = Builder(limited)
+    builder = make_builder(limited)
     repo = make_repo({"postBuild": "#!/bin/bash\nsleep 600\n"})
     ref = resolve(str(repo))
     with pytest.raises(BuildLimitExceeded) as info:
@@ -90,7 +91,7 @@ def test_build_time_limit(settings: Settings, make_repo) -> None:
 def test_build_memory_limit(settings: Settings, make_repo) -> None:
     limited = settings.model_copy(deep=True)
     limited.builder.build_memory = "200m"
-    builder = Builder(limited)
+    builder = make_builder(limited)
     hog = "#!/bin/bash\nsleep 1\npython3 -c \"x = bytearray(800 * 1024 * 1024); print(len(x))\"\n"
     repo = make_repo({"postBuild": hog})
     ref = resolve(str(repo))

@@ -80,7 +80,7 @@ def test_image_trusts_the_extra_ca_certificates(builder, make_repo) -> None:
     """The host's bundle (default extra CA) is trusted by Python inside the image."""
     from bindery.sources import resolve
 
-    extra = builder.settings.builder.extra_ca_certificates
+    extra = builder.settings.extra_ca_certificates
     if not extra:
         pytest.skip("no extra CA certificates configured on this machine")
     def bodies(text: str) -> set[str]:

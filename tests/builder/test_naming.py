@@ -1,7 +1,7 @@
 """Image identity: same inputs → same name; any input that shapes the image → another name."""
 
 from bindery.builder import Builder
-from bindery.config import Settings
+from bindery.composition import Settings
 from bindery.sources.base import Ref
 
 
@@ -10,7 +10,7 @@ class NoEngine:
 
 
 def make(settings: Settings | None = None) -> Builder:
-    return Builder(settings or Settings(), engine=NoEngine())  # type: ignore[arg-type]
+    return Builder((settings or Settings()).builder, engine=NoEngine())  # type: ignore[arg-type]
 
 
 REF = Ref(source="git", url="https://example.org/Owner/My_Repo.git", resolved="a" * 40,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bindery.config import BuilderSettings
+from bindery.builder.settings import BuilderSettings
 from bindery.environment import BuildPlan, detect, render
 
 MakeRepo = Callable[[dict[str, str]], Path]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bindery.config import BuilderSettings
+from bindery.builder.settings import BuilderSettings
 from bindery.environment import default_environment, detect, render
 
 NOTEBOOK = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'

@@ -237,7 +237,7 @@ def test_container_names_are_escaped_and_unambiguous() -> None:
 
 
 def test_settings_may_be_the_whole_bindery_settings(token) -> None:
-    from bindery.config import Settings
+    from bindery.composition import Settings
 
     app = Settings()
     spawner = DockerSpawner(_request("zed", token), settings=app, hub_id="h")
@@ -288,7 +288,7 @@ async def test_default_image_comes_from_the_builder_fake_builder(
         return "bindery-test-missing-default:1"
 
     monkeypatch.setattr(bindery.builder, "ensure_default_image", fake_ensure_default_image)
-    from bindery.config import Settings
+    from bindery.composition import Settings
 
     app = Settings()
     settings = docker_settings.model_copy(update={"image": None})

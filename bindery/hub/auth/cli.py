@@ -23,7 +23,7 @@ def passwd_command(name: str, db_url: str | None, password: str) -> None:
     """Set (or reset) the password of user NAME for the password authenticator."""
     min_length = DEFAULT_MIN_PASSWORD_LENGTH
     if db_url is None:
-        from bindery.config import load_settings
+        from bindery.composition import load_settings
 
         settings = load_settings()
         db_url = settings.hub.db_url

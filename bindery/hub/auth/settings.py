@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from bindery.config import Section
 from pydantic import BaseModel, Field, SecretStr
 
 from bindery.hub.auth.ratelimit import LoginRateLimiter
 
 
-class AuthSettings(BaseModel):
+class AuthSettings(Section):
     """Who may log in to the hub, and how."""
 
     #: Registered authenticator name: "password" (own accounts, the hub default),

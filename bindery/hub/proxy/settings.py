@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from typing import Literal
 
+from bindery.config import Section
 from pydantic import BaseModel, Field, field_validator
 
 #: Environment variable holding the route-API token (CHP's name, so both proxies share it).
 AUTH_TOKEN_ENV = "CONFIGPROXY_AUTH_TOKEN"
 
 
-class ProxySettings(BaseModel):
+class ProxySettings(Section):
     """Where the proxy listens, how the hub reaches its API, and edge-auth tuning."""
 
     #: ``builtin`` runs Bindery's own proxy; ``chp`` runs configurable-http-proxy;

@@ -150,14 +150,12 @@ class DockerSpawner(Spawner):
         if self.settings.image:
             return self.settings.image
         self._progress.emit(10, "Preparing the default environment (built on first use)")
-        from bindery.builder import ensure_default_image  # heavy; only needed here
+        from bindery.composition import load_settings, make_builder  # FIXME: injected next
 
         settings = app_settings(self.options)
         if settings is None:
-            from bindery.config import load_settings
-
             settings = load_settings()
-        return ensure_default_image(settings)
+        return make_builder(settings).ensure_default_image()
 
     def _ensure_image_present(self, image: str) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bindery.config import Section
 from pydantic import BaseModel, Field, field_validator
 
 
@@ -16,7 +17,7 @@ def _default_local_root() -> Path:
     return Path(os.environ.get("TMPDIR", "/tmp")) / "bindery" / "users"
 
 
-class SpawnerSettings(BaseModel):
+class SpawnerSettings(Section):
     """How users' servers are started, and how much of the machine each may use."""
 
     #: Which spawner runs servers: an entry point name of ``bindery.spawners``.

@@ -1,4 +1,4 @@
-"""Getting a working engine and base images on a fresh machine (``bindery doctor``).
+"""``bindery doctor``: a working engine and base images on a fresh machine.
 
 Each check returns a :class:`Check`; with ``fix=True`` a failing check tries to
 repair itself: install ``docker.io`` from the OS packages and start ``dockerd``
@@ -20,13 +20,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bindery.config import Settings
-from bindery.engine.docker import DockerEngine, find_docker_cli
+from bindery.composition import Settings, make_builder
+from bindery.engine.docker import DockerEngine, DockerEngineOptions, find_docker_cli
 from bindery.errors import EngineUnavailable
 
 Say = Callable[[str], None]
 DOCKERD_LOG = Path("/var/log/bindery-dockerd.log")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+def _docker(settings: Settings) -> DockerEngine:
+    """The Docker engine the settings name; doctor sets up Docker whatever ``[engine]`` says."""
+    return DockerEngine(settings.engine.options)
+
+
+def _docker_cli(settings: Settings) -> str:
+    options = settings.engine.options
+    return find_docker_cli(options.cli if isinstance(options, DockerEngineOptions) else "")
 
 
 @dataclass
@@ -48,7 +58,7 @@ def _run(cmd: list[str], say: Say, timeout: float = 900) -> None:
 
 def check_engine(settings: Settings, fix: bool, say: Say) -> Check:
     """Is a Docker engine answering? With ``fix``: install and start one."""
-    engine = DockerEngine(settings.docker_cli)
+    engine = _docker(settings)
     try:
         return Check("engine", True, engine.check())
     except EngineUnavailable as exc:
@@ -71,7 +81,7 @@ def check_engine(settings: Settings, fix: bool, say: Say) -> Check:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            return Check("engine", True, DockerEngine(settings.docker_cli).check())
+            return Check("engine", True, _docker(settings).check())
         except EngineUnavailable:
             time.sleep(1)
     return Check("engine", False, f"dockerd did not answer within 60 s; see {DOCKERD_LOG}")
@@ -106,7 +116,7 @@ def _suite_of(image: str) -> str:
 
 def check_base_images(settings: Settings, fix: bool, say: Say) -> list[Check]:
     """Each configured base image exists locally (pulled, or made with debootstrap)."""
-    engine = DockerEngine(settings.docker_cli)
+    engine = _docker(settings)
     checks = []
     for python, image in sorted(settings.builder.base_images.items()):
         if engine.image_labels(image) is not None:
@@ -127,7 +137,7 @@ def check_base_images(settings: Settings, fix: bool, say: Say) -> list[Check]:
 
 
 def _make_base_image(image: str, say: Say, settings: Settings) -> str:
-    cli = find_docker_cli(settings.docker_cli)
+    cli = _docker_cli(settings)
     suite = _suite_of(image)
     pull = subprocess.run([cli, "pull", f"debian:{suite}-slim"], capture_output=True, timeout=120)
     if pull.returncode == 0:
@@ -152,9 +162,7 @@ def _make_base_image(image: str, say: Say, settings: Settings) -> str:
 
 def check_default_image(settings: Settings, fix: bool, say: Say) -> Check:
     """The default environment image, so the first launch does not wait for a build."""
-    from bindery.builder import Builder
-
-    builder = Builder(settings)
+    builder = make_builder(settings, _docker(settings))
     name = builder.default_image_name()
     if builder.engine.image_labels(name) is not None:
         return Check("default image", True, name)

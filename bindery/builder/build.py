@@ -21,15 +21,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bindery import __version__
-from bindery.config import Settings
+from bindery.builder.events import BuildEvent, EventSink
+from bindery.builder.settings import BuilderSettings
 from bindery.engine.base import BuildRequest, Engine
+from bindery.environment import default_environment, detect, render
 from bindery.errors import BinderyError, BuildError, SourceError
-from bindery.sources.base import Ref, Source
+from bindery.sources import resolve, source_named
+from bindery.sources.base import Ref
 
-EventSink = Callable[[dict[str, Any]], None]
 LABEL = "org.bindery"
 LOCK_PATH = "/srv/bindery-lock.txt"
 
@@ -51,7 +52,7 @@ def _slug(text: str) -> str:
     return (slug or "repo")[:60]
 
 
-def _no_events(event: dict[str, Any]) -> None:
+def _no_events(event: BuildEvent) -> None:
     return None
 
 
@@ -90,25 +91,20 @@ def _uv_identity() -> str:
 class Builder:
     """Builds (or reuses) the image for a repository."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: BuilderSettings, engine: Engine) -> None:
         self.settings = settings
-        if engine is None:
-            from bindery.engine.docker import DockerEngine
-
-            engine = DockerEngine(settings.docker_cli)
         self.engine = engine
+        self.environment_options = settings.environment_options()
 
     # -- identity ------------------------------------------------------------
 
     def resolve(self, spec: str, ref: str | None = None) -> Ref:
         """Pin ``spec``/``ref`` to an exact commit before anything is built."""
-        from bindery.sources import resolve
-
         return resolve(spec, ref)
 
     def ca_bundle(self) -> bytes | None:
         """The extra CA certificates to trust inside builds, concatenated (PEM)."""
-        paths = self.settings.builder.extra_ca_certificates
+        paths = self.settings.extra_ca_certificates
         if not paths:
             return None
         chunks = []
@@ -124,7 +120,7 @@ class Builder:
 
     def fingerprint(self) -> str:
         """Short hash of every builder input other than the repository itself."""
-        b = self.settings.builder
+        b = self.settings
         digest = hashlib.sha256()
         digest.update(__version__.encode())
         digest.update(json.dumps([b.base_images, b.default_python, b.jupyter_packages,
@@ -132,9 +128,8 @@ class Builder:
         digest.update(self.ca_bundle() or b"")
         # The rendered template itself, so a change to how images are made is a new
         # name even within one version; and the uv binary copied into them.
-        from bindery.environment import default_environment, render
-
-        plan = render(default_environment(b), b, ca_bundle=None,
+        plan = render(default_environment(self.environment_options), self.environment_options,
+                      ca_bundle=None,
                       bundled_uv=host_uv_binary() is not None)
         digest.update(plan.dockerfile.encode())
         digest.update(_uv_identity().encode())
@@ -152,7 +147,7 @@ class Builder:
         resolved = _slug(ref.resolved)
         if len(resolved) > 24:
             resolved = resolved[:12] + "-" + hashlib.sha256(ref.resolved.encode()).hexdigest()[:11]
-        return f"{self.settings.builder.image_prefix}/{base}-{url_hash}:{resolved}-{self.fingerprint()}"
+        return f"{self.settings.image_prefix}/{base}-{url_hash}:{resolved}-{self.fingerprint()}"
 
     def find_image(self, ref: Ref) -> str | None:
         """The name of an already built image for ``ref``, or ``None``."""
@@ -160,6 +155,11 @@ class Builder:
         return name if self.engine.image_labels(name) is not None else None
 
     # -- building ------------------------------------------------------------
+
+    def _work_dir(self) -> Path:
+        """Where checkouts and build contexts are made (``builder.work_dir``)."""
+        self.settings.work_dir.mkdir(parents=True, exist_ok=True)
+        return self.settings.work_dir
 
     def build(
         self,
@@ -184,7 +184,7 @@ class Builder:
             return BuiltImage(name, ref, True, labels)
         try:
             emit({"phase": "fetching", "message": f"Fetching {ref.url} at {ref.resolved}\n"})
-            with tempfile.TemporaryDirectory(prefix="bindery-build-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="bindery-build-", dir=self._work_dir()) as tmp:
                 checkout = Path(tmp) / "repo"
                 self._fetch(ref, checkout)
                 provenance = {
@@ -203,29 +203,24 @@ class Builder:
         return BuiltImage(name, ref, False, labels, seconds)
 
     def _fetch(self, ref: Ref, dest: Path) -> None:
-        source = _source_for(ref)
-        try:
-            source.fetch(ref, dest, max_bytes=self.settings.builder.max_repo_bytes)  # type: ignore[call-arg]
-        except TypeError:
-            source.fetch(ref, dest)
+        source_named(ref.source).fetch(ref, dest, max_bytes=self.settings.max_repo_bytes)
         size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file() and not p.is_symlink())
-        if size > self.settings.builder.max_repo_bytes:
+        if size > self.settings.max_repo_bytes:
             raise SourceError(
                 f"The repository is {size / 1e6:.0f} MB, larger than this deployment's "
-                f"limit of {self.settings.builder.max_repo_bytes / 1e6:.0f} MB."
+                f"limit of {self.settings.max_repo_bytes / 1e6:.0f} MB."
             )
 
     def _build_checkout(
         self, workdir: Path, name: str, provenance: dict[str, str], emit: EventSink
     ) -> dict[str, str]:
         """Render and build ``workdir/repo`` as image ``name``; return its labels."""
-        from bindery.environment import detect, render
-
-        b = self.settings.builder
+        b = self.settings
         checkout = workdir / "repo"
-        env = detect(checkout, b)
+        env = detect(checkout, self.environment_options)
         uv = host_uv_binary()
-        plan = render(env, b, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None)
+        plan = render(env, self.environment_options, ca_bundle=self.ca_bundle(),
+                      bundled_uv=uv is not None)
         for line in plan.summary:
             emit({"phase": "building", "message": f"Bindery: {line}\n"})
         support = workdir / ".bindery"
@@ -278,7 +273,7 @@ class Builder:
     # -- the default environment ----------------------------------------------
 
     def default_image_name(self) -> str:
-        return f"{self.settings.builder.image_prefix}/default:{__version__}-{self.fingerprint()}"
+        return f"{self.settings.image_prefix}/default:{__version__}-{self.fingerprint()}"
 
     def ensure_default_image(self, on_event: EventSink | None = None) -> str:
         """The no-configuration environment (JupyterLab, Notebook 7, ipykernel), built once."""
@@ -286,27 +281,8 @@ class Builder:
         name = self.default_image_name()
         if self.engine.image_labels(name) is not None:
             return name
-        with tempfile.TemporaryDirectory(prefix="bindery-default-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="bindery-default-", dir=self._work_dir()) as tmp:
             (Path(tmp) / "repo").mkdir()
             self._build_checkout(Path(tmp), name, {f"{LABEL}.source": "(default environment)"}, emit)
         emit({"phase": "built", "imageName": name, "message": f"Built image {name}\n"})
         return name
-
-
-def ensure_default_image(settings: Settings, on_event: EventSink | None = None) -> str:
-    """Module-level convenience for spawners: the default image's name, built if missing."""
-    return Builder(settings).ensure_default_image(on_event)
-
-
-def _source_for(ref: Ref) -> Source:
-    from bindery.sources import load_sources
-
-    for cls in load_sources():
-        if cls.name == ref.source:
-            return cls()
-    raise SourceError(f"no source named {ref.source!r} is installed")
-
-
-def copy_tree(src: Path, dest: Path) -> None:
-    """Copy a directory (used by tests and ``--editable``)."""
-    shutil.copytree(src, dest, symlinks=True)

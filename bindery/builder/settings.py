@@ -1,0 +1,65 @@
+"""Settings of the builder (``[builder]`` in bindery.toml, ``BINDERY_BUILDER__*``)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from pydantic import Field
+
+from bindery.config import Section
+from bindery.environment.options import EnvironmentOptions
+
+#: Where the host keeps its trusted roots on Debian/Ubuntu; RHEL-likes use the second.
+HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+
+
+def default_ca_bundle() -> str | None:
+    """The host's CA bundle, so builds trust the same roots as the host (TLS interception)."""
+    for candidate in HOST_CA_BUNDLES:
+        if Path(candidate).is_file():
+            return candidate
+    return None
+
+
+class BuilderSettings(Section):
+    """How repositories become images."""
+
+    #: Base images by Python version. The distribution's own Python is used, so
+    #: these work without any registry once ``bindery doctor --fix`` made them.
+    base_images: dict[str, str] = Field(
+        default_factory=lambda: {"3.11": "bindery/base:bookworm", "3.13": "bindery/base:trixie"}
+    )
+    default_python: str = "3.11"
+    #: PEM bundle(s) trusted by apt/pip/uv/npm inside builds; empty disables.
+    extra_ca_certificates: list[str] = Field(
+        default_factory=lambda: [b] if (b := default_ca_bundle()) else []
+    )
+    #: Prefix for image names derived from the source ("bindery-r/owner-repo:<sha>").
+    image_prefix: str = "bindery-r"
+    #: Kill a build after this many seconds.
+    build_timeout: float = 1800.0
+    #: Memory limit for build steps (docker build --memory), e.g. "4g"; None = unlimited.
+    build_memory: str | None = "6g"
+    #: Refuse repositories whose checkout is larger than this (bytes).
+    max_repo_bytes: int = 1_000_000_000
+    #: Packages always installed into the environment's Python.
+    jupyter_packages: list[str] = Field(
+        default_factory=lambda: ["jupyterlab>=4,<5", "notebook>=7,<8", "ipykernel", "jupyter-server>=2"]
+    )
+    #: Removed again right after the Jupyter install. ``rfc3987-syntax`` (pulled in by
+    #: ``jsonschema[format-nongpl]``) compiles ~35 Lark parsers when imported, which
+    #: costs every server start 1-2 s; jsonschema works without it (no Jupyter schema
+    #: uses the ``iri`` formats it checks).
+    jupyter_remove: list[str] = Field(default_factory=lambda: ["rfc3987-syntax"])
+    #: Where git checkouts and build contexts are made.
+    work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "bindery")
+
+    def environment_options(self) -> EnvironmentOptions:
+        """The part of these settings the (pure) environment layer reads."""
+        return EnvironmentOptions(
+            base_images=dict(self.base_images),
+            default_python=self.default_python,
+            jupyter_packages=tuple(self.jupyter_packages),
+            jupyter_remove=tuple(self.jupyter_remove),
+        )

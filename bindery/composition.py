@@ -1,0 +1,76 @@
+"""The composition root: the whole settings tree, and the parts made from it.
+
+This is the one place that knows every part. It reads the configuration once
+(:func:`load_settings`) and constructs each part with its own typed options
+(:func:`make_engine`, :func:`make_builder`, ...); the commands (``bindery build``,
+``bindery hub``, ``bindery serve``) call these instead of wiring parts themselves,
+and no part reads files or environment variables after start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from bindery import config
+from bindery.binder.settings import BinderSettings
+from bindery.builder.settings import BuilderSettings
+from bindery.config import Section
+from bindery.engine.settings import EngineSettings
+from bindery.hub.settings import HubSettings
+
+if TYPE_CHECKING:  # keeps start-up imports light
+    from bindery.builder import Builder
+    from bindery.engine.base import Engine
+
+#: Documented variables with other names than ``BINDERY_<SECTION>__<KEY>``.
+ENV_ALIASES: dict[str, tuple[str, ...]] = {
+    "BINDERY_DOCKER_CLI": ("engine", "cli"),
+    "BINDERY_HUB_ADMIN_TOKEN": ("hub", "admin_token"),
+    "CONFIGPROXY_AUTH_TOKEN": ("hub", "proxy", "auth_token"),
+}
+#: Variables with the ``BINDERY_`` prefix that are not settings: the config file's
+#: name, the password input of ``bindery hub passwd``, and what the hub sets in
+#: user servers (a ``bindery`` run inside one must not trip over them).
+NOT_SETTINGS = frozenset({
+    "BINDERY_CONFIG", "BINDERY_NEW_PASSWORD", "BINDERY_USER", "BINDERY_SERVER_NAME",
+    "BINDERY_START_SCRIPT",
+})
+
+
+class Settings(Section):
+    """Every section; see :mod:`bindery.config` for where values come from."""
+
+    #: Allow local paths, file:// URLs and git hosts on loopback/private addresses
+    #: as launch sources in the *web* service (the CLI always allows them).
+    allow_local_repos: bool = False
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    builder: BuilderSettings = Field(default_factory=BuilderSettings)
+    hub: HubSettings = Field(default_factory=HubSettings)
+    binder: BinderSettings = Field(default_factory=BinderSettings)
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read and validate every section once; raises :class:`~bindery.config.ConfigError`."""
+    return config.load(Settings, config_file, environ=environ, overrides=overrides,
+                       aliases=ENV_ALIASES, not_settings=NOT_SETTINGS)
+
+
+def make_engine(settings: Settings) -> Engine:
+    """The configured container engine (``[engine] kind``)."""
+    return settings.engine.make_engine()
+
+
+def make_builder(settings: Settings, engine: Engine | None = None) -> Builder:
+    """A builder on the configured engine."""
+    from bindery.builder import Builder
+
+    return Builder(settings.builder, engine if engine is not None else make_engine(settings))
