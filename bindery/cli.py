@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from bindery.builder import Builder
 
 LAZY_COMMANDS = {
-    "hub": ("bindery.hub.cli", "hub_group", "Run the multi-user hub (JupyterHub's job)."),
+    "hub": ("bindery.commands.hub", "hub_group", "Run the multi-user hub (JupyterHub's job)."),
     "proxy": ("bindery.hub.proxy.cli", "proxy_command", "Run the built-in reverse proxy."),
-    "serve": ("bindery.binder.serve", "serve_command",
+    "serve": ("bindery.commands.serve", "serve_command",
               "Run the whole Binder service: launch page, builder, hub, proxy."),
 }
 

@@ -25,6 +25,7 @@ from bindery.hub.settings import HubSettings
 if TYPE_CHECKING:  # keeps start-up imports light
     from bindery.builder import Builder
     from bindery.engine.base import Engine
+    from bindery.hub.app import Hub
 
 #: Documented variables with other names than ``BINDERY_<SECTION>__<KEY>``.
 ENV_ALIASES: dict[str, tuple[str, ...]] = {
@@ -74,3 +75,10 @@ def make_builder(settings: Settings, engine: Engine | None = None) -> Builder:
     from bindery.builder import Builder
 
     return Builder(settings.builder, engine if engine is not None else make_engine(settings))
+
+
+def make_hub(settings: Settings) -> Hub:
+    """The hub with the configured spawner, proxy client and authenticator."""
+    from bindery.hub.app import Hub
+
+    return Hub(settings.hub)

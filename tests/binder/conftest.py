@@ -255,7 +255,7 @@ class StackThread:
     def __init__(self, settings: Settings) -> None:
         import asyncio
 
-        from bindery.binder.serve import BinderStack
+        from bindery.commands.serve import BinderStack
 
         self.stack = BinderStack(settings, port=free_port())
         self.url = self.stack.url

@@ -1,6 +1,6 @@
 """What ``bindery serve`` hands the hub: culling, anonymous users, images, paths."""
 
-from bindery.binder.serve import prepare_settings
+from bindery.commands.serve import prepare_settings
 from bindery.composition import Settings, load_settings
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from bindery.hub.app import Hub, build_app
-from bindery.hub.cli import hub_group
+from bindery.commands.hub import hub_group
 from bindery.hub.db.models import User
 from bindery.hub.security import SESSION_COOKIE
 

@@ -15,17 +15,16 @@ from typing import Any
 
 import click
 
-from bindery.hub.settings import HubSettings
+from bindery.composition import Settings, load_settings
+from bindery.config import ConfigError
 from bindery.log_setup import configure_logging
 
 
-def _hub_settings(ctx: click.Context) -> HubSettings:
-    from bindery.composition import load_settings
-    from bindery.config import ConfigError
-
+def _settings(ctx: click.Context, hub_overrides: dict[str, Any] | None = None) -> Settings:
+    """All settings, read once; command-line options win over file and environment."""
     config_file = (ctx.find_root().obj or {}).get("config_file")
     try:
-        return load_settings(config_file).hub
+        return load_settings(config_file, overrides={"hub": hub_overrides} if hub_overrides else None)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -66,33 +65,31 @@ def run(ctx: click.Context, port: int | None, ip: str | None, hub_port: int | No
         proxy_api_port: int | None, db_url: str | None, spawner_kind: str | None,
         auth_kind: str | None, log_level: str) -> None:
     """Start the proxy (public port) and the hub app (internal port) until Ctrl-C."""
-    settings = _hub_settings(ctx)
-    if port is not None:
-        settings.port = port
-    if ip is not None:
-        settings.ip = ip
-    if hub_port is not None:
-        settings.hub_port = hub_port
+    overrides: dict[str, Any] = {}
+    for key, value in (("port", port), ("ip", ip), ("hub_port", hub_port), ("db_url", db_url)):
+        if value is not None:
+            overrides[key] = value
     if proxy_api_port is not None:
-        settings.proxy.api_port = proxy_api_port
-    if db_url is not None:
-        settings.db_url = db_url
+        overrides["proxy"] = {"api_port": proxy_api_port}
     if spawner_kind is not None:
-        settings.spawner.kind = spawner_kind
+        overrides["spawner"] = {"kind": spawner_kind}
     if auth_kind is not None:
-        settings.auth.kind = auth_kind
-    serve(settings, log_level)
+        overrides["auth"] = {"kind": auth_kind}
+    serve(_settings(ctx, overrides), log_level)
 
 
-def serve(settings: HubSettings, log_level: str = "info") -> None:
-    """Run proxy + hub in this process until interrupted (also used by ``bindery serve``)."""
+def serve(all_settings: Settings, log_level: str = "info") -> None:
+    """Run proxy + hub in this process until interrupted."""
     import uvicorn
 
-    from bindery.hub.app import Hub, build_app
+    from bindery.hub.app import build_app
     from bindery.hub.proxy.client import ChpProcess, ProxyError, ProxyProcess
     from bindery.hub.proxy.settings import AUTH_TOKEN_ENV
 
+    from bindery.composition import make_hub
+
     configure_logging(log_level.upper(), "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = all_settings.hub
     if not settings.proxy.auth_token:
         settings.proxy.auth_token = secrets.token_hex(32)
     os.environ[AUTH_TOKEN_ENV] = settings.proxy.auth_token
@@ -114,7 +111,7 @@ def serve(settings: HubSettings, log_level: str = "info") -> None:
             process.start()
     except ProxyError as err:
         raise click.ClickException(str(err)) from err
-    hub = Hub(settings)
+    hub = make_hub(all_settings)
     try:
         app = build_app(hub)
     except Exception as err:
@@ -154,7 +151,7 @@ def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, 
     from bindery.hub.scopes import ScopeError, check_scopes
     from bindery.hub.tokens import create_token
 
-    settings = _hub_settings(ctx)
+    settings = _settings(ctx).hub
     wanted = [s for item in scopes for s in item.split()]
     if admin:
         wanted = ["admin", *wanted]

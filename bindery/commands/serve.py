@@ -131,7 +131,8 @@ class BinderStack:
 
     async def _start(self) -> None:
         from bindery.binder.app import create_app
-        from bindery.hub.app import Hub, build_app
+        from bindery.composition import make_hub
+        from bindery.hub.app import build_app
         from bindery.hub.proxy.client import ProxyProcess
 
         s = self.settings
@@ -143,7 +144,7 @@ class BinderStack:
             auth_url=_edge_auth_url(hub_settings.hub_url),
         )
         await asyncio.to_thread(self.proxy.start)
-        self.hub = Hub(hub_settings)
+        self.hub = make_hub(s)
         await self._serve(build_app(self.hub), hub_settings.hub_ip, hub_settings.hub_port)
         self.binder_app = create_app(s)
         await self._serve(self.binder_app, "127.0.0.1", b.app_port)
