@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 LAZY_COMMANDS = {
     "hub": ("bindery.commands.hub", "hub_group", "Run the multi-user hub (JupyterHub's job)."),
-    "proxy": ("bindery.hub.proxy.cli", "proxy_command", "Run the built-in reverse proxy."),
+    "proxy": ("bindery.proxy.cli", "proxy_command", "Run the built-in reverse proxy."),
     "serve": ("bindery.commands.serve", "serve_command",
               "Run the whole Binder service: launch page, builder, hub, proxy."),
 }

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import sys
@@ -82,31 +81,26 @@ def serve(all_settings: Settings, log_level: str = "info") -> None:
     """Run proxy + hub in this process until interrupted."""
     import uvicorn
 
-    from bindery.hub.app import build_app
-    from bindery.hub.proxy.client import ChpProcess, ProxyError, ProxyProcess
-    from bindery.hub.proxy.settings import AUTH_TOKEN_ENV
-
     from bindery.composition import make_hub
+    from bindery.hub.app import build_app
+    from bindery.hub.proxy.base import ProxyError
+    from bindery.hub.proxy.processes import process_from_settings
 
     configure_logging(log_level.upper(), "%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = all_settings.hub
+    # The token travels in the settings (the loader maps $CONFIGPROXY_AUTH_TOKEN to it) and
+    # reaches the proxy only through the child's environment, never through this process's.
     if not settings.proxy.auth_token:
         settings.proxy.auth_token = secrets.token_hex(32)
-    os.environ[AUTH_TOKEN_ENV] = settings.proxy.auth_token
     settings.proxy.port = settings.port
     settings.proxy.ip = settings.ip
     # The proxy proves itself to this endpoint with its route-API token in a header.
     auth_url = f"{settings.hub_url}/hub/api/proxy/authorize"
-    process: Any = None
     try:
-        if settings.proxy.kind == "builtin":
-            process = ProxyProcess(port=settings.port, api_port=settings.proxy.api_port, ip=settings.ip,
-                                   api_ip=settings.proxy.api_ip, default_target=settings.hub_url,
-                                   auth_token=settings.proxy.auth_token, auth_url=auth_url)
-        elif settings.proxy.kind == "chp":
-            process = ChpProcess(port=settings.port, api_port=settings.proxy.api_port, ip=settings.ip,
-                                 api_ip=settings.proxy.api_ip, default_target=settings.hub_url,
-                                 auth_token=settings.proxy.auth_token)
+        process = process_from_settings(
+            settings.proxy, default_target=settings.hub_url,
+            auth_url=auth_url if settings.proxy.kind == "builtin" else None,
+        )
         if process is not None:
             process.start()
     except ProxyError as err:

@@ -133,7 +133,7 @@ class BinderStack:
         from bindery.binder.app import create_app
         from bindery.composition import make_hub
         from bindery.hub.app import build_app
-        from bindery.hub.proxy.client import ProxyProcess
+        from bindery.hub.proxy.processes import ProxyProcess
 
         s = self.settings
         b, hub_settings = s.binder, s.hub

@@ -28,7 +28,7 @@ from bindery.hub.api.errors import http_exception_handler
 from bindery.hub.db.engine import open_database
 from bindery.hub.db.models import User, utcnow
 from bindery.hub.metrics import HubMetrics
-from bindery.hub.proxy.client import Proxy, ProxyError, RestProxy
+from bindery.hub.proxy.base import PROXIES, Proxy, ProxyError, ProxyOptions
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
 from bindery.hub.servers import ServerManager, SpawnerFactory, load_spawner_factory
 from bindery.hub.settings import HubSettings
@@ -101,8 +101,11 @@ class Hub:
         self.open_db()
         self._register_env_token()
         if self._proxy_arg is True:
-            self.proxy = RestProxy(self.settings.proxy.api_url, self.settings.proxy.auth_token,
-                                   timeout=self.settings.proxy_timeout)
+            client = PROXIES.load(self.settings.proxy.client)
+            self.proxy = client.from_options(ProxyOptions(
+                api_url=self.settings.proxy.api_url, auth_token=self.settings.proxy.auth_token,
+                timeout=self.settings.proxy_timeout,
+            ))
         elif isinstance(self._proxy_arg, Proxy):
             self.proxy = self._proxy_arg
         factory = self._spawner_factory or load_spawner_factory(self.settings)

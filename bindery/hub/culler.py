@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bindery.hub.api.models import is_active
 from bindery.hub.db.models import Server, User, utcnow
-from bindery.hub.proxy.client import ProxyError
+from bindery.hub.proxy.base import ProxyError
 
 log = logging.getLogger("bindery.hub.culler")
 

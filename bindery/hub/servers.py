@@ -24,7 +24,7 @@ from bindery.errors import BinderyError
 from bindery.hub.api.models import server_base_url
 from bindery.hub.db.models import Server, User, utcnow
 from bindery.hub.metrics import HubMetrics
-from bindery.hub.proxy.client import Proxy, ProxyError
+from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.readiness import wait_until_answers
 from bindery.hub.settings import HubSettings
 from bindery.hub.spawners.base import ProgressEvent, Spawner, SpawnRequest

@@ -6,7 +6,7 @@ from bindery.config import Section
 from pydantic import BaseModel, Field, field_validator
 
 from bindery.hub.auth.settings import AuthSettings
-from bindery.hub.proxy.settings import ProxySettings
+from bindery.hub.proxy.settings import HubProxySettings
 from bindery.hub.spawners.settings import SpawnerSettings
 
 
@@ -64,7 +64,7 @@ class HubSettings(Section):
     default_page_size: int = Field(default=200, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
     cull: CullSettings = Field(default_factory=CullSettings)
-    proxy: ProxySettings = Field(default_factory=ProxySettings)
+    proxy: HubProxySettings = Field(default_factory=HubProxySettings)
     spawner: SpawnerSettings = Field(default_factory=SpawnerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bindery.hub.proxy.client import find_chp
+from bindery.hub.proxy.processes import find_chp
 
 pytestmark = pytest.mark.slow
 

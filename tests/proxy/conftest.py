@@ -22,9 +22,9 @@ import httpx
 import pytest
 from aiohttp import WSMsgType, web
 
-from bindery.hub.proxy.client import CHP_CACHE, free_port, install_chp
-from bindery.hub.proxy.server import ProxyServer
-from bindery.hub.proxy.settings import ProxySettings
+from bindery.hub.proxy.processes import CHP_CACHE, free_port, install_chp
+from bindery.proxy.server import ProxyServer
+from bindery.proxy.settings import ProxySettings
 
 #: Set it to let the ``/slow-stream`` answer finish.
 RELEASE = web.AppKey("release", asyncio.Event)

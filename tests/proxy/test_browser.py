@@ -9,7 +9,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from bindery.hub.proxy.server import ProxyServer
+from bindery.proxy.server import ProxyServer
 
 from .conftest import FakeHubAuth, JupyterServer
 

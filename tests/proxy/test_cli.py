@@ -8,12 +8,13 @@ import sys
 import httpx
 import pytest
 
-from bindery.hub.proxy.client import ProxyError, ProxyProcess, free_port, process_from_settings
-from bindery.hub.proxy.settings import ProxySettings
+from bindery.hub.proxy.base import ProxyError
+from bindery.hub.proxy.processes import ProxyProcess, free_port, process_from_settings
+from bindery.hub.proxy.settings import HubProxySettings
 
 
 def test_bad_option_is_a_usage_error_not_a_traceback() -> None:
-    done = subprocess.run([sys.executable, "-m", "bindery.hub.proxy", "--default-target", "nonsense"],
+    done = subprocess.run([sys.executable, "-m", "bindery.proxy", "--default-target", "nonsense"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "--default-target: must be an http:// or https:// URL" in done.stderr
@@ -23,7 +24,7 @@ def test_bad_option_is_a_usage_error_not_a_traceback() -> None:
 def test_port_in_use_is_reported() -> None:
     with ProxyProcess() as first:
         done = subprocess.run(
-            [sys.executable, "-m", "bindery.hub.proxy", "--port", str(first.port),
+            [sys.executable, "-m", "bindery.proxy", "--port", str(first.port),
              "--api-port", str(free_port())],
             capture_output=True, text=True, timeout=30,
         )
@@ -42,10 +43,10 @@ def test_process_serves_health_and_default_target() -> None:
 
 
 def test_process_from_settings_picks_the_kind() -> None:
-    builtin = process_from_settings(ProxySettings(auth_token="t"), port=1234,
+    builtin = process_from_settings(HubProxySettings(auth_token="t"), port=1234,
                                     auth_url="http://127.0.0.1:8081/hub/api/proxy/authorize")
     assert isinstance(builtin, ProxyProcess)
     assert "--auth-url" in builtin.command() and builtin.auth_token == "t"
-    assert process_from_settings(ProxySettings(kind="external")) is None
+    assert process_from_settings(HubProxySettings(kind="external")) is None
     with pytest.raises(ProxyError, match="edge authentication"):
-        process_from_settings(ProxySettings(kind="chp"), auth_url="http://127.0.0.1:8081/a")
+        process_from_settings(HubProxySettings(kind="chp"), auth_url="http://127.0.0.1:8081/a")

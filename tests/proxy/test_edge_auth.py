@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from bindery.hub.proxy.server import ProxyServer
+from bindery.proxy.server import ProxyServer
 
 from .conftest import API_TOKEN, FakeHubAuth, Upstream
 
@@ -145,8 +145,8 @@ async def test_websocket_upgrade_is_checked_before_upgrading(
 
 
 async def test_hub_unreachable_is_a_clear_503(upstreams: dict[str, Upstream], anyio_backend: str) -> None:
-    from bindery.hub.proxy.client import free_port
-    from bindery.hub.proxy.settings import ProxySettings
+    from bindery.hub.proxy.processes import free_port
+    from bindery.proxy.settings import ProxySettings
 
     settings = ProxySettings(port=0, api_port=0, auth_token="t",
                              auth_url=f"http://127.0.0.1:{free_port()}/hub/api/proxy/authorize")
@@ -168,7 +168,7 @@ async def test_rejected_link_token_is_not_kept_in_login_redirect(
 
 
 def test_auth_cache_is_bounded_and_expires() -> None:
-    from bindery.hub.proxy.edge_auth import TtlLru
+    from bindery.proxy.edge_auth import TtlLru
 
     cache = TtlLru(max_size=2, ttl=30)
     cache.put("a", now=0)

@@ -8,7 +8,7 @@ import uuid
 import aiohttp
 import pytest
 
-from bindery.hub.proxy.server import ProxyServer
+from bindery.proxy.server import ProxyServer
 
 from .conftest import FakeHubAuth, JupyterServer
 

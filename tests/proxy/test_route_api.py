@@ -1,6 +1,6 @@
 """CHP's route API, run identically against the built-in proxy and the real configurable-http-proxy.
 
-Both run as real processes (``ProxyProcess`` = ``python -m bindery.hub.proxy``, ``ChpProcess``
+Both run as real processes (``ProxyProcess`` = ``python -m bindery.proxy``, ``ChpProcess``
 = configurable-http-proxy from npm), driven by the same ``RestProxy`` the hub uses.
 """
 
@@ -13,7 +13,9 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from bindery.hub.proxy.client import ChpProcess, ProxyError, ProxyProcess, RestProxy
+from bindery.hub.proxy.base import ProxyError, ProxyOptions
+from bindery.hub.proxy.processes import ChpProcess, ProxyProcess
+from bindery.hub.proxy.rest import RestProxy
 
 from .conftest import JupyterServer
 
@@ -73,7 +75,7 @@ async def test_api_requires_the_token(proxy_process: ProxyProcess | ChpProcess) 
                               headers={"Authorization": "token wrong"})
         assert post.status_code == 403
     with pytest.raises(ProxyError, match="token"):
-        bad = RestProxy(proxy_process.api_url, "wrong")
+        bad = RestProxy(ProxyOptions(api_url=proxy_process.api_url, auth_token="wrong"))
         try:
             await bad.add_route("/user/eve/", "http://127.0.0.1:9")
         finally:

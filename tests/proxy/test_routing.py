@@ -9,8 +9,8 @@ import aiohttp
 import yarl
 import pytest
 
-from bindery.hub.proxy.client import free_port
-from bindery.hub.proxy.server import ProxyServer
+from bindery.hub.proxy.processes import free_port
+from bindery.proxy.server import ProxyServer
 
 from .conftest import RELEASE, Upstream
 
@@ -126,7 +126,7 @@ async def test_last_activity_moves_on_requests_and_websocket_messages(
 
 
 async def test_stopping_the_proxy_closes_open_websockets(upstreams: dict[str, Upstream]) -> None:
-    from bindery.hub.proxy.settings import ProxySettings
+    from bindery.proxy.settings import ProxySettings
 
     server = ProxyServer(ProxySettings(port=0, api_port=0, auth_token="t", default_target=upstreams["a"].url))
     await server.start()

@@ -1,67 +1,23 @@
-"""Settings of the built-in proxy and the proxy client; a section of the hub settings.
+"""The hub's ``[hub.proxy]`` section: the proxy's own options plus what only the hub decides.
 
-Names and defaults mirror configurable-http-proxy (CHP) so a deployment can swap
-one for the other without relearning anything: public ``ip``/``port``, route API on
-``api_ip``/``api_port``, API token from ``CONFIGPROXY_AUTH_TOKEN``.
+The hub starts (or finds) a proxy process and drives it with a client plugin; both
+choices are the hub's, so they live here and not in ``bindery.proxy``.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
-from bindery.config import Section
-from pydantic import BaseModel, Field, field_validator
-
-#: Environment variable holding the route-API token (CHP's name, so both proxies share it).
-AUTH_TOKEN_ENV = "CONFIGPROXY_AUTH_TOKEN"
+from bindery.proxy.settings import ProxySettings
 
 
-class ProxySettings(Section):
-    """Where the proxy listens, how the hub reaches its API, and edge-auth tuning."""
+class HubProxySettings(ProxySettings):
+    """``[hub.proxy]``: which proxy process runs, which client drives it, and its options."""
 
-    #: ``builtin`` runs Bindery's own proxy; ``chp`` runs configurable-http-proxy;
-    #: ``external`` means one is already running at ``api_url`` (the hub only talks to it).
+    #: Which process the hub runs: ``builtin`` is Bindery's own proxy (``bindery proxy``),
+    #: ``chp`` configurable-http-proxy; ``external`` means one is already running at
+    #: ``api_url`` (the hub only talks to it).
     kind: Literal["builtin", "chp", "external"] = "builtin"
-    #: Public address users connect to.
-    ip: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    #: Route API address (keep it on loopback: it changes where traffic goes).
-    api_ip: str = "127.0.0.1"
-    api_port: int = Field(default=8001, ge=0, le=65535)
-    #: Where requests go when no route matches (usually the hub, e.g. http://127.0.0.1:8081).
-    default_target: str | None = None
-    #: Hub endpoint deciding whether a request may reach a user's server (edge auth).
-    auth_url: str | None = None
-    #: Route-API token; empty means "read ``CONFIGPROXY_AUTH_TOKEN``".
-    auth_token: str = Field(default_factory=lambda: os.environ.get(AUTH_TOKEN_ENV, ""))
-    #: Seconds a positive answer of the hub's auth endpoint is reused.
-    auth_cache_ttl: float = Field(default=30.0, ge=0)
-    #: How many positive answers are remembered (LRU); bounds memory under many users.
-    auth_cache_size: int = Field(default=4096, ge=0)
-    #: ``last_activity`` is written at most once per this many seconds per route.
-    activity_resolution: float = Field(default=1.0, ge=0)
-    #: Seconds to wait for an upstream to accept a connection before answering 503.
-    connect_timeout: float = Field(default=10.0, gt=0)
-    #: Largest WebSocket message relayed (bytes); Jupyter outputs can be big.
-    max_ws_message: int = Field(default=256 * 1024 * 1024, ge=0)
-    #: Path prefix of the hub's login page (401 for browsers redirect there).
-    login_url: str = "/hub/login"
-    #: Cookie holding the hub session; stripped before requests reach user servers.
-    session_cookie: str = "bindery-session"
-
-    @field_validator("default_target", "auth_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        """Catch typos at start rather than at the first request."""
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
-        return value
-
-    @property
-    def api_url(self) -> str:
-        """Base URL of the route API as the hub should call it."""
-        host = "127.0.0.1" if self.api_ip in ("", "0.0.0.0") else self.api_ip
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.api_port}"
+    #: The proxy client plugin (entry point in ``bindery.proxies``) the hub drives it with;
+    #: ``rest`` speaks configurable-http-proxy's REST API, which every ``kind`` above serves.
+    client: str = "rest"

@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from bindery.hub.proxy.routes import RouteTable
+from bindery.proxy.routes import RouteTable
 
 log = logging.getLogger("bindery.proxy.api")
 

@@ -18,10 +18,11 @@ from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 from yarl import URL
 
-from bindery.hub.proxy import pages
-from bindery.hub.proxy.edge_auth import TOKEN_PARAM, EdgeAuthorizer, Verdict
-from bindery.hub.proxy.routes import Route, RouteTable
-from bindery.hub.proxy.settings import ProxySettings
+from bindery.proxy import pages
+from bindery.proxy.edge_auth import EdgeAuthorizer, Verdict
+from bindery.proxy.protocol import TOKEN_PARAM
+from bindery.proxy.routes import Route, RouteTable
+from bindery.proxy.settings import ProxySettings
 
 log = logging.getLogger("bindery.proxy")
 
@@ -39,6 +40,8 @@ WS_HANDSHAKE = frozenset(
     for h in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions")
 )
 HEALTH_PATH = "/_chp_healthz"
+#: Either end of a relayed WebSocket: the client's (server side) or the upstream's (client side).
+WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 #: Answers up to this size (with a Content-Length) are read whole and sent in one write.
 SMALL_BODY = 64 * 1024
 
@@ -160,8 +163,8 @@ class ProxyHandler:
         elif decision.verdict is Verdict.HUB_UNAVAILABLE:
             denial = pages.error_response(request, 503, "Cannot check your login", decision.message)
         if denial is not None:
-            for cookie in extra:
-                denial.headers.add("Set-Cookie", cookie)
+            for set_cookie in extra:
+                denial.headers.add("Set-Cookie", set_cookie)
             return denial, []
 
         cookie = headers.get("Cookie")
@@ -297,7 +300,7 @@ class ProxyHandler:
         """Relay until either side closes, then close the other with the same code."""
         table, resolution = self.table, self._resolution
 
-        async def pump(source, sink) -> None:  # type: ignore[no-untyped-def]
+        async def pump(source: WebSocket, sink: WebSocket) -> None:
             async for message in source:
                 # Look the route up again: if the hub re-added it, activity lands on the live entry.
                 live = table.get(route.path) or route

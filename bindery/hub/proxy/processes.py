@@ -1,13 +1,12 @@
-"""How the hub drives a proxy: the ``Proxy`` contract, a REST client, and process helpers.
-
-Route specs follow JupyterHub's convention: the hub speaks of ``/user/alice/`` (with
-the trailing slash) and ``RestProxy`` translates to CHP's stored form ``/user/alice``.
-``RestProxy`` works unchanged against the built-in proxy and configurable-http-proxy.
+"""Running a proxy as a child process of the hub: the built-in one or configurable-http-proxy.
 
     async with ProxyProcess(auth_url="http://127.0.0.1:8081/hub/api/proxy/authorize") as proc:
         proxy = proc.client()
         await proxy.add_route("/user/alice/", "http://127.0.0.1:9001",
                               {"user": "alice", "server_token": token})
+
+The route-API token reaches the child through its own environment
+(``CONFIGPROXY_AUTH_TOKEN``, as CHP expects), never through the hub's.
 """
 
 from __future__ import annotations
@@ -15,146 +14,40 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from abc import ABC, abstractmethod
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Self, TypedDict, Unpack
 
 import anyio
 import httpx
 
-from bindery.errors import BinderyError
-from bindery.hub.proxy.settings import AUTH_TOKEN_ENV, ProxySettings
-
-
-class ProxyError(BinderyError):
-    """The proxy could not be started or reached, or refused a route change."""
-
-
-def routespec_to_path(routespec: str) -> str:
-    """``/user/alice/`` → ``/user/alice`` (CHP's stored form); ``/`` stays ``/``."""
-    path = routespec if routespec.startswith("/") else "/" + routespec
-    return path.rstrip("/") or "/"
-
-
-def path_to_routespec(path: str) -> str:
-    """``/user/alice`` → ``/user/alice/`` (the hub's form)."""
-    return path if path.endswith("/") else path + "/"
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-class Proxy(ABC):
-    """What the hub needs from any proxy. Implement these to add a proxy plug-in.
-
-    ``get_all_routes`` returns ``{routespec: {"routespec", "target", "data",
-    "last_activity"}}`` where ``data`` is what was given to ``add_route`` and
-    ``last_activity`` a timezone-aware ``datetime`` (or ``None`` if unknown).
-    """
-
-    @abstractmethod
-    async def add_route(self, routespec: str, target: str, data: dict[str, Any] | None = None) -> None:
-        """Send requests under ``routespec`` to ``target``; replaces an existing route."""
-
-    @abstractmethod
-    async def delete_route(self, routespec: str) -> None:
-        """Remove the route; removing a missing route is not an error."""
-
-    @abstractmethod
-    async def get_all_routes(self, inactive_since: datetime | None = None) -> dict[str, dict[str, Any]]:
-        """All routes, or only those idle since ``inactive_since``."""
-
-    async def get_route(self, routespec: str) -> dict[str, Any] | None:
-        """One route in the same shape as ``get_all_routes`` values, or ``None``."""
-        return (await self.get_all_routes()).get(path_to_routespec(routespec_to_path(routespec)))
-
-    async def aclose(self) -> None:
-        """Release connections (no-op by default)."""
-
-
-class RestProxy(Proxy):
-    """Talks configurable-http-proxy's REST API (the built-in proxy speaks the same)."""
-
-    def __init__(self, api_url: str, auth_token: str, timeout: float = 10.0) -> None:
-        self.api_url = api_url.rstrip("/")
-        self._http = httpx.AsyncClient(
-            headers={"Authorization": f"token {auth_token}"}, timeout=timeout, trust_env=False,
-        )
-
-    @classmethod
-    def from_settings(cls, settings: ProxySettings, timeout: float = 10.0) -> "RestProxy":
-        """A client for the proxy described by ``settings`` (``api_url`` + ``auth_token``)."""
-        return cls(settings.api_url, settings.auth_token, timeout)
-
-    def _url(self, routespec: str) -> str:
-        path = routespec_to_path(routespec)
-        return f"{self.api_url}/api/routes{'' if path == '/' else path}"
-
-    async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._http.request(method, url, **kwargs)
-        except httpx.HTTPError as err:
-            raise ProxyError(f"The proxy's route API at {self.api_url} cannot be reached: {err}") from err
-        if response.status_code == 403:
-            raise ProxyError("The proxy refused the route API token (check CONFIGPROXY_AUTH_TOKEN).")
-        return response
-
-    async def add_route(self, routespec: str, target: str, data: dict[str, Any] | None = None) -> None:
-        body = {**(data or {}), "target": target}
-        response = await self._call("POST", self._url(routespec), json=body)
-        if response.status_code != 201:
-            raise ProxyError(f"Adding route {routespec} failed ({response.status_code}): {response.text}")
-
-    async def delete_route(self, routespec: str) -> None:
-        response = await self._call("DELETE", self._url(routespec))
-        if response.status_code not in (204, 404):
-            raise ProxyError(f"Removing route {routespec} failed ({response.status_code}): {response.text}")
-
-    async def get_all_routes(self, inactive_since: datetime | None = None) -> dict[str, dict[str, Any]]:
-        params = None
-        if inactive_since is not None:
-            if inactive_since.tzinfo is None:  # naive = UTC (the hub's DB convention); say so explicitly
-                inactive_since = inactive_since.replace(tzinfo=timezone.utc)
-            params = {"inactive_since": inactive_since.isoformat()}
-        response = await self._call("GET", f"{self.api_url}/api/routes", params=params)
-        if response.status_code != 200:
-            raise ProxyError(f"Listing routes failed ({response.status_code}): {response.text}")
-        routes: dict[str, dict[str, Any]] = {}
-        for path, entry in response.json().items():
-            entry = dict(entry)
-            target = entry.pop("target", None)
-            last_activity = _parse_time(entry.pop("last_activity", None))
-            routespec = path_to_routespec(path)
-            routes[routespec] = {
-                "routespec": routespec, "target": target, "data": entry, "last_activity": last_activity,
-            }
-        return routes
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-
-# -- processes -----------------------------------------------------------------------
+from bindery.hub.proxy.base import ProxyError, ProxyOptions
+from bindery.hub.proxy.rest import RestProxy
+from bindery.hub.proxy.settings import HubProxySettings
+from bindery.proxy.protocol import AUTH_TOKEN_ENV
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A currently free TCP port on ``host``."""
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class ProcessArgs(TypedDict, total=False):
+    """Where a proxy process listens and how it is reached; every key is optional."""
+
+    port: int | None
+    api_port: int | None
+    ip: str
+    api_ip: str
+    default_target: str | None
+    auth_token: str | None
+    ready_timeout: float
 
 
 class _ProcessBase:
@@ -194,7 +87,7 @@ class _ProcessBase:
 
     def client(self) -> RestProxy:
         """A ``RestProxy`` for this process's route API (close it with ``aclose``)."""
-        return RestProxy(self.api_url, self.auth_token)
+        return RestProxy(ProxyOptions(api_url=self.api_url, auth_token=self.auth_token))
 
     def log_tail(self, lines: int = 20) -> str:
         self._log.seek(0)
@@ -202,6 +95,7 @@ class _ProcessBase:
 
     def start(self) -> None:
         """Start and block until the route API answers 200 (or raise ``ProxyError``)."""
+        # The token goes to the child's environment only (where CHP looks for it).
         env = {**os.environ, AUTH_TOKEN_ENV: self.auth_token}
         self.process = subprocess.Popen(self.command(), env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.ready_timeout
@@ -230,14 +124,14 @@ class _ProcessBase:
                 self.process.wait()
         self.process = None
 
-    def __enter__(self) -> "_ProcessBase":
+    def __enter__(self) -> Self:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def __aenter__(self) -> "_ProcessBase":
+    async def __aenter__(self) -> Self:
         await anyio.to_thread.run_sync(self.start)
         return self
 
@@ -246,18 +140,18 @@ class _ProcessBase:
 
 
 class ProxyProcess(_ProcessBase):
-    """The built-in proxy (``python -m bindery.hub.proxy``) as a subprocess."""
+    """The built-in proxy (``python -m bindery.proxy``) as a subprocess."""
 
     name = "built-in proxy"
 
-    def __init__(self, *args: Any, auth_url: str | None = None, log_level: str = "warning",
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *, auth_url: str | None = None, log_level: str = "warning",
+                 **kwargs: Unpack[ProcessArgs]) -> None:
+        super().__init__(**kwargs)
         self.auth_url = auth_url
         self.log_level = log_level
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "bindery.hub.proxy", "--ip", self.ip, "--port", str(self.port),
+        cmd = [sys.executable, "-m", "bindery.proxy", "--ip", self.ip, "--port", str(self.port),
                "--api-ip", self.api_ip, "--api-port", str(self.api_port), "--log-level", self.log_level]
         if self.default_target:
             cmd += ["--default-target", self.default_target]
@@ -299,9 +193,9 @@ class ChpProcess(_ProcessBase):
 
     name = "configurable-http-proxy"
 
-    def __init__(self, *args: Any, executable: str | None = None, log_level: str = "warn",
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *, executable: str | None = None, log_level: str = "warn",
+                 **kwargs: Unpack[ProcessArgs]) -> None:
+        super().__init__(**kwargs)
         found = executable or find_chp()
         if found is None:
             raise ProxyError("configurable-http-proxy is not installed (see install_chp()).")
@@ -317,7 +211,7 @@ class ChpProcess(_ProcessBase):
 
 
 def process_from_settings(
-    settings: ProxySettings,
+    settings: HubProxySettings,
     *,
     ip: str | None = None,
     port: int | None = None,
@@ -331,14 +225,14 @@ def process_from_settings(
     """
     if settings.kind == "external":
         return None
-    common: dict[str, Any] = dict(
-        ip=ip or settings.ip,
-        port=port if port is not None else settings.port,
-        api_ip=settings.api_ip,
-        api_port=settings.api_port,
-        default_target=default_target or settings.default_target,
-        auth_token=settings.auth_token or None,
-    )
+    common: ProcessArgs = {
+        "ip": ip or settings.ip,
+        "port": port if port is not None else settings.port,
+        "api_ip": settings.api_ip,
+        "api_port": settings.api_port,
+        "default_target": default_target or settings.default_target,
+        "auth_token": settings.auth_token or None,
+    }
     if settings.kind == "chp":
         if auth_url or settings.auth_url:
             raise ProxyError("configurable-http-proxy cannot do edge authentication; "

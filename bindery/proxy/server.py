@@ -13,11 +13,11 @@ import signal
 import aiohttp
 from aiohttp import web
 
-from bindery.hub.proxy.api import build_api_app
-from bindery.hub.proxy.edge_auth import EdgeAuthorizer
-from bindery.hub.proxy.forward import ProxyHandler
-from bindery.hub.proxy.routes import RouteTable
-from bindery.hub.proxy.settings import ProxySettings
+from bindery.proxy.api import build_api_app
+from bindery.proxy.edge_auth import EdgeAuthorizer
+from bindery.proxy.forward import ProxyHandler
+from bindery.proxy.routes import RouteTable
+from bindery.proxy.settings import ProxySettings
 
 log = logging.getLogger("bindery.proxy")
 

@@ -9,7 +9,8 @@ import os
 import click
 from pydantic import ValidationError
 
-from bindery.hub.proxy.settings import AUTH_TOKEN_ENV, ProxySettings
+from bindery.proxy.protocol import AUTH_TOKEN_ENV
+from bindery.proxy.settings import ProxySettings
 
 
 def _install_uvloop() -> bool:
@@ -46,12 +47,14 @@ def proxy_command(
 
     The route-API token is read from $CONFIGPROXY_AUTH_TOKEN, as configurable-http-proxy does.
     """
+    # Start-up is the one moment the environment is read; the settings carry the token from here.
+    auth_token = os.environ.get(AUTH_TOKEN_ENV, "")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = ProxySettings(
             ip=ip, port=port, api_ip=api_ip, api_port=port + 1 if api_port is None else api_port,
             default_target=default_target, auth_url=auth_url, auth_cache_ttl=auth_cache_ttl,
-            auth_token=os.environ.get(AUTH_TOKEN_ENV, ""),
+            auth_token=auth_token,
         )
     except ValidationError as err:
         problems = "; ".join(
@@ -63,7 +66,7 @@ def proxy_command(
         click.echo(f"warning: ${AUTH_TOKEN_ENV} is not set; the route API accepts anyone.", err=True)
     if not no_uvloop:
         _install_uvloop()
-    from bindery.hub.proxy.server import run_proxy
+    from bindery.proxy.server import run_proxy
 
     try:
         asyncio.run(run_proxy(settings))

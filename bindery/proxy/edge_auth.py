@@ -18,12 +18,7 @@ from enum import Enum
 import aiohttp
 from multidict import CIMultiDictProxy
 
-#: Query parameter a user's link may carry (``?token=...``), as in Jupyter.
-TOKEN_PARAM = "token"
-#: Header carrying that query token to the hub's auth endpoint.
-TOKEN_HEADER = "X-Bindery-Token"
-#: Header carrying the proxy's shared secret, so the hub knows the question is the proxy's.
-PROXY_TOKEN_HEADER = "X-Bindery-Proxy-Token"
+from bindery.proxy.protocol import PROXY_TOKEN_HEADER, TOKEN_HEADER
 
 
 class Verdict(Enum):
