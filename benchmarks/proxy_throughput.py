@@ -27,7 +27,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bindery.hub.proxy.processes import CHP_CACHE, ChpProcess, ProxyProcess, free_port, install_chp  # noqa: E402
+from bindery.hub.proxy.processes import CHP_CACHE, ChpProcess, ProxyProcess, free_port, install_chp
 
 BODY = b'{"status": "ok", "kernels": 0, "connections": 0, "last_activity": "2024-01-01T00:00:00Z"}'
 

@@ -10,8 +10,9 @@ import hmac
 import json
 import logging
 import re
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -32,7 +33,7 @@ def _error(status: int, message: str) -> web.Response:
 def parse_iso8601(value: str) -> datetime:
     """Parse an ISO 8601 timestamp; a naive one is taken as UTC (as JavaScript's Date.parse)."""
     moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def build_api_app(table: RouteTable, auth_token: str) -> web.Application:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
 import aiohttp
@@ -209,7 +209,7 @@ class ProxyHandler:
             upstream = await self.session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False,
             )
-        except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, asyncio.TimeoutError,
+        except (TimeoutError, aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError,
                 aiohttp.ServerDisconnectedError) as err:
             log.info("upstream %s for %s not answering: %r", route.target, route.path, err)
             return pages.not_running(request, route.path)
@@ -273,7 +273,7 @@ class ProxyHandler:
                 request, err.status if 400 <= err.status < 600 else 502, "WebSocket refused",
                 f"The server at {route.path} refused the WebSocket connection ({err.status}).",
             )
-        except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError, asyncio.TimeoutError,
+        except (TimeoutError, aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError,
                 aiohttp.ServerDisconnectedError):
             return pages.not_running(request, route.path)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from yarl import URL
@@ -27,7 +27,7 @@ def clean_path(path: str) -> str:
 
 def iso_timestamp(epoch: float) -> str:
     """UTC ISO 8601 with milliseconds and ``Z``, as CHP (JavaScript Date) writes it."""
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

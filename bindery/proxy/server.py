@@ -97,7 +97,7 @@ class ProxyServer:
             await self._session.close()
             self._session = None
 
-    async def __aenter__(self) -> "ProxyServer":
+    async def __aenter__(self) -> ProxyServer:
         await self.start()
         return self
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -53,7 +53,7 @@ async def test_add_list_get_delete(rest: RestProxy, proxy_process: ProxyProcess 
     alice = routes["/user/alice/"]
     assert alice["target"] == "http://127.0.0.1:9"
     assert alice["data"] == {"user": "alice", "server_token": "s3"}
-    assert abs((datetime.now(timezone.utc) - alice["last_activity"]).total_seconds()) < 30
+    assert abs((datetime.now(UTC) - alice["last_activity"]).total_seconds()) < 30
 
     async with _api(proxy_process) as api:
         raw = (await api.get("/api/routes")).json()
@@ -102,7 +102,7 @@ async def test_inactive_since_and_proxying(
     await rest.add_route("/user/alice/", jupyter_server.url)
     await rest.add_route("/user/idle/", jupyter_server.url)
     await asyncio.sleep(1.2)
-    between = datetime.now(timezone.utc)
+    between = datetime.now(UTC)
     await asyncio.sleep(0.1)
     async with httpx.AsyncClient(trust_env=False) as http:
         # full path and Host reach jupyter_server (its base_url is /user/alice/): no prefix stripping
@@ -114,4 +114,4 @@ async def test_inactive_since_and_proxying(
             break
         await asyncio.sleep(0.05)
     assert set(idle) == {"/user/idle/"}
-    assert set(await rest.get_all_routes(inactive_since=datetime(2000, 1, 1, tzinfo=timezone.utc))) == set()
+    assert set(await rest.get_all_routes(inactive_since=datetime(2000, 1, 1, tzinfo=UTC))) == set()

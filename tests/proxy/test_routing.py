@@ -6,8 +6,8 @@ import asyncio
 import time
 
 import aiohttp
-import yarl
 import pytest
+import yarl
 
 from bindery.hub.proxy.processes import free_port
 from bindery.proxy.server import ProxyServer

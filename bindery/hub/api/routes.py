@@ -23,10 +23,10 @@ from bindery.hub.api.errors import ApiError
 from bindery.hub.api.models import is_active, user_model
 from bindery.hub.db.models import ApiToken, Server, User, utcnow
 from bindery.hub.names import InvalidName, check_name
-from bindery.proxy.protocol import PROXY_TOKEN_HEADER
 from bindery.hub.scopes import ScopeError, allowed_to_grant, check_scopes
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import create_token, token_model
+from bindery.proxy.protocol import PROXY_TOKEN_HEADER
 
 #: The JupyterHub REST API version this API follows (clients such as the idle culler check it).
 API_VERSION = "5.2.1"

@@ -11,7 +11,7 @@ or anything else serving that API; it translates the hub's route specs
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -75,7 +75,7 @@ class RestProxy(Proxy):
         params = None
         if inactive_since is not None:
             if inactive_since.tzinfo is None:  # naive = UTC (the hub's DB convention); say so explicitly
-                inactive_since = inactive_since.replace(tzinfo=timezone.utc)
+                inactive_since = inactive_since.replace(tzinfo=UTC)
             params = {"inactive_since": inactive_since.isoformat()}
         response = await self._call("GET", f"{self.api_url}/api/routes", params=params)
         if response.status_code != 200:

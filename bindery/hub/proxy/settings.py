@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import field_validator
+
+from bindery.hub.proxy.base import PROXIES
 from bindery.proxy.settings import ProxySettings
 
 
@@ -21,3 +24,13 @@ class HubProxySettings(ProxySettings):
     #: The proxy client plugin (entry point in ``bindery.proxies``) the hub drives it with;
     #: ``rest`` speaks configurable-http-proxy's REST API, which every ``kind`` above serves.
     client: str = "rest"
+
+    @field_validator("client")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        """A misspelt client fails when the configuration is read, not when the hub starts."""
+        names = PROXIES.names()
+        if value not in names:
+            known = ", ".join(names) or "(none installed)"
+            raise ValueError(f"no proxy client named {value!r} is installed (available: {known})")
+        return value
