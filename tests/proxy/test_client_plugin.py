@@ -1,0 +1,60 @@
+"""The hub finds its proxy client through the ``bindery.proxies`` registry, built from typed options."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from bindery.hub.proxy.base import PROXIES, Proxy, ProxyOptions
+from bindery.hub.proxy.rest import RestProxy
+from bindery.hub.proxy.settings import HubProxySettings
+
+
+def test_rest_is_the_registered_default() -> None:
+    assert "rest" in PROXIES.names()
+    assert PROXIES.load(HubProxySettings().client) is RestProxy
+
+
+@pytest.mark.anyio
+async def test_a_client_is_built_from_options() -> None:
+    client = RestProxy.from_options(ProxyOptions(api_url="http://127.0.0.1:8001/", auth_token="t",
+                                                 timeout=3))
+    try:
+        assert client.api_url == "http://127.0.0.1:8001"
+        assert client.options.timeout == 3
+    finally:
+        await client.aclose()
+
+
+class _WiderOptions(ProxyOptions):
+    namespace: str = "bindery"
+
+
+class _Recorder(Proxy):
+    """A third-party-style client with its own options model."""
+
+    options_model = _WiderOptions
+
+    async def add_route(self, routespec: str, target: str, data: dict[str, Any] | None = None) -> None:
+        pass
+
+    async def delete_route(self, routespec: str) -> None:
+        pass
+
+    async def get_all_routes(self, inactive_since: datetime | None = None) -> dict[str, dict[str, Any]]:
+        return {}
+
+
+def test_a_plugin_gets_its_own_options_type() -> None:
+    client = _Recorder.from_options(ProxyOptions(api_url="http://127.0.0.1:8001"))
+    assert isinstance(client.options, _WiderOptions) and client.options.namespace == "bindery"
+
+
+def test_an_unknown_client_fails_when_settings_are_read() -> None:
+    with pytest.raises(ValidationError, match="no proxy client named 'nginx-typo'.*available: .*rest"):
+        HubProxySettings(client="nginx-typo")
+    with pytest.raises(ValidationError, match="extra"):
+        HubProxySettings(typo_port=1)  # type: ignore[call-arg]
