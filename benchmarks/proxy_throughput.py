@@ -71,7 +71,9 @@ def _ms(text: str) -> float:
 def run_wrk(name: str, url: str, duration: int, connections: int, threads: int) -> Result:
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
@@ -88,6 +90,7 @@ async def _client_loop(url: str, requests: int, connections: int) -> tuple[float
     latencies: list[float] = []
     queue = iter(range(requests))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+
         async def worker() -> None:
             for _ in queue:
                 t0 = time.perf_counter()
@@ -104,8 +107,13 @@ async def _client_loop(url: str, requests: int, connections: int) -> tuple[float
 def run_client_loop(name: str, url: str, requests: int, connections: int) -> Result:
     elapsed, latencies = asyncio.run(_client_loop(url, requests, connections))
     latencies.sort()
-    return Result(name, len(latencies) / elapsed, statistics.median(latencies),
-                  latencies[int(len(latencies) * 0.99) - 1], len(latencies))
+    return Result(
+        name,
+        len(latencies) / elapsed,
+        statistics.median(latencies),
+        latencies[int(len(latencies) * 0.99) - 1],
+        len(latencies),
+    )
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -127,7 +135,9 @@ def wait_for(url: str, timeout: float = 20.0) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
@@ -154,12 +164,17 @@ def main() -> None:
                 "bindery proxy": f"{ours.public_url}/user/alice/api/status",
                 "CHP": f"{chp.public_url}/user/alice/api/status",
             }
-            print(f"load: {'wrk -t%d -c%d -d%ds' % (args.threads, args.connections, args.duration) if use_wrk else f'aiohttp loop, {args.requests} requests, {args.connections} connections'}"
-                  f"; upstream: minimal aiohttp JSON server; best of {args.rounds} rounds")
+            if use_wrk:
+                load = f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s"
+            else:
+                load = f"aiohttp loop, {args.requests} requests, {args.connections} connections"
+            print(
+                f"load: {load}; upstream: minimal aiohttp JSON server; best of {args.rounds} rounds"
+            )
             best: dict[str, Result] = {}
             names = list(targets)
             for round_no in range(args.rounds):
-                order = names[round_no % len(names):] + names[: round_no % len(names)]
+                order = names[round_no % len(names) :] + names[: round_no % len(names)]
                 for name in order:
                     url = targets[name]
                     cpu_before = cpu_seconds(pids[name])
@@ -168,7 +183,9 @@ def main() -> None:
                     else:
                         result = run_client_loop(name, url, args.requests, args.connections)
                     if pids[name] is not None and result.requests:
-                        result.cpu_us_per_request = (cpu_seconds(pids[name]) - cpu_before) / result.requests * 1e6
+                        result.cpu_us_per_request = (
+                            (cpu_seconds(pids[name]) - cpu_before) / result.requests * 1e6
+                        )
                     print(f"  round {round_no + 1} {describe(result)}")
                     if name not in best or result.rps > best[name].rps:
                         best[name] = result
@@ -183,14 +200,20 @@ def main() -> None:
     print(f"\nours/CHP throughput: {o.rps / c.rps:.2f}x (target >= 1.0x)")
     print(f"ours/CHP p99 latency: {o.p99_ms / c.p99_ms:.2f}x (target <= 1.0x)")
     if o.cpu_us_per_request and c.cpu_us_per_request:
-        print(f"ours/CHP proxy CPU per request: {o.cpu_us_per_request / c.cpu_us_per_request:.2f}x "
-              f"({o.cpu_us_per_request:.0f} vs {c.cpu_us_per_request:.0f} us; lower is better)")
+        print(
+            f"ours/CHP proxy CPU per request: {o.cpu_us_per_request / c.cpu_us_per_request:.2f}x "
+            f"({o.cpu_us_per_request:.0f} vs {c.cpu_us_per_request:.0f} us; lower is better)"
+        )
 
 
 def describe(result: Result) -> str:
-    cpu = f"  proxy CPU {result.cpu_us_per_request:5.0f} us/req" if result.cpu_us_per_request else ""
-    return (f"{result.name:14s} {result.rps:9.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
-            f"p99 {result.p99_ms:7.2f} ms{cpu}")
+    cpu = (
+        f"  proxy CPU {result.cpu_us_per_request:5.0f} us/req" if result.cpu_us_per_request else ""
+    )
+    return (
+        f"{result.name:14s} {result.rps:9.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
+        f"p99 {result.p99_ms:7.2f} ms{cpu}"
+    )
 
 
 if __name__ == "__main__":

@@ -48,11 +48,14 @@ def build_api_app(table: RouteTable, auth_token: str) -> web.Application:
             match = _TOKEN.match(request.headers.get("Authorization", ""))
             given = match.group(1).encode() if match else b""
             if not hmac.compare_digest(given, expected):
-                return _error(403, "A valid 'Authorization: token <CONFIGPROXY_AUTH_TOKEN>' header is required.")
+                return _error(
+                    403,
+                    "A valid 'Authorization: token <CONFIGPROXY_AUTH_TOKEN>' header is required.",
+                )
         return await handler(request)
 
     def route_path(request: web.Request) -> str:
-        return request.path[len(PREFIX):] or "/"
+        return request.path[len(PREFIX) :] or "/"
 
     async def get_routes(request: web.Request) -> web.Response:
         path = route_path(request)
@@ -66,8 +69,11 @@ def build_api_app(table: RouteTable, auth_token: str) -> web.Application:
             try:
                 moment = parse_iso8601(since).timestamp()
             except ValueError:
-                return _error(400, f"Invalid datestamp {since!r}: inactive_since must be ISO 8601, "
-                                   "e.g. 2024-05-01T12:00:00Z.")
+                return _error(
+                    400,
+                    f"Invalid datestamp {since!r}: inactive_since must be ISO 8601, "
+                    "e.g. 2024-05-01T12:00:00Z.",
+                )
             routes = table.inactive_since(moment)
         else:
             routes = table.all()
@@ -81,7 +87,9 @@ def build_api_app(table: RouteTable, auth_token: str) -> web.Application:
         except (ValueError, UnicodeDecodeError) as err:
             return _error(400, f"Body is not valid JSON: {err}")
         if not isinstance(data, dict):
-            return _error(400, "Body must be a JSON object like {\"target\": \"http://127.0.0.1:8888\"}.")
+            return _error(
+                400, 'Body must be a JSON object like {"target": "http://127.0.0.1:8888"}.'
+            )
         target = data.pop("target", None)
         if not isinstance(target, str) or not target.startswith(("http://", "https://")):
             return _error(400, "Must specify 'target' as an http:// or https:// URL string.")

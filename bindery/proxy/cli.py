@@ -25,23 +25,52 @@ def _install_uvloop() -> bool:
 
 @click.command("proxy")
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Public address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="Public port.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Public port."
+)
 @click.option("--api-ip", default="127.0.0.1", show_default=True, help="Route API address.")
-@click.option("--api-port", default=None, type=click.IntRange(0, 65535),
-              help="Route API port (default: public port + 1).")
-@click.option("--default-target", default=None, metavar="URL",
-              help="Where requests go when no route matches (usually the hub).")
-@click.option("--auth-url", default=None, metavar="URL",
-              help="Hub endpoint checking who may reach a user's server (edge auth).")
-@click.option("--auth-cache-ttl", default=30.0, show_default=True, type=click.FloatRange(0),
-              help="Seconds a positive login check is reused.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+@click.option(
+    "--api-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Route API port (default: public port + 1).",
+)
+@click.option(
+    "--default-target",
+    default=None,
+    metavar="URL",
+    help="Where requests go when no route matches (usually the hub).",
+)
+@click.option(
+    "--auth-url",
+    default=None,
+    metavar="URL",
+    help="Hub endpoint checking who may reach a user's server (edge auth).",
+)
+@click.option(
+    "--auth-cache-ttl",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds a positive login check is reused.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
 @click.option("--no-uvloop", is_flag=True, help="Use the standard asyncio loop.")
 def proxy_command(
-    ip: str, port: int, api_ip: str, api_port: int | None, default_target: str | None,
-    auth_url: str | None, auth_cache_ttl: float, log_level: str, no_uvloop: bool,
+    ip: str,
+    port: int,
+    api_ip: str,
+    api_port: int | None,
+    default_target: str | None,
+    auth_url: str | None,
+    auth_cache_ttl: float,
+    log_level: str,
+    no_uvloop: bool,
 ) -> None:
     """Run the built-in reverse proxy (HTTP + WebSocket) with CHP's route API.
 
@@ -49,21 +78,31 @@ def proxy_command(
     """
     # Start-up is the one moment the environment is read; the settings carry the token from here.
     auth_token = os.environ.get(AUTH_TOKEN_ENV, "")
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = ProxySettings(
-            ip=ip, port=port, api_ip=api_ip, api_port=port + 1 if api_port is None else api_port,
-            default_target=default_target, auth_url=auth_url, auth_cache_ttl=auth_cache_ttl,
+            ip=ip,
+            port=port,
+            api_ip=api_ip,
+            api_port=port + 1 if api_port is None else api_port,
+            default_target=default_target,
+            auth_url=auth_url,
+            auth_cache_ttl=auth_cache_ttl,
             auth_token=auth_token,
         )
     except ValidationError as err:
         problems = "; ".join(
-            f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg'].removeprefix('Value error, ')}"
+            f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
             for e in err.errors()
         )
         raise click.UsageError(problems) from err
     if not settings.auth_token:
-        click.echo(f"warning: ${AUTH_TOKEN_ENV} is not set; the route API accepts anyone.", err=True)
+        click.echo(
+            f"warning: ${AUTH_TOKEN_ENV} is not set; the route API accepts anyone.", err=True
+        )
     if not no_uvloop:
         _install_uvloop()
     from bindery.proxy.server import run_proxy

@@ -105,7 +105,8 @@ class EdgeAuthorizer:
         if not self.auth_url:
             return Decision(
                 Verdict.HUB_UNAVAILABLE,
-                message="This server requires a login, but the proxy was started without --auth-url.",
+                message="This server requires a login, "
+                "but the proxy was started without --auth-url.",
             )
         cookie = headers.get("Cookie", "")
         authorization = headers.get("Authorization", "")
@@ -127,7 +128,9 @@ class EdgeAuthorizer:
             forwarded[TOKEN_HEADER] = token
         try:
             async with self.session.get(
-                self.auth_url, params={"user": user, "path": path}, headers=forwarded,
+                self.auth_url,
+                params={"user": user, "path": path},
+                headers=forwarded,
                 allow_redirects=False,
             ) as answer:
                 set_cookies = answer.headers.getall("Set-Cookie", [])

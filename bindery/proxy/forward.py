@@ -30,14 +30,26 @@ log = logging.getLogger("bindery.proxy")
 HOP_BY_HOP = frozenset(
     h.lower()
     for h in (
-        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE",
-        "Trailer", "Trailers", "Transfer-Encoding", "Upgrade",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Trailers",
+        "Transfer-Encoding",
+        "Upgrade",
     )
 )
 #: The WebSocket handshake is redone by the proxy's own client on the upstream side.
 WS_HANDSHAKE = frozenset(
     h.lower()
-    for h in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions")
+    for h in (
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Protocol",
+        "Sec-WebSocket-Extensions",
+    )
 )
 HEALTH_PATH = "/_chp_healthz"
 #: Either end of a relayed WebSocket: the client's (server side) or the upstream's (client side).
@@ -58,9 +70,10 @@ def _connection_tokens(headers: CIMultiDict[str]) -> list[str]:
 
 
 def strip_cookie(cookie_header: str, name: str) -> str:
-    """The Cookie header without the cookie ``name`` (the hub session never reaches user servers)."""
+    """The Cookie header without the cookie ``name``: the hub session never reaches user servers."""
     kept = [
-        part.strip() for part in cookie_header.split(";")
+        part.strip()
+        for part in cookie_header.split(";")
         if part.strip() and part.split("=", 1)[0].strip() != name
     ]
     return "; ".join(kept)
@@ -107,7 +120,9 @@ class ProxyHandler:
             return web.json_response({"status": "ok", "routes": len(self.table)})
         if "/." in path and has_dot_segments(path):
             return pages.error_response(
-                request, 400, "Bad path",
+                request,
+                400,
+                "Bad path",
                 "The address contains '.' or '..' segments; use the plain path (browsers do this).",
             )
         route = self.table.match(path)
@@ -151,9 +166,11 @@ class ProxyHandler:
     async def _edge_auth(
         self, request: web.BaseRequest, route: Route, headers: CIMultiDict[str]
     ) -> tuple[web.StreamResponse | None, list[str]]:
-        """Ask the hub; on yes rewrite credentials in ``headers``, else return the answer to send."""
+        """Ask the hub; on yes rewrite credentials in ``headers``, else return the answer."""
         token = request.rel_url.query.get(TOKEN_PARAM, "")
-        decision = await self.authorizer.authorize(route.user or "", request.path, request.headers, token)
+        decision = await self.authorizer.authorize(
+            route.user or "", request.path, request.headers, token
+        )
         extra = decision.set_cookies
         denial: web.StreamResponse | None = None
         if decision.verdict is Verdict.NOT_LOGGED_IN:
@@ -180,13 +197,19 @@ class ProxyHandler:
 
     def _login_required(self, request: web.BaseRequest) -> web.StreamResponse:
         """Browsers go to the login page and come back; programs get a 401 they can act on."""
-        if request.method == "GET" and pages.wants_html(request) and not is_websocket_upgrade(request):
+        if (
+            request.method == "GET"
+            and pages.wants_html(request)
+            and not is_websocket_upgrade(request)
+        ):
             query = [(k, v) for k, v in request.rel_url.query.items() if k != TOKEN_PARAM]
             back = str(URL.build(path=request.path, query=query))
             location = f"{self.settings.login_url}?{urlencode({'next': back})}"
             return web.Response(status=302, headers={"Location": location})
         return pages.error_response(
-            request, 401, "Login required",
+            request,
+            401,
+            "Login required",
             "This server needs you to log in to the hub first, or to send a valid token "
             "(Authorization: token <token>).",
         )
@@ -207,10 +230,18 @@ class ProxyHandler:
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
             upstream = await self.session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False,
+                request.method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
             )
-        except (TimeoutError, aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError,
-                aiohttp.ServerDisconnectedError) as err:
+        except (
+            TimeoutError,
+            aiohttp.ClientConnectorError,
+            aiohttp.ServerTimeoutError,
+            aiohttp.ServerDisconnectedError,
+        ) as err:
             log.info("upstream %s for %s not answering: %r", route.target, route.path, err)
             return pages.not_running(request, route.path)
         response: web.StreamResponse | None = None
@@ -225,10 +256,17 @@ class ProxyHandler:
                 route.touch(time.time(), self._resolution)
             size = upstream.content_length
             if size is not None and size <= SMALL_BODY and request.method != "HEAD":
-                # Small answers (most API calls) go out in one write: bounded buffering, fewer syscalls.
-                return web.Response(status=upstream.status, reason=upstream.reason, headers=out,
-                                    body=await upstream.read())
-            response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=out)
+                # Small answers (most API calls) go out in one write: bounded buffering,
+                # fewer syscalls.
+                return web.Response(
+                    status=upstream.status,
+                    reason=upstream.reason,
+                    headers=out,
+                    body=await upstream.read(),
+                )
+            response = web.StreamResponse(
+                status=upstream.status, reason=upstream.reason, headers=out
+            )
             await response.prepare(request)
             touch = route.touch
             resolution = self._resolution
@@ -259,22 +297,34 @@ class ProxyHandler:
         set_cookies: list[str],
     ) -> web.StreamResponse:
         protocols = [
-            p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
+            p.strip()
+            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()
         ]
         _strip(headers, WS_HANDSHAKE)
         max_size = self.settings.max_ws_message
         try:
             upstream = await self.session.ws_connect(
-                url, headers=headers, protocols=protocols, compress=0,
-                max_msg_size=max_size, autoping=True,
+                url,
+                headers=headers,
+                protocols=protocols,
+                compress=0,
+                max_msg_size=max_size,
+                autoping=True,
             )
         except aiohttp.WSServerHandshakeError as err:
             return pages.error_response(
-                request, err.status if 400 <= err.status < 600 else 502, "WebSocket refused",
+                request,
+                err.status if 400 <= err.status < 600 else 502,
+                "WebSocket refused",
                 f"The server at {route.path} refused the WebSocket connection ({err.status}).",
             )
-        except (TimeoutError, aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError,
-                aiohttp.ServerDisconnectedError):
+        except (
+            TimeoutError,
+            aiohttp.ClientConnectorError,
+            aiohttp.ServerTimeoutError,
+            aiohttp.ServerDisconnectedError,
+        ):
             return pages.not_running(request, route.path)
 
         chosen = [upstream.protocol] if upstream.protocol else []
@@ -315,7 +365,9 @@ class ProxyHandler:
         to_upstream = asyncio.ensure_future(pump(client, upstream))
         to_client = asyncio.ensure_future(pump(upstream, client))
         try:
-            done, pending = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
+            done, pending = await asyncio.wait(
+                {to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED
+            )
             for task in pending:
                 task.cancel()
             for task in done:

@@ -13,7 +13,8 @@ from aiohttp import web
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}}
+<style>
+body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}}
 h1{{font-size:1.4em}} code{{background:#f3f3f3;padding:0 .2em}}</style></head>
 <body><h1>{title}</h1><p>{message}</p><p><a href="/hub/home">Go to your hub home page</a></p>
 </body></html>
@@ -26,7 +27,11 @@ def wants_html(request: web.BaseRequest) -> bool:
 
 
 def error_response(
-    request: web.BaseRequest, status: int, title: str, message: str, headers: dict[str, str] | None = None
+    request: web.BaseRequest,
+    status: int,
+    title: str,
+    message: str,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     """One error answer in the form the client understands."""
     if wants_html(request):
@@ -40,7 +45,9 @@ def error_response(
 
 def not_running(request: web.BaseRequest, path: str) -> web.Response:
     return error_response(
-        request, 503, "The server is not running",
+        request,
+        503,
+        "The server is not running",
         f"The server at {path} is not running or not answering. "
         "Start it again from the hub home page, or wait a few seconds and reload.",
     )
@@ -48,14 +55,19 @@ def not_running(request: web.BaseRequest, path: str) -> web.Response:
 
 def no_route(request: web.BaseRequest) -> web.Response:
     return error_response(
-        request, 404, "Nothing here",
-        f"No server is mapped at {request.path}. Check the link, or start your server from the hub.",
+        request,
+        404,
+        "Nothing here",
+        f"No server is mapped at {request.path}. "
+        "Check the link, or start your server from the hub.",
     )
 
 
 def belongs_to_another_user(request: web.BaseRequest, owner: str) -> web.Response:
     return error_response(
-        request, 403, "This server belongs to another user",
+        request,
+        403,
+        "This server belongs to another user",
         f"You are logged in, but this server belongs to {owner}. "
         "Open your own server from the hub home page.",
     )

@@ -66,7 +66,11 @@ class Route:
 
     def as_json(self) -> dict[str, Any]:
         """CHP's shape: ``{target, last_activity, ...data}``."""
-        return {**self.data, "target": self.target, "last_activity": iso_timestamp(self.last_activity)}
+        return {
+            **self.data,
+            "target": self.target,
+            "last_activity": iso_timestamp(self.last_activity),
+        }
 
 
 class RouteTable:

@@ -52,27 +52,38 @@ class ProxyServer:
 
     async def start(self) -> None:
         s = self.settings
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60,
-                                         ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(
+            limit=0, limit_per_host=0, keepalive_timeout=60, ttl_dns_cache=300
+        )
         # No cookie jar: the proxy must never carry one user's cookies into another's request.
         # No decompression: bodies pass through byte for byte with their Content-Encoding.
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
-            timeout=aiohttp.ClientTimeout(total=None, connect=s.connect_timeout,
-                                          sock_connect=s.connect_timeout),
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=s.connect_timeout, sock_connect=s.connect_timeout
+            ),
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
-        authorizer = EdgeAuthorizer(self._session, s.auth_url, s.auth_cache_ttl, s.auth_cache_size,
-                                    proxy_token=s.auth_token)
+        authorizer = EdgeAuthorizer(
+            self._session, s.auth_url, s.auth_cache_ttl, s.auth_cache_size, proxy_token=s.auth_token
+        )
         if s.default_target:
             self.table.add("/", s.default_target)
         handler = self._handler = ProxyHandler(self.table, s, self._session, authorizer)
-        public = web.ServerRunner(web.Server(handler, access_log=None), access_log=None,
-                                  handle_signals=False, shutdown_timeout=5.0)
-        api = web.AppRunner(build_api_app(self.table, s.auth_token), access_log=None,
-                            handle_signals=False, shutdown_timeout=5.0)
+        public = web.ServerRunner(
+            web.Server(handler, access_log=None),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=5.0,
+        )
+        api = web.AppRunner(
+            build_api_app(self.table, s.auth_token),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=5.0,
+        )
         try:
             for runner, ip, port in ((public, s.ip, s.port), (api, s.api_ip, s.api_port)):
                 await runner.setup()
@@ -80,8 +91,11 @@ class ProxyServer:
                 await web.TCPSite(runner, ip, port, backlog=1024, reuse_address=True).start()
         except OSError as err:
             await self.stop()
-            raise OSError(err.errno, f"proxy could not listen: {err.strerror} "
-                                     f"(public {s.ip}:{s.port}, API {s.api_ip}:{s.api_port})") from err
+            raise OSError(
+                err.errno,
+                f"proxy could not listen: {err.strerror} "
+                f"(public {s.ip}:{s.port}, API {s.api_ip}:{s.api_port})",
+            ) from err
         self.port = _bound_port(public)
         self.api_port = _bound_port(api)
         log.info("proxy on %s, route API on %s", self.public_url, self.api_url)
@@ -128,4 +142,3 @@ async def run_proxy(settings: ProxySettings, ready: asyncio.Event | None = None)
         await stop.wait()
     finally:
         await server.stop()
-

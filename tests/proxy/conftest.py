@@ -52,13 +52,23 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
         "IPYTHONDIR": str(root / "ipython"),
     }
     jupyter = str(Path(sys.executable).parent / "jupyter")
-    log = open(root / "server.log", "wb")
+    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [jupyter, "server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", "--ServerApp.base_url=/user/alice/",
-         f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            jupyter,
+            "server",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            "--ServerApp.base_url=/user/alice/",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.port_retries=0",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -67,14 +77,19 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
             if process.poll() is not None:
                 raise RuntimeError((root / "server.log").read_text()[-2000:])
             try:
-                r = httpx.get(f"{url}/user/alice/api/status", headers={"Authorization": f"token {token}"},
-                              trust_env=False)
+                r = httpx.get(
+                    f"{url}/user/alice/api/status",
+                    headers={"Authorization": f"token {token}"},
+                    trust_env=False,
+                )
                 if r.status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("jupyter_server did not start:\n" + (root / "server.log").read_text()[-2000:])
+                raise RuntimeError(
+                    "jupyter_server did not start:\n" + (root / "server.log").read_text()[-2000:]
+                )
             time.sleep(0.1)
         yield JupyterServer(url=url, base_url="/user/alice/", token=token)
     finally:
@@ -114,7 +129,7 @@ async def _start(app: web.Application) -> tuple[web.AppRunner, str]:
 
 @pytest.fixture
 async def fake_hub_auth(anyio_backend: str) -> AsyncIterator[FakeHubAuth]:
-    """Answers like the hub: who is this (cookie, token header or link token) vs. who owns the route."""
+    """Answers like the hub: who is this (cookie, token header, link token), who owns the route."""
     state = FakeHubAuth(url="")
 
     def who(request: web.Request) -> str | None:
@@ -144,7 +159,9 @@ async def fake_hub_auth(anyio_backend: str) -> AsyncIterator[FakeHubAuth]:
     async def login(request: web.Request) -> web.Response:
         """Logs everyone in as alice and sends them back to ``next`` (enough for a browser test)."""
         response = web.Response(status=302, headers={"Location": request.query.get("next", "/")})
-        response.headers.add("Set-Cookie", f"{FakeHubAuth.session_cookie('alice')}; Path=/; HttpOnly")
+        response.headers.add(
+            "Set-Cookie", f"{FakeHubAuth.session_cookie('alice')}; Path=/; HttpOnly"
+        )
         return response
 
     async def home(request: web.Request) -> web.Response:
@@ -185,8 +202,10 @@ def _upstream_app(state: Upstream) -> web.Application:
                     await ws.send_bytes(msg.data)
             return ws
         if request.path == "/big":
-            return web.Response(body=bytes(range(256)) * (5 * 1024 * 1024 // 256),
-                                content_type="application/octet-stream")
+            return web.Response(
+                body=bytes(range(256)) * (5 * 1024 * 1024 // 256),
+                content_type="application/octet-stream",
+            )
         if request.path.endswith("/slow-stream"):
             response = web.StreamResponse()
             await response.prepare(request)
@@ -196,11 +215,18 @@ def _upstream_app(state: Upstream) -> web.Application:
             await response.write_eof()
             return response
         body = await request.read()
-        state.seen.append({"path_qs": request.path_qs, "headers": dict(request.headers), "body_len": len(body)})
-        return web.json_response({
-            "upstream": state.name, "path_qs": request.path_qs, "host": request.host,
-            "headers": dict(request.headers), "body_len": len(body),
-        })
+        state.seen.append(
+            {"path_qs": request.path_qs, "headers": dict(request.headers), "body_len": len(body)}
+        )
+        return web.json_response(
+            {
+                "upstream": state.name,
+                "path_qs": request.path_qs,
+                "host": request.host,
+                "headers": dict(request.headers),
+                "body_len": len(body),
+            }
+        )
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[RELEASE] = asyncio.Event()
@@ -229,7 +255,10 @@ async def upstreams(anyio_backend: str) -> AsyncIterator[dict[str, Upstream]]:
 async def proxy(anyio_backend: str, fake_hub_auth: FakeHubAuth) -> AsyncIterator[ProxyServer]:
     """The built-in proxy in-process, on free ports, with edge auth pointed at ``fake_hub_auth``."""
     settings = ProxySettings(
-        port=0, api_port=0, auth_token=API_TOKEN, auth_url=fake_hub_auth.url,
+        port=0,
+        api_port=0,
+        auth_token=API_TOKEN,
+        auth_url=fake_hub_auth.url,
         activity_resolution=0.0,
     )
     async with ProxyServer(settings) as server:

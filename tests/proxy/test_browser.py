@@ -45,24 +45,30 @@ async def test_browser_logs_in_and_runs_code_through_the_proxy(
 ) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     proxy.table.add("/", fake_hub_auth.base_url)  # the hub (login page)
-    proxy.table.add("/user/alice/", jupyter_server.url, {"user": "alice", "server_token": jupyter_server.token})
+    proxy.table.add(
+        "/user/alice/", jupyter_server.url, {"user": "alice", "server_token": jupyter_server.token}
+    )
     base = f"{proxy.public_url}/user/alice"
-    async with aiohttp.ClientSession(headers={"Cookie": FakeHubAuth.session_cookie("alice")}) as http:
-        async with http.post(f"{base}/api/kernels", json={"name": "python3"}) as r:
-            kernel_id = (await r.json())["id"]
+    async with (
+        aiohttp.ClientSession(headers={"Cookie": FakeHubAuth.session_cookie("alice")}) as http,
+        http.post(f"{base}/api/kernels", json={"name": "python3"}) as r,
+    ):
+        kernel_id = (await r.json())["id"]
     try:
         async with playwright_api.async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
                 page = await browser.new_page()
-                # Not logged in: the proxy sends the browser to the hub's login, which sends it back.
+                # Not logged in: the proxy sends the browser to the hub's login, which sends
+                # it back.
                 response = await page.goto(f"{base}/api/status?from=browser")
                 assert response is not None and response.status == 200
                 assert page.url == f"{base}/api/status?from=browser"
                 assert "kernels" in await page.text_content("body")
                 cookies = {c["name"] for c in await page.context.cookies()}
                 assert "bindery-session" in cookies
-                # Run the kernel from a hub page on the same origin (the JSON page's CSP forbids it).
+                # Run the kernel from a hub page on the same origin (the JSON page's CSP
+                # forbids it).
                 await page.goto(f"{proxy.public_url}/hub/home")
                 ws_url = f"{base.replace('http://', 'ws://')}/api/kernels/{kernel_id}/channels"
                 result = await page.evaluate(RUN_CODE_JS, [ws_url, "browser-1"])
@@ -70,5 +76,7 @@ async def test_browser_logs_in_and_runs_code_through_the_proxy(
             finally:
                 await browser.close()
     finally:
-        async with aiohttp.ClientSession(headers={"Cookie": FakeHubAuth.session_cookie("alice")}) as http:
+        async with aiohttp.ClientSession(
+            headers={"Cookie": FakeHubAuth.session_cookie("alice")}
+        ) as http:
             await http.delete(f"{base}/api/kernels/{kernel_id}")

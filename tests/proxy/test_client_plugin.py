@@ -1,4 +1,4 @@
-"""The hub finds its proxy client through the ``bindery.proxies`` registry, built from typed options."""
+"""The hub finds its proxy client in the ``bindery.proxies`` registry and builds it from options."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def test_rest_is_the_registered_default() -> None:
 
 @pytest.mark.anyio
 async def test_a_client_is_built_from_options() -> None:
-    client = RestProxy.from_options(ProxyOptions(api_url="http://127.0.0.1:8001/", auth_token="t",
-                                                 timeout=3))
+    client = RestProxy.from_options(
+        ProxyOptions(api_url="http://127.0.0.1:8001/", auth_token="t", timeout=3)
+    )
     try:
         assert client.api_url == "http://127.0.0.1:8001"
         assert client.options.timeout == 3
@@ -38,13 +39,17 @@ class _Recorder(Proxy):
 
     options_model = _WiderOptions
 
-    async def add_route(self, routespec: str, target: str, data: dict[str, Any] | None = None) -> None:
+    async def add_route(
+        self, routespec: str, target: str, data: dict[str, Any] | None = None
+    ) -> None:
         pass
 
     async def delete_route(self, routespec: str) -> None:
         pass
 
-    async def get_all_routes(self, inactive_since: datetime | None = None) -> dict[str, dict[str, Any]]:
+    async def get_all_routes(
+        self, inactive_since: datetime | None = None
+    ) -> dict[str, dict[str, Any]]:
         return {}
 
 
@@ -54,7 +59,9 @@ def test_a_plugin_gets_its_own_options_type() -> None:
 
 
 def test_an_unknown_client_fails_when_settings_are_read() -> None:
-    with pytest.raises(ValidationError, match="no proxy client named 'nginx-typo'.*available: .*rest"):
+    with pytest.raises(
+        ValidationError, match="no proxy client named 'nginx-typo'.*available: .*rest"
+    ):
         HubProxySettings(client="nginx-typo")
     with pytest.raises(ValidationError, match="extra"):
         HubProxySettings(typo_port=1)  # type: ignore[call-arg]

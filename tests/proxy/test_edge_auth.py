@@ -22,20 +22,24 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 @pytest.fixture
 def alice_route(proxy: ProxyServer, upstreams: dict[str, Upstream]) -> Upstream:
-    proxy.table.add("/user/alice/", upstreams["a"].url, {"user": "alice", "server_token": SERVER_TOKEN})
+    proxy.table.add(
+        "/user/alice/", upstreams["a"].url, {"user": "alice", "server_token": SERVER_TOKEN}
+    )
     proxy.table.add("/", upstreams["c"].url)  # the hub: no user data, passes untouched
     return upstreams["a"]
 
 
 async def _get(url: str, **kwargs):  # type: ignore[no-untyped-def]
-    async with aiohttp.ClientSession() as http:
-        async with http.get(url, allow_redirects=False, **kwargs) as r:
-            return r.status, dict(r.headers), r.headers.getall("Set-Cookie", []), await r.text()
+    async with aiohttp.ClientSession() as http, http.get(url, allow_redirects=False, **kwargs) as r:
+        return r.status, dict(r.headers), r.headers.getall("Set-Cookie", []), await r.text()
 
 
-async def test_browser_without_login_is_sent_to_login_page(proxy: ProxyServer, alice_route: Upstream) -> None:
-    status, headers, _, _ = await _get(proxy.public_url + "/user/alice/lab/tree/a b.ipynb?kernel=1",
-                                       headers=BROWSER)
+async def test_browser_without_login_is_sent_to_login_page(
+    proxy: ProxyServer, alice_route: Upstream
+) -> None:
+    status, headers, _, _ = await _get(
+        proxy.public_url + "/user/alice/lab/tree/a b.ipynb?kernel=1", headers=BROWSER
+    )
     assert status == 302
     location = urlsplit(headers["Location"])
     assert location.path == "/hub/login"
@@ -43,7 +47,9 @@ async def test_browser_without_login_is_sent_to_login_page(proxy: ProxyServer, a
     assert alice_route.seen == []
 
 
-async def test_program_without_login_gets_401_json(proxy: ProxyServer, alice_route: Upstream) -> None:
+async def test_program_without_login_gets_401_json(
+    proxy: ProxyServer, alice_route: Upstream
+) -> None:
     status, headers, _, body = await _get(proxy.public_url + "/user/alice/api/status")
     assert status == 401
     assert headers["Content-Type"].startswith("application/json")
@@ -52,8 +58,10 @@ async def test_program_without_login_gets_401_json(proxy: ProxyServer, alice_rou
 
 
 async def test_other_user_gets_403_page(proxy: ProxyServer, alice_route: Upstream) -> None:
-    status, _, _, page = await _get(proxy.public_url + "/user/alice/lab",
-                                    headers={**BROWSER, "Cookie": FakeHubAuth.session_cookie("mallory")})
+    status, _, _, page = await _get(
+        proxy.public_url + "/user/alice/lab",
+        headers={**BROWSER, "Cookie": FakeHubAuth.session_cookie("mallory")},
+    )
     assert status == 403
     assert "This server belongs to another user" in page
     assert alice_route.seen == []
@@ -68,7 +76,9 @@ async def test_owner_reaches_server_without_leaking_browser_credentials(
     )
     assert status == 200, body
     seen = alice_route.seen[-1]["headers"]
-    assert seen["Cookie"] == "_xsrf=abc; theme=dark"  # the hub session is gone, the server's cookies stay
+    assert (
+        seen["Cookie"] == "_xsrf=abc; theme=dark"
+    )  # the hub session is gone, the server's cookies stay
     assert seen["Authorization"] == f"token {SERVER_TOKEN}"
     assert "session-of-alice" not in str(seen)
     # the hub saw who asked and for what
@@ -80,9 +90,13 @@ async def test_owner_reaches_server_without_leaking_browser_credentials(
     assert any(c.startswith("bindery-session-refreshed=1") for c in set_cookies)
 
 
-async def test_api_token_is_replaced_by_server_token(proxy: ProxyServer, alice_route: Upstream) -> None:
-    status, _, _, _ = await _get(proxy.public_url + "/user/alice/api/status",
-                                 headers={"Authorization": f"token {FakeHubAuth.api_token('alice')}"})
+async def test_api_token_is_replaced_by_server_token(
+    proxy: ProxyServer, alice_route: Upstream
+) -> None:
+    status, _, _, _ = await _get(
+        proxy.public_url + "/user/alice/api/status",
+        headers={"Authorization": f"token {FakeHubAuth.api_token('alice')}"},
+    )
     assert status == 200
     assert alice_route.seen[-1]["headers"]["Authorization"] == f"token {SERVER_TOKEN}"
 
@@ -109,12 +123,17 @@ async def test_positive_answers_are_cached(
     assert len(fake_hub_auth.calls) == 2
 
 
-async def test_routes_without_user_pass_untouched(proxy: ProxyServer, alice_route: Upstream,
-                                                  upstreams: dict[str, Upstream],
-                                                  fake_hub_auth: FakeHubAuth) -> None:
+async def test_routes_without_user_pass_untouched(
+    proxy: ProxyServer,
+    alice_route: Upstream,
+    upstreams: dict[str, Upstream],
+    fake_hub_auth: FakeHubAuth,
+) -> None:
     cookie = FakeHubAuth.session_cookie("alice")
-    status, _, _, _ = await _get(proxy.public_url + "/hub/home?token=t",
-                                 headers={"Cookie": cookie, "Authorization": "token hub-api"})
+    status, _, _, _ = await _get(
+        proxy.public_url + "/hub/home?token=t",
+        headers={"Cookie": cookie, "Authorization": "token hub-api"},
+    )
     assert status == 200
     seen = upstreams["c"].seen[-1]
     assert seen["headers"]["Cookie"] == cookie
@@ -131,12 +150,16 @@ async def test_websocket_upgrade_is_checked_before_upgrading(
             await http.ws_connect(proxy.public_url + "/user/alice/ws")
         assert refused.value.status == 401
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await http.ws_connect(proxy.public_url + "/user/alice/ws",
-                                  headers={"Cookie": FakeHubAuth.session_cookie("mallory")})
+            await http.ws_connect(
+                proxy.public_url + "/user/alice/ws",
+                headers={"Cookie": FakeHubAuth.session_cookie("mallory")},
+            )
         assert refused.value.status == 403
         assert alice_route.seen == []
-        async with http.ws_connect(proxy.public_url + "/user/alice/ws",
-                                   headers={"Cookie": FakeHubAuth.session_cookie("alice")}) as ws:
+        async with http.ws_connect(
+            proxy.public_url + "/user/alice/ws",
+            headers={"Cookie": FakeHubAuth.session_cookie("alice")},
+        ) as ws:
             await ws.send_str("hi")
             assert await ws.receive_str(timeout=5) == "a:hi"
     seen = alice_route.seen[-1]["headers"]
@@ -144,16 +167,24 @@ async def test_websocket_upgrade_is_checked_before_upgrading(
     assert "bindery-session" not in seen.get("Cookie", "")
 
 
-async def test_hub_unreachable_is_a_clear_503(upstreams: dict[str, Upstream], anyio_backend: str) -> None:
+async def test_hub_unreachable_is_a_clear_503(
+    upstreams: dict[str, Upstream], anyio_backend: str
+) -> None:
     from bindery.hub.proxy.processes import free_port
     from bindery.proxy.settings import ProxySettings
 
-    settings = ProxySettings(port=0, api_port=0, auth_token="t",
-                             auth_url=f"http://127.0.0.1:{free_port()}/hub/api/proxy/authorize")
+    settings = ProxySettings(
+        port=0,
+        api_port=0,
+        auth_token="t",
+        auth_url=f"http://127.0.0.1:{free_port()}/hub/api/proxy/authorize",
+    )
     async with ProxyServer(settings) as proxy:
         proxy.table.add("/user/alice/", upstreams["a"].url, {"user": "alice", "server_token": "s"})
-        status, _, _, body = await _get(proxy.public_url + "/user/alice/api",
-                                        headers={"Cookie": FakeHubAuth.session_cookie("alice")})
+        status, _, _, body = await _get(
+            proxy.public_url + "/user/alice/api",
+            headers={"Cookie": FakeHubAuth.session_cookie("alice")},
+        )
     assert status == 503
     assert "hub could not be reached" in body
     assert upstreams["a"].seen == []
@@ -162,7 +193,9 @@ async def test_hub_unreachable_is_a_clear_503(upstreams: dict[str, Upstream], an
 async def test_rejected_link_token_is_not_kept_in_login_redirect(
     proxy: ProxyServer, alice_route: Upstream
 ) -> None:
-    status, headers, _, _ = await _get(proxy.public_url + "/user/alice/lab?token=stolen&x=1", headers=BROWSER)
+    status, headers, _, _ = await _get(
+        proxy.public_url + "/user/alice/lab?token=stolen&x=1", headers=BROWSER
+    )
     assert status == 302
     assert parse_qs(urlsplit(headers["Location"]).query)["next"] == ["/user/alice/lab?x=1"]
 
@@ -185,10 +218,13 @@ async def test_malformed_owner_is_refused_by_the_api(proxy: ProxyServer) -> None
     """A route with a broken ``user`` must not silently become a route without any check."""
     import httpx
 
-    async with httpx.AsyncClient(base_url=proxy.api_url, trust_env=False,
-                                 headers={"Authorization": f"token {API_TOKEN}"}) as api:
+    async with httpx.AsyncClient(
+        base_url=proxy.api_url, trust_env=False, headers={"Authorization": f"token {API_TOKEN}"}
+    ) as api:
         for bad in ({"user": 42}, {"user": ""}, {"user": "alice", "server_token": None}):
-            r = await api.post("/api/routes/user/alice", json={"target": "http://127.0.0.1:9", **bad})
+            r = await api.post(
+                "/api/routes/user/alice", json={"target": "http://127.0.0.1:9", **bad}
+            )
             assert r.status_code == 400, bad
             assert "non-empty string" in r.json()["message"]
     assert proxy.table.get("/user/alice/") is None

@@ -25,15 +25,19 @@ async def test_status_through_proxy_with_injected_server_token(
     """Alice's browser only has her hub session; the proxy supplies the server's token."""
     proxy.table.add("/user/alice/", jupyter_server.url, _route_data(jupyter_server))
     cookie = FakeHubAuth.session_cookie("alice")
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{proxy.public_url}/user/alice/api/status", headers={"Cookie": cookie}) as r:
-            assert r.status == 200, await r.text()
-            status = await r.json()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{proxy.public_url}/user/alice/api/status", headers={"Cookie": cookie}) as r,
+    ):
+        assert r.status == 200, await r.text()
+        status = await r.json()
     assert "started" in status and "kernels" in status
     # Without the proxy's injection the same server refuses the request.
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{jupyter_server.url}/user/alice/api/status", headers={"Cookie": cookie}) as r:
-            assert r.status == 403
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{jupyter_server.url}/user/alice/api/status", headers={"Cookie": cookie}) as r,
+    ):
+        assert r.status == 403
 
 
 async def test_kernel_execute_round_trip_over_websocket(
@@ -50,11 +54,25 @@ async def test_kernel_execute_round_trip_over_websocket(
         try:
             msg_id = uuid.uuid4().hex
             request = {
-                "header": {"msg_id": msg_id, "username": "alice", "session": uuid.uuid4().hex,
-                           "msg_type": "execute_request", "version": "5.3", "date": ""},
-                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                "content": {"code": "print('hello from', 'the kernel')\n6 * 7", "silent": False,
-                            "store_history": False, "user_expressions": {}, "allow_stdin": False},
+                "header": {
+                    "msg_id": msg_id,
+                    "username": "alice",
+                    "session": uuid.uuid4().hex,
+                    "msg_type": "execute_request",
+                    "version": "5.3",
+                    "date": "",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "buffers": [],
+                "content": {
+                    "code": "print('hello from', 'the kernel')\n6 * 7",
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                },
             }
             stream_text, result = "", None
             async with http.ws_connect(f"{base}/api/kernels/{kernel_id}/channels") as ws:
@@ -75,7 +93,9 @@ async def test_kernel_execute_round_trip_over_websocket(
             assert result == "42"
             # JupyterLab 4 asks for the v1 kernel protocol; the upstream's choice must come back.
             v1 = "v1.kernel.websocket.jupyter.org"
-            async with http.ws_connect(f"{base}/api/kernels/{kernel_id}/channels", protocols=[v1]) as ws:
+            async with http.ws_connect(
+                f"{base}/api/kernels/{kernel_id}/channels", protocols=[v1]
+            ) as ws:
                 assert ws.protocol == v1
         finally:
             async with http.delete(f"{base}/api/kernels/{kernel_id}") as r:

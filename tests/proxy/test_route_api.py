@@ -25,7 +25,9 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture(scope="module", params=["builtin", "chp"])
 def proxy_process(request: pytest.FixtureRequest) -> Iterator[ProxyProcess | ChpProcess]:
     if request.param == "chp":
-        process: ProxyProcess | ChpProcess = ChpProcess(executable=request.getfixturevalue("chp_executable"))
+        process: ProxyProcess | ChpProcess = ChpProcess(
+            executable=request.getfixturevalue("chp_executable")
+        )
     else:
         process = ProxyProcess()
     with process:
@@ -42,12 +44,19 @@ async def rest(proxy_process: ProxyProcess | ChpProcess, anyio_backend: str):  #
 
 
 def _api(process: ProxyProcess | ChpProcess) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=process.api_url, trust_env=False,
-                             headers={"Authorization": f"token {process.auth_token}"})
+    return httpx.AsyncClient(
+        base_url=process.api_url,
+        trust_env=False,
+        headers={"Authorization": f"token {process.auth_token}"},
+    )
 
 
-async def test_add_list_get_delete(rest: RestProxy, proxy_process: ProxyProcess | ChpProcess) -> None:
-    await rest.add_route("/user/alice/", "http://127.0.0.1:9", {"user": "alice", "server_token": "s3"})
+async def test_add_list_get_delete(
+    rest: RestProxy, proxy_process: ProxyProcess | ChpProcess
+) -> None:
+    await rest.add_route(
+        "/user/alice/", "http://127.0.0.1:9", {"user": "alice", "server_token": "s3"}
+    )
     routes = await rest.get_all_routes()
     assert set(routes) == {"/user/alice/"}
     alice = routes["/user/alice/"]
@@ -70,9 +79,14 @@ async def test_add_list_get_delete(rest: RestProxy, proxy_process: ProxyProcess 
 async def test_api_requires_the_token(proxy_process: ProxyProcess | ChpProcess) -> None:
     async with httpx.AsyncClient(base_url=proxy_process.api_url, trust_env=False) as api:
         assert (await api.get("/api/routes")).status_code == 403
-        assert (await api.get("/api/routes", headers={"Authorization": "token wrong"})).status_code == 403
-        post = await api.post("/api/routes/user/eve", json={"target": "http://127.0.0.1:9"},
-                              headers={"Authorization": "token wrong"})
+        assert (
+            await api.get("/api/routes", headers={"Authorization": "token wrong"})
+        ).status_code == 403
+        post = await api.post(
+            "/api/routes/user/eve",
+            json={"target": "http://127.0.0.1:9"},
+            headers={"Authorization": "token wrong"},
+        )
         assert post.status_code == 403
     with pytest.raises(ProxyError, match="token"):
         bad = RestProxy(ProxyOptions(api_url=proxy_process.api_url, auth_token="wrong"))
@@ -82,10 +96,13 @@ async def test_api_requires_the_token(proxy_process: ProxyProcess | ChpProcess) 
             await bad.aclose()
 
 
-async def test_bad_input_is_400_with_a_message(rest: RestProxy, proxy_process: ProxyProcess | ChpProcess) -> None:
+async def test_bad_input_is_400_with_a_message(
+    rest: RestProxy, proxy_process: ProxyProcess | ChpProcess
+) -> None:
     async with _api(proxy_process) as api:
-        bad_json = await api.post("/api/routes/user/x", content=b"{not json",
-                                  headers={"Content-Type": "application/json"})
+        bad_json = await api.post(
+            "/api/routes/user/x", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
         assert bad_json.status_code == 400
         assert "JSON" in bad_json.text
         no_target = await api.post("/api/routes/user/x", json={"user": "x"})
@@ -105,7 +122,8 @@ async def test_inactive_since_and_proxying(
     between = datetime.now(UTC)
     await asyncio.sleep(0.1)
     async with httpx.AsyncClient(trust_env=False) as http:
-        # full path and Host reach jupyter_server (its base_url is /user/alice/): no prefix stripping
+        # full path and Host reach jupyter_server (its base_url is /user/alice/):
+        # no prefix stripping
         r = await http.get(f"{proxy_process.public_url}/user/alice/api")
         assert r.status_code == 200 and "version" in r.json()
     for _ in range(50):  # CHP records activity asynchronously

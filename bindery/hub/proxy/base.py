@@ -86,7 +86,9 @@ class Proxy(ABC):
         return cls(options)
 
     @abstractmethod
-    async def add_route(self, routespec: str, target: str, data: dict[str, Any] | None = None) -> None:
+    async def add_route(
+        self, routespec: str, target: str, data: dict[str, Any] | None = None
+    ) -> None:
         """Send requests under ``routespec`` to ``target``; replaces an existing route."""
 
     @abstractmethod
@@ -94,14 +96,16 @@ class Proxy(ABC):
         """Remove the route; removing a missing route is not an error."""
 
     @abstractmethod
-    async def get_all_routes(self, inactive_since: datetime | None = None) -> dict[str, dict[str, Any]]:
+    async def get_all_routes(
+        self, inactive_since: datetime | None = None
+    ) -> dict[str, dict[str, Any]]:
         """All routes, or only those idle since ``inactive_since``."""
 
     async def get_route(self, routespec: str) -> dict[str, Any] | None:
         """One route in the same shape as ``get_all_routes`` values, or ``None``."""
         return (await self.get_all_routes()).get(path_to_routespec(routespec_to_path(routespec)))
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - a no-op default, not a forgotten abstractmethod
         """Release connections (no-op by default)."""
 
 

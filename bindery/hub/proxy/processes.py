@@ -72,7 +72,7 @@ class _ProcessBase:
         self.auth_token = auth_token or secrets.token_hex(32)
         self.ready_timeout = ready_timeout
         self.process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as this object
 
     @property
     def public_url(self) -> str:
@@ -97,14 +97,18 @@ class _ProcessBase:
         """Start and block until the route API answers 200 (or raise ``ProxyError``)."""
         # The token goes to the child's environment only (where CHP looks for it).
         env = {**os.environ, AUTH_TOKEN_ENV: self.auth_token}
-        self.process = subprocess.Popen(self.command(), env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            self.command(), env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + self.ready_timeout
         headers = {"Authorization": f"token {self.auth_token}"}
         with httpx.Client(trust_env=False, timeout=1.0) as http:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
-                    raise ProxyError(f"The {self.name} exited at start (code {self.process.returncode}):\n"
-                                     f"{self.log_tail()}")
+                    raise ProxyError(
+                        f"The {self.name} exited at start (code {self.process.returncode}):\n"
+                        f"{self.log_tail()}"
+                    )
                 try:
                     if http.get(f"{self.api_url}/api/routes", headers=headers).status_code == 200:
                         return
@@ -112,7 +116,9 @@ class _ProcessBase:
                     pass
                 time.sleep(0.05)
         self.stop()
-        raise ProxyError(f"The {self.name} did not answer within {self.ready_timeout:.0f} s:\n{self.log_tail()}")
+        raise ProxyError(
+            f"The {self.name} did not answer within {self.ready_timeout:.0f} s:\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -144,15 +150,33 @@ class ProxyProcess(_ProcessBase):
 
     name = "built-in proxy"
 
-    def __init__(self, *, auth_url: str | None = None, log_level: str = "warning",
-                 **kwargs: Unpack[ProcessArgs]) -> None:
+    def __init__(
+        self,
+        *,
+        auth_url: str | None = None,
+        log_level: str = "warning",
+        **kwargs: Unpack[ProcessArgs],
+    ) -> None:
         super().__init__(**kwargs)
         self.auth_url = auth_url
         self.log_level = log_level
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "bindery.proxy", "--ip", self.ip, "--port", str(self.port),
-               "--api-ip", self.api_ip, "--api-port", str(self.api_port), "--log-level", self.log_level]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bindery.proxy",
+            "--ip",
+            self.ip,
+            "--port",
+            str(self.port),
+            "--api-ip",
+            self.api_ip,
+            "--api-port",
+            str(self.api_port),
+            "--log-level",
+            self.log_level,
+        ]
         if self.default_target:
             cmd += ["--default-target", self.default_target]
         if self.auth_url:
@@ -179,10 +203,16 @@ def install_chp(prefix: Path = CHP_CACHE) -> str:
         return found
     npm = shutil.which("npm")
     if npm is None:
-        raise ProxyError("npm is not installed; install Node.js and npm to use configurable-http-proxy.")
+        raise ProxyError(
+            "npm is not installed; install Node.js and npm to use configurable-http-proxy."
+        )
     prefix.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([npm, "install", "--prefix", str(prefix), "configurable-http-proxy"],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [npm, "install", "--prefix", str(prefix), "configurable-http-proxy"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0 or not find_chp(prefix):
         raise ProxyError(f"npm could not install configurable-http-proxy:\n{done.stderr[-2000:]}")
     return str(find_chp(prefix))
@@ -193,8 +223,13 @@ class ChpProcess(_ProcessBase):
 
     name = "configurable-http-proxy"
 
-    def __init__(self, *, executable: str | None = None, log_level: str = "warn",
-                 **kwargs: Unpack[ProcessArgs]) -> None:
+    def __init__(
+        self,
+        *,
+        executable: str | None = None,
+        log_level: str = "warn",
+        **kwargs: Unpack[ProcessArgs],
+    ) -> None:
         super().__init__(**kwargs)
         found = executable or find_chp()
         if found is None:
@@ -203,8 +238,19 @@ class ChpProcess(_ProcessBase):
         self.log_level = log_level
 
     def command(self) -> list[str]:
-        cmd = [self.executable, "--ip", self.ip, "--port", str(self.port), "--api-ip", self.api_ip,
-               "--api-port", str(self.api_port), "--log-level", self.log_level]
+        cmd = [
+            self.executable,
+            "--ip",
+            self.ip,
+            "--port",
+            str(self.port),
+            "--api-ip",
+            self.api_ip,
+            "--api-port",
+            str(self.api_port),
+            "--log-level",
+            self.log_level,
+        ]
         if self.default_target:
             cmd += ["--default-target", self.default_target]
         return cmd
@@ -235,7 +281,9 @@ def process_from_settings(
     }
     if settings.kind == "chp":
         if auth_url or settings.auth_url:
-            raise ProxyError("configurable-http-proxy cannot do edge authentication; "
-                             "use the built-in proxy (kind = \"builtin\") or drop auth_url.")
+            raise ProxyError(
+                "configurable-http-proxy cannot do edge authentication; "
+                'use the built-in proxy (kind = "builtin") or drop auth_url.'
+            )
         return ChpProcess(**common)
     return ProxyProcess(**common, auth_url=auth_url or settings.auth_url)

@@ -43,7 +43,8 @@ class RestProxy(Proxy):
         super().__init__(options)
         self.api_url = options.api_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            headers={"Authorization": f"token {options.auth_token}"}, timeout=options.timeout,
+            headers={"Authorization": f"token {options.auth_token}"},
+            timeout=options.timeout,
             trust_env=False,
         )
 
@@ -55,26 +56,40 @@ class RestProxy(Proxy):
         try:
             response = await self._http.request(method, url, **kwargs)
         except httpx.HTTPError as err:
-            raise ProxyError(f"The proxy's route API at {self.api_url} cannot be reached: {err}") from err
+            raise ProxyError(
+                f"The proxy's route API at {self.api_url} cannot be reached: {err}"
+            ) from err
         if response.status_code == 403:
-            raise ProxyError("The proxy refused the route API token (check CONFIGPROXY_AUTH_TOKEN).")
+            raise ProxyError(
+                "The proxy refused the route API token (check CONFIGPROXY_AUTH_TOKEN)."
+            )
         return response
 
-    async def add_route(self, routespec: str, target: str, data: dict[str, Any] | None = None) -> None:
+    async def add_route(
+        self, routespec: str, target: str, data: dict[str, Any] | None = None
+    ) -> None:
         body = {**(data or {}), "target": target}
         response = await self._call("POST", self._url(routespec), json=body)
         if response.status_code != 201:
-            raise ProxyError(f"Adding route {routespec} failed ({response.status_code}): {response.text}")
+            raise ProxyError(
+                f"Adding route {routespec} failed ({response.status_code}): {response.text}"
+            )
 
     async def delete_route(self, routespec: str) -> None:
         response = await self._call("DELETE", self._url(routespec))
         if response.status_code not in (204, 404):
-            raise ProxyError(f"Removing route {routespec} failed ({response.status_code}): {response.text}")
+            raise ProxyError(
+                f"Removing route {routespec} failed ({response.status_code}): {response.text}"
+            )
 
-    async def get_all_routes(self, inactive_since: datetime | None = None) -> dict[str, dict[str, Any]]:
+    async def get_all_routes(
+        self, inactive_since: datetime | None = None
+    ) -> dict[str, dict[str, Any]]:
         params = None
         if inactive_since is not None:
-            if inactive_since.tzinfo is None:  # naive = UTC (the hub's DB convention); say so explicitly
+            if (
+                inactive_since.tzinfo is None
+            ):  # naive = UTC (the hub's DB convention); say so explicitly
                 inactive_since = inactive_since.replace(tzinfo=UTC)
             params = {"inactive_since": inactive_since.isoformat()}
         response = await self._call("GET", f"{self.api_url}/api/routes", params=params)
@@ -87,7 +102,10 @@ class RestProxy(Proxy):
             last_activity = _parse_time(entry.pop("last_activity", None))
             routespec = path_to_routespec(path)
             routes[routespec] = {
-                "routespec": routespec, "target": target, "data": entry, "last_activity": last_activity,
+                "routespec": routespec,
+                "target": target,
+                "data": entry,
+                "last_activity": last_activity,
             }
         return routes
 
