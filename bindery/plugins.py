@@ -55,8 +55,10 @@ class PluginGroup(Generic[T]):
 
     #: Entry-point group, e.g. ``"bindery.spawners"``.
     group: str
-    #: The abstract class every plugin of the group must subclass.
-    contract: type[T]
+    #: The abstract class every plugin of the group must subclass. Typed loosely on
+    #: purpose: mypy refuses abstract classes where ``type[T]`` is expected
+    #: (python/mypy#4717), so a group's ``T`` comes from its declaration instead.
+    contract: type[Any]
     #: What one plugin is called in messages ("spawner", "source", ...).
     noun: str
 

@@ -110,6 +110,4 @@ class Proxy(ABC):
 
 
 #: Every installed proxy client, by name (``rest`` is the built-in one).
-# mypy refuses an abstract class where ``type[T]`` is expected (python/mypy#4717); the
-# registry only uses the contract for ``issubclass`` checks, never instantiates it.
-PROXIES: PluginGroup[Proxy] = PluginGroup("bindery.proxies", Proxy, "proxy")  # type: ignore[type-abstract]
+PROXIES: PluginGroup[Proxy] = PluginGroup("bindery.proxies", Proxy, "proxy")
