@@ -31,7 +31,7 @@ from starlette.templating import Jinja2Templates
 from bindery import __version__
 from bindery.binder import badges, providers
 from bindery.binder.hub_client import HubClient, HubError
-from bindery.binder.service import BinderService, LaunchRequest
+from bindery.binder.service import BinderService, ImageBuilder, LaunchRequest
 from bindery.binder.sse import with_keepalive
 from bindery.composition import Settings
 from bindery.errors import BinderyError
@@ -71,7 +71,7 @@ def client_address(request: Request) -> str:
 async def index(request: Request) -> Response:
     service: BinderService = request.app.state.service
     return templates.TemplateResponse(request, "binder/index.html", {
-        "providers": providers.PROVIDERS.values(),
+        "providers": providers.launch_providers().values(),
         "banner": service.settings.binder.banner,
         "version": __version__,
         "public_url": _public_url(request, service),
@@ -111,7 +111,7 @@ async def launch_form(request: Request) -> Response:
         answer = _understand(request, service)
     except BinderyError as exc:
         return templates.TemplateResponse(request, "binder/index.html", {
-            "providers": providers.PROVIDERS.values(), "banner": service.settings.binder.banner,
+            "providers": providers.launch_providers().values(), "banner": service.settings.binder.banner,
             "version": __version__, "public_url": _public_url(request, service),
             "error": str(exc)}, status_code=400)
     return RedirectResponse(answer["launch_path"], status_code=303)
@@ -182,7 +182,7 @@ async def repoproviders(request: Request) -> Response:
          "spec": {"validate_regex": ".*", "repo_label": p.repo_label,
                   "placeholder": p.placeholder, "has_ref": p.has_ref},
          "ref": {"enabled": p.has_ref, "default": "HEAD"}}
-        for p in providers.PROVIDERS.values()
+        for p in providers.launch_providers().values()
     ])
 
 
@@ -229,7 +229,7 @@ async def health(request: Request) -> Response:
     return JSONResponse({"ok": all_ok, "checks": checks}, status_code=200 if all_ok else 503)
 
 
-def create_app(settings: Settings, builder: Any | None = None,
+def create_app(settings: Settings, builder: ImageBuilder | None = None,
                hub: HubClient | None = None) -> Starlette:
     """The binder app; ``builder``/``hub`` default to the real ones from ``settings``."""
     if builder is None:

@@ -12,19 +12,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import anyio
 
+from bindery.binder.events import BuildEvent, BuildLogEvent
 from bindery.binder.metrics import BinderMetrics
 from bindery.errors import BinderyError, BuildError
+from bindery.eventlog import EventLog
 from bindery.sources.base import Ref
 
 log = logging.getLogger(__name__)
 
-#: Phases from the builder that are relayed to clients; built/failed are the stream's own.
-RELAYED_PHASES = {"fetching", "building"}
+
+def relayed(event: Mapping[str, object]) -> BuildLogEvent | None:
+    """The builder's event as clients see it, or None: only its log lines are relayed
+    (``built``/``failed`` are the stream's own)."""
+    phase = event.get("phase")
+    if phase == "fetching" or phase == "building":
+        return {"phase": phase, "message": str(event.get("message", ""))}
+    return None
 
 
 class SharedBuild:
@@ -32,36 +40,22 @@ class SharedBuild:
 
     def __init__(self, image_name: str) -> None:
         self.image_name = image_name
-        self.events: list[dict[str, Any]] = []
-        self.finished = False
+        self.log: EventLog[BuildEvent] = EventLog()
         self.error: BaseException | None = None
         self.seconds = 0.0
-        self._changed = asyncio.Event()
 
-    def publish(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
-        self._wake()
+    def publish(self, event: BuildEvent) -> None:
+        # A build abandoned on cancel may still report from its thread after the end.
+        if not self.log.closed:
+            self.log.append(event)
 
     def finish(self, error: BaseException | None) -> None:
-        self.finished = True
         self.error = error
-        self._wake()
+        self.log.close()
 
-    def _wake(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def follow(self) -> AsyncIterator[dict[str, Any]]:
+    def follow(self) -> AsyncIterator[BuildEvent]:
         """Every event from the first, then live ones, until the build ends."""
-        index = 0
-        while True:
-            changed = self._changed
-            while index < len(self.events):
-                yield self.events[index]
-                index += 1
-            if self.finished:
-                return
-            await changed.wait()
+        return self.log.follow()
 
 
 class BuildRegistry:
@@ -93,10 +87,10 @@ class BuildRegistry:
     async def _run(self, shared: SharedBuild, ref: Ref) -> None:
         loop = asyncio.get_running_loop()
 
-        def on_event(event: dict[str, Any]) -> None:
-            if event.get("phase") in RELAYED_PHASES:
-                relayed = {"phase": event["phase"], "message": str(event.get("message", ""))}
-                loop.call_soon_threadsafe(shared.publish, relayed)
+        def on_event(event: Mapping[str, object]) -> None:
+            line = relayed(event)
+            if line is not None:
+                loop.call_soon_threadsafe(shared.publish, line)
 
         error: BaseException | None = None
         try:

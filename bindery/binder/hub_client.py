@@ -6,14 +6,32 @@ admin/service token, so the binder can drive Bindery's hub or a real JupyterHub.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+import logging
+import random
+import secrets
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from typing import Any, TypedDict, cast
 from urllib.parse import quote
 
+import anyio
 import httpx
 
 from bindery.errors import BinderyError
+
+log = logging.getLogger(__name__)
+
+
+#: Names of the users the binder creates for one launch (and removes again).
+TEMPORARY_PREFIX = "tmp-"
+
+
+def temporary_user_name() -> str:
+    """A fresh name for a launch's temporary user."""
+    return f"{TEMPORARY_PREFIX}{secrets.token_hex(6)}"
 
 
 class HubError(BinderyError):
@@ -28,7 +46,41 @@ class HubBusy(HubError):
         self.retry_after = retry_after
 
 
+class HubProgress(TypedDict, total=False):
+    """One event of the hub's spawn progress stream (JupyterHub's field names)."""
+
+    progress: int
+    message: str
+    ready: bool
+    failed: bool
+    url: str
+
+
+@dataclass(frozen=True)
+class RetryNote:
+    """The hub is busy: the start is asked for again after a pause (``message`` says when)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class ProgressNote:
+    """A message of the hub's progress stream, with its percentage when it gave one."""
+
+    message: str
+    progress: int | None
+
+
+@dataclass(frozen=True)
+class ServerReady:
+    """The server answers; ``url_path`` is its path below the public URL (``user/<name>/``)."""
+
+    url_path: str
+
+
 class HubClient:
+    """The hub's REST API, one method per endpoint, plus :meth:`launch` (the protocol)."""
+
     def __init__(self, hub_url: str, token: str, timeout: float = 30.0) -> None:
         #: ``http://127.0.0.1:8081/hub/`` (the hub's own base URL, ending in ``/hub/``).
         self.api = hub_url.rstrip("/") + "/api"
@@ -101,7 +153,7 @@ class HubClient:
         response = await self._request("POST", f"/users/{quote(name)}/server", json=user_options)
         return response.status_code
 
-    async def progress(self, name: str, timeout: float) -> AsyncIterator[dict[str, Any]]:
+    async def progress(self, name: str, timeout: float) -> AsyncIterator[HubProgress]:
         """The hub's spawn progress events until ``ready`` or ``failed``."""
         url = self._url(f"/users/{quote(name)}/server/progress")
         try:
@@ -115,7 +167,7 @@ class HubClient:
                     if not line.startswith("data:"):
                         continue
                     try:
-                        event = json.loads(line[5:].strip())
+                        event = cast(HubProgress, json.loads(line[5:].strip()))
                     except ValueError:
                         continue
                     yield event
@@ -131,7 +183,62 @@ class HubClient:
             "POST", f"/users/{quote(name)}/tokens",
             json={"scopes": [f"access:servers!user={name}"], "note": note},
         )
-        return response.json()["token"]
+        return str(response.json()["token"])
+
+    async def launch(self, user: str, image: str, timeout: float
+                     ) -> AsyncGenerator[RetryNote | ProgressNote | ServerReady, None]:
+        """Start a server of ``image`` for the new temporary ``user``; the one launch protocol.
+
+        Creates the user, asks for its server (waiting and asking again while the hub
+        is busy), then follows the hub's progress. Yields notes for the person waiting
+        and ends with :class:`ServerReady`; raises :class:`HubError` when the server
+        fails or is not ready within ``timeout`` seconds, after removing the user again.
+        Close the iterator (``contextlib.aclosing``) when stopping early, so the user is
+        removed then too.
+        """
+        deadline = time.monotonic() + timeout
+        created = ready = False
+        try:
+            await self.create_user(user)
+            created = True
+            while True:
+                try:
+                    await self.start_server(user, {"image": image})
+                    break
+                except HubBusy as busy:
+                    if time.monotonic() + busy.retry_after > deadline:
+                        raise
+                    yield RetryNote("Many servers are starting right now; trying again in "
+                                    f"{busy.retry_after:.0f} s...\n")
+                    # Spread the retries so waiting launches do not all come back at once.
+                    await asyncio.sleep(min(busy.retry_after, 5) * (0.5 + random.random()))
+            async for event in self.progress(user, timeout):
+                if event.get("failed"):
+                    raise HubError("The server failed to start: "
+                                   f"{event.get('message', 'no reason given')}")
+                if event.get("ready"):
+                    ready = True
+                    url_path = (event.get("url") or f"/user/{user}/").lstrip("/")
+                    yield ServerReady(url_path)
+                    return
+                if time.monotonic() > deadline:
+                    raise HubError(f"The server did not start within {timeout:.0f} s.")
+                message = str(event.get("message", "")).rstrip("\n")
+                if message:
+                    yield ProgressNote(message + "\n", event.get("progress"))
+            raise HubError("The hub stopped reporting before the server was ready.")
+        finally:
+            if created and not ready:
+                await self.remove_user(user)
+
+    async def remove_user(self, name: str) -> None:
+        """Delete a temporary user even while being cancelled; a failure is only logged
+        (the reconciler removes a leftover user later)."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.delete_user(name)
+            except HubError:
+                log.warning("could not remove temporary user %s", name)
 
 
 def _message(response: httpx.Response) -> str:

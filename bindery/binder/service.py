@@ -10,35 +10,52 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from bindery import __version__
 from bindery.binder import providers
 from bindery.binder.builds import BuildRegistry
+from bindery.binder.events import LaunchEvent, ReadyEvent, is_final
 from bindery.binder.fairuse import LaunchQueue, RateLimiter, SpecPolicy
-from bindery.binder.hub_client import HubBusy, HubClient, HubError
+from bindery.binder.hub_client import (
+    TEMPORARY_PREFIX,
+    HubClient,
+    HubError,
+    ProgressNote,
+    ServerReady,
+    temporary_user_name,
+)
 from bindery.binder.launch_log import LaunchLog
 from bindery.binder.metrics import BinderMetrics
-from bindery.binder.safety import check_public_remote
 from bindery.binder.warm_pool import WarmPool
 from bindery.composition import Settings
-from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError, SpecError
+from bindery.errors import BinderyError, BuildError, BuildLimitExceeded
 from bindery.sources.base import Ref
+from bindery.sources.safety import check_public_remote
 
 log = logging.getLogger(__name__)
 
-DOI_PROVIDERS = {"zenodo", "figshare", "dataverse"}
 
+class ImageBuilder(Protocol):
+    """What the launch service asks of the builder (``bindery.builder.Builder``)."""
 
-def temporary_user_name() -> str:
-    return f"tmp-{secrets.token_hex(6)}"
+    @property
+    def engine(self) -> object: ...
+
+    def resolve(self, spec: str, ref: str | None = None) -> Ref: ...
+
+    def image_name(self, ref: Ref) -> str: ...
+
+    def find_image(self, ref: Ref) -> str | None: ...
+
+    def build(self, ref: Ref, *, on_event: Callable[[Mapping[str, object]], None] | None = None,
+              image_name: str | None = None) -> object: ...
 
 
 @dataclass
@@ -68,7 +85,7 @@ class _LaunchState:
 class BinderService:
     """Everything one launch needs, shared by all requests of the app."""
 
-    def __init__(self, settings: Settings, builder: Any, hub: HubClient | None) -> None:
+    def __init__(self, settings: Settings, builder: ImageBuilder, hub: HubClient | None) -> None:
         b = settings.binder
         self.settings = settings
         self.builder = builder
@@ -80,22 +97,24 @@ class BinderService:
         self.queue = LaunchQueue(b.per_repo_quota, b.total_quota)
         self.launch_log = LaunchLog(b.events_log or None)
         self.pool = WarmPool(hub, self.queue, b.warm_pool_size, b.warm_pool_images,
-                             b.launch_timeout, b.warm_pool_delay) if hub is not None and b.warm_pool_size else None
+                             b.launch_timeout, b.warm_pool_delay) \
+            if hub is not None and b.warm_pool_size else None
 
     # -- the stream -------------------------------------------------------------
 
-    async def launch(self, request: LaunchRequest) -> AsyncIterator[dict[str, Any]]:
+    async def launch(self, request: LaunchRequest) -> AsyncGenerator[LaunchEvent, None]:
         """BinderHub's events for one request; the record is written before the last event."""
         state = _LaunchState()
         recorded = False
         self.metrics.launches_in_progress.inc()
         try:
-            async for event in self._events(request, state):
-                if event["phase"] in ("ready", "failed") and not recorded:
-                    recorded = True
-                    self._record(request, state, "success" if event["phase"] == "ready"
-                                 else "failure")
-                yield event
+            async with aclosing(self._events(request, state)) as events:
+                async for event in events:
+                    if is_final(event) and not recorded:
+                        recorded = True
+                        self._record(request, state, "success" if event["phase"] == "ready"
+                                     else "failure")
+                    yield event
         finally:
             if not recorded:  # the client went away mid-launch
                 self._record(request, state, "cancelled")
@@ -114,7 +133,7 @@ class BinderService:
         )
 
     async def _events(self, request: LaunchRequest, state: _LaunchState
-                      ) -> AsyncIterator[dict[str, Any]]:
+                      ) -> AsyncGenerator[LaunchEvent, None]:
         timing = state.timing
         try:
             self.limiter.hit(request.client)
@@ -127,14 +146,16 @@ class BinderService:
                 yield {"phase": "built", "imageName": image,
                        "message": "Found built image, launching...\n"}
             else:
-                async for event in self._build(ref, image, timing):
-                    yield event
+                async with aclosing(self._build(ref, image, timing)) as build_events:
+                    async for event in build_events:
+                        yield event
             if request.build_only:
                 yield {"phase": "ready", "imageName": image,
                        "message": "Done! The image is built and was not launched (build_only).\n"}
                 return
-            async for event in self._launch(spec_info, ref, image, request, timing):
-                yield event
+            async with aclosing(self._launch(spec_info, ref, image, request, timing)) as steps:
+                async for event in steps:
+                    yield event
         except BinderyError as exc:
             yield {"phase": "failed", "message": _failure_message(exc)}
         except Exception:
@@ -145,18 +166,12 @@ class BinderService:
 
     async def _resolve(self, spec_info: providers.LaunchSpec) -> Ref:
         source_spec = spec_info.source_spec
-        if spec_info.provider in DOI_PROVIDERS:
-            source_spec = doi_source_spec(spec_info)
-        if spec_info.provider == "git" and not self.settings.allow_local_repos:
+        if spec_info.link.names_host and not self.settings.allow_local_repos:
             await anyio.to_thread.run_sync(check_public_remote, source_spec)
-        try:
-            return await anyio.to_thread.run_sync(
-                self.builder.resolve, source_spec, spec_info.source_ref)
-        except ImportError as exc:
-            raise SourceError("Repositories cannot be resolved: this deployment's sources "
-                              "are not installed.") from exc
+        return await anyio.to_thread.run_sync(
+            self.builder.resolve, source_spec, spec_info.source_ref)
 
-    async def _build(self, ref: Ref, image: str, timing: _Timing) -> AsyncIterator[dict]:
+    async def _build(self, ref: Ref, image: str, timing: _Timing) -> AsyncGenerator[LaunchEvent, None]:
         shared, started = self.builds.get_or_start(ref, image)
         yield {"phase": "waiting",
                "message": "Waiting for build to start...\n" if started else
@@ -171,8 +186,9 @@ class BinderService:
         yield {"phase": "built", "imageName": image, "message": "Built image, launching...\n"}
 
     async def _launch(self, spec_info: providers.LaunchSpec, ref: Ref, image: str,
-                      request: LaunchRequest, timing: _Timing) -> AsyncIterator[dict]:
-        if self.hub is None:
+                      request: LaunchRequest, timing: _Timing) -> AsyncGenerator[LaunchEvent, None]:
+        hub = self.hub
+        if hub is None:
             raise HubError("This deployment has no hub to launch servers on; "
                            "only build_only requests work.")
         if self.pool is not None:
@@ -182,7 +198,7 @@ class BinderService:
                 yield {"phase": "launching",
                        "message": "Found a server started ahead of time for this image.\n"}
                 try:
-                    token = await self.hub.create_token(pooled.user)
+                    token = await hub.create_token(pooled.user)
                 except HubError:
                     await self.pool.discard(pooled)
                     raise
@@ -192,8 +208,7 @@ class BinderService:
                 yield self._ready_event(spec_info, ref, image, request, pooled.url_path, token)
                 return
         user = temporary_user_name()
-        created = False
-        launched = False
+        started = launched = False
         began = time.monotonic()
         try:
             async for position in self.queue.acquire(spec_info.key, user,
@@ -204,38 +219,18 @@ class BinderService:
                                   "Your server starts as soon as a place is free.\n"}
             self.metrics.queue_length.set(len(self.queue.waiters))
             yield {"phase": "launching", "message": "Launching server...\n"}
-            await self.hub.create_user(user)
-            created = True
-            deadline = time.monotonic() + self.settings.binder.launch_timeout
-            while True:
-                try:
-                    await self.hub.start_server(user, {"image": image})
-                    break
-                except HubBusy as busy:
-                    if time.monotonic() + busy.retry_after > deadline:
-                        raise
-                    yield {"phase": "launching",
-                           "message": "Many servers are starting right now; trying again in "
-                                      f"{busy.retry_after:.0f} s...\n"}
-                    # Spread the retries so waiting launches do not all come back at once.
-                    await asyncio.sleep(min(busy.retry_after, 5) * (0.5 + random.random()))
-            url_path = f"user/{user}/"
-            async for event in self.hub.progress(user, self.settings.binder.launch_timeout):
-                if event.get("failed"):
-                    raise HubError("The server failed to start: "
-                                   f"{event.get('message', 'no reason given')}")
-                if event.get("ready"):
-                    url_path = (event.get("url") or f"/{url_path}").lstrip("/")
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-                message = str(event.get("message", "")).rstrip("\n")
-                if message:
-                    yield {"phase": "launching", "message": message + "\n",
-                           "progress": event.get("progress")}
-            else:
-                raise HubError("The hub stopped reporting before the server was ready.")
-            token = await self.hub.create_token(user)
+            url_path = ""
+            async with aclosing(hub.launch(user, image, self.settings.binder.launch_timeout)
+                                ) as steps:
+                async for step in steps:
+                    if isinstance(step, ServerReady):
+                        url_path, started = step.url_path, True
+                    elif isinstance(step, ProgressNote):
+                        yield {"phase": "launching", "message": step.message,
+                               "progress": step.progress}
+                    else:
+                        yield {"phase": "launching", "message": step.message}
+            token = await hub.create_token(user)
             timing.launch = time.monotonic() - began
             self.metrics.launch_time.labels("success").observe(timing.launch)
             launched = True
@@ -243,22 +238,15 @@ class BinderService:
             if self.pool is not None:
                 self.pool.refill(image, spec_info.key)
             yield self._ready_event(spec_info, ref, image, request, url_path, token)
-        except TimeoutError as exc:
-            raise HubError(f"The server did not start within "
-                           f"{self.settings.binder.launch_timeout:.0f} s.") from exc
         finally:
             if not launched:
                 self.metrics.launch_time.labels("failure").observe(time.monotonic() - began)
                 self.queue.release(user)
-                if created:
-                    with anyio.CancelScope(shield=True):
-                        try:
-                            await self.hub.delete_user(user)
-                        except HubError:
-                            log.warning("could not remove temporary user %s", user)
+                if started:  # running, but nobody got the token to open it
+                    await hub.remove_user(user)
 
     def _ready_event(self, spec_info: providers.LaunchSpec, ref: Ref, image: str,
-                     request: LaunchRequest, url_path: str, token: str) -> dict[str, Any]:
+                     request: LaunchRequest, url_path: str, token: str) -> ReadyEvent:
         persistent = spec_info.persistent_spec(ref.resolved)
         url = request.public_url + url_path
         return {
@@ -296,7 +284,7 @@ class BinderService:
             for user in users:
                 name = user["name"]
                 launching = now - self.queue.granted_at.get(name, -grace) < grace
-                if name.startswith("tmp-") and name not in alive and not launching:
+                if name.startswith(TEMPORARY_PREFIX) and name not in alive and not launching:
                     await self.hub.delete_user(name)
         except (HubError, KeyError, TypeError) as exc:
             log.warning("could not reconcile users with the hub: %s", exc)
@@ -304,29 +292,6 @@ class BinderService:
     def versions(self) -> dict[str, Any]:
         return {"binderhub": f"bindery {__version__}",
                 "builder_info": {"builder": "bindery", "version": __version__}}
-
-
-def doi_source_spec(spec_info: providers.LaunchSpec) -> str:
-    """The DOI written the way an installed source accepts it, or a clear refusal."""
-    doi = spec_info.spec
-    try:
-        from bindery.sources import load_sources
-
-        classes = list(load_sources())
-    except ImportError:
-        classes = []
-    # Only sources made for DOI records: a generic git source must never be handed a DOI.
-    for candidate in (f"{spec_info.provider}:{doi}", f"doi:{doi}"):
-        for cls in classes:
-            if getattr(cls, "name", "") in ("git", "local", "gh", "gl", "gist"):
-                continue
-            try:
-                if cls.accepts(candidate):
-                    return candidate
-            except Exception:  # noqa: BLE001 - a plugin's bad accepts() must not break launches
-                continue
-    name = providers.PROVIDERS[spec_info.provider].display_name
-    raise SpecError(f"{name} records are not supported on this deployment.")
 
 
 def _failure_message(exc: BinderyError) -> str:

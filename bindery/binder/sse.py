@@ -9,22 +9,23 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+
+from bindery.binder.events import LaunchEvent
 
 KEEPALIVE = b":keepalive\n\n"
 
 
-def frame(event: dict[str, Any]) -> bytes:
+def frame(event: LaunchEvent) -> bytes:
     """One event as SSE bytes."""
     return f"data: {json.dumps(event)}\n\n".encode()
 
 
 async def with_keepalive(
-    events: AsyncIterator[dict[str, Any]], interval: float
+    events: AsyncIterator[LaunchEvent], interval: float
 ) -> AsyncIterator[bytes]:
     """Frame ``events``; emit a keep-alive comment whenever none came for ``interval`` s."""
     iterator = events.__aiter__()
-    pending: asyncio.Future[dict[str, Any]] | None = None
+    pending: asyncio.Future[LaunchEvent] | None = None
     try:
         while True:
             if pending is None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import secrets
-import time
 from collections import OrderedDict, deque
+from collections.abc import Coroutine
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from bindery.binder.fairuse import LaunchQueue
-from bindery.binder.hub_client import HubBusy, HubClient, HubError
+from bindery.binder.hub_client import HubClient, HubError, ServerReady, temporary_user_name
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +72,13 @@ class WarmPool:
                 self._spawn_task(self.discard(server))
         missing = self.size - len(self.ready[image]) - self._starting.get(image, 0)
         for _ in range(missing):
-            user = f"tmp-{secrets.token_hex(6)}"
+            user = temporary_user_name()
             if not self.queue.try_hold(key, user):
                 return  # quotas are full: launches by people come first
             self._starting[image] = self._starting.get(image, 0) + 1
             self._spawn_task(self._start(image, user))
 
-    def _spawn_task(self, coro) -> None:  # type: ignore[no-untyped-def]
+    def _spawn_task(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -88,29 +87,13 @@ class WarmPool:
         ok = False
         try:
             await asyncio.sleep(self.delay)
-            await self.hub.create_user(user)
-            deadline = time.monotonic() + self.start_timeout
-            while True:
-                try:
-                    await self.hub.start_server(user, {"image": image})
-                    break
-                except HubBusy as busy:
-                    if time.monotonic() + busy.retry_after > deadline:
-                        raise
-                    await asyncio.sleep(busy.retry_after * (1 + random.random()))
-            url_path = f"user/{user}/"
-            async for event in self.hub.progress(user, self.start_timeout):
-                if event.get("failed"):
-                    raise HubError(str(event.get("message")))
-                if event.get("ready"):
-                    url_path = (event.get("url") or f"/{url_path}").lstrip("/")
-                    ok = True
-                    break
-            if ok and image in self.ready:
-                self.queue.settle(user)
-                self.ready[image].append(PooledServer(user, url_path))
-            elif ok:  # the image left the pool while its server started
-                ok = False
+            async with aclosing(self.hub.launch(user, image, self.start_timeout)) as steps:
+                async for step in steps:
+                    # The image may have left the pool while its server started.
+                    if isinstance(step, ServerReady) and image in self.ready:
+                        ok = True
+                        self.queue.settle(user)
+                        self.ready[image].append(PooledServer(user, step.url_path))
         except HubError as exc:
             log.info("warm pool: could not start a server of %s: %s", image, exc)
         finally:
@@ -121,10 +104,7 @@ class WarmPool:
     async def discard(self, server: PooledServer) -> None:
         """Give back the slot and remove the user (and its server)."""
         self.queue.release(server.user)
-        try:
-            await self.hub.delete_user(server.user)
-        except HubError:
-            pass
+        await self.hub.remove_user(server.user)
 
     async def close(self) -> None:
         """Stop background starts and remove every pooled server."""

@@ -5,6 +5,11 @@ into an exact, immutable :class:`Ref` *before* anything is built, so the image
 name and cache key are derived from what will really be built, then fetches that
 exact ref into a directory. Sources are registered under the entry-point group
 ``bindery.sources``.
+
+A source may also be launched from a binder link ``/v2/<provider>/<spec>``: it then
+declares a :class:`LaunchProvider` that reads the link's ``<spec>`` (the launch
+service derives its provider list from the installed sources, so a third-party
+source becomes launchable by declaring one).
 """
 
 from __future__ import annotations
@@ -35,6 +40,61 @@ class Ref:
     display_name: str = ""
 
 
+#: The ref a binder link names when it names none: the default branch.
+DEFAULT_LINK_REF = "HEAD"
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A binder link's ``<spec>`` as its source reads it (pure: nothing was contacted)."""
+
+    #: The spec in its canonical link form (URL-encoded where the grammar says so).
+    spec: str
+    #: The same spec without the ref: the repository, the unit of quotas and bans.
+    repository: str
+    #: What the source's :meth:`Source.resolve` accepts for this repository.
+    source_spec: str
+    #: The ref as asked; :data:`DEFAULT_LINK_REF` asks for the default branch.
+    ref: str
+    #: Where people find the repository.
+    repo_url: str
+    #: Where people browse one exact commit: this followed by the commit ("" = ``repo_url``).
+    commit_url_prefix: str = ""
+    #: True when the link names its own host (an arbitrary git URL), which a public
+    #: service must check is not a local or private address before contacting it.
+    names_host: bool = False
+
+
+@dataclass(frozen=True)
+class LaunchProvider(ABC):
+    """How a source appears in binder links and on the launch form.
+
+    ``id`` is the link's ``<provider>``; it and the other fields are what the form's
+    provider menu and ``/api/repoproviders`` show (BinderHub's field names).
+    """
+
+    id: str
+    display_name: str
+    repo_label: str
+    placeholder: str
+    #: Whether a branch/tag/commit can be chosen (published records are immutable).
+    has_ref: bool = True
+    #: Position in the provider menu, lower first (third parties: after the built-ins).
+    order: int = 100
+
+    @abstractmethod
+    def parse(self, spec: str) -> LinkSpec:
+        """Read the link's ``<spec>`` (still URL-encoded, not empty); SpecError when malformed.
+
+        Pure: the spec is checked without contacting anything, so a refusal can be
+        explained before any work starts.
+        """
+
+    @abstractmethod
+    def spec_for(self, repository: str, ref: str) -> str:
+        """The link's ``<spec>`` for a repository and ref as a person typed them (not encoded)."""
+
+
 class Source(ABC):
     """Turns a spec into a :class:`Ref` and a Ref into files on disk."""
 
@@ -42,6 +102,8 @@ class Source(ABC):
     name: ClassVar[str]
     #: The source's own settings (none for the built-ins).
     options_model: ClassVar[type[PluginOptions]] = PluginOptions
+    #: How binder links name this source; ``None``: it cannot be launched from a link.
+    launch_provider: ClassVar[LaunchProvider | None] = None
 
     @classmethod
     @abstractmethod

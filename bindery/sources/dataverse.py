@@ -7,6 +7,8 @@ from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
 from bindery.errors import SourceError, SpecError
+from bindery.sources.base import LaunchProvider
+from bindery.sources.links import DoiLinks
 from bindery.sources.records import RecordFile, RecordSource, strip_doi_prefix
 
 _DOI = re.compile(r"^10\.\d{4,9}/[A-Za-z0-9._;()/:-]+$")
@@ -17,6 +19,9 @@ class DataverseSource(RecordSource):
     """The latest *published* version of a dataset, pinned as ``<dataset id>-v<major>.<minor>``."""
 
     name: ClassVar[str] = "dataverse"
+    launch_provider: ClassVar[LaunchProvider | None] = DoiLinks(
+        "dataverse", "Dataverse DOI", "Dataverse DOI (10.7910/DVN/TJCLKP)",
+        "10.7910/DVN/TJCLKP", order=70)
     base_url: str = "https://dataverse.harvard.edu"
 
     @classmethod

@@ -6,6 +6,8 @@ import re
 from typing import ClassVar
 
 from bindery.errors import SourceError, SpecError
+from bindery.sources.base import LaunchProvider
+from bindery.sources.links import DoiLinks
 from bindery.sources.records import RecordFile, RecordSource, strip_doi_prefix
 
 _FIGSHARE_DOI = re.compile(r"^10\.6084/m9\.figshare\.(\d{1,12})(?:\.v(\d{1,6}))?$", re.IGNORECASE)
@@ -15,6 +17,9 @@ class FigshareSource(RecordSource):
     """One Figshare article version, through ``<base>/v2/articles/<id>/versions/<v>``."""
 
     name: ClassVar[str] = "figshare"
+    launch_provider: ClassVar[LaunchProvider | None] = DoiLinks(
+        "figshare", "Figshare DOI", "Figshare DOI (10.6084/m9.figshare.9782777.v1)",
+        "10.6084/m9.figshare.9782777.v1", order=60)
     base_url: str = "https://api.figshare.com"
     download_hosts: ClassVar[tuple[str, ...]] = ("ndownloader.figshare.com", "figshare.com")
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from bindery.errors import RefNotFound, SourceError, SpecError
-from bindery.sources.base import Ref, Source
+from bindery.sources.base import LaunchProvider, Ref, Source
 from bindery.sources.gitcmd import DEFAULT_TIMEOUT, GitSizeExceeded, dir_size, git_reason, run_git
+from bindery.sources.links import GitUrlLinks
 from bindery.sources.validation import (
     HEX_SHA,
     check_git_url,
@@ -78,6 +79,9 @@ class GitSource(Source):
     """A git URL: ``https://``, ``http://``, ``git://``, ``ssh://``, ``file://`` or ``user@host:path``."""
 
     name: ClassVar[str] = "git"
+    launch_provider: ClassVar[LaunchProvider | None] = GitUrlLinks(
+        "git", "Git repository", "Arbitrary git repository URL",
+        "https://example.org/path/repo.git", order=40)
     #: Seconds one git command may take.
     timeout: float = DEFAULT_TIMEOUT
 

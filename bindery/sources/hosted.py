@@ -13,8 +13,9 @@ import re
 from typing import ClassVar
 
 from bindery.errors import SpecError
-from bindery.sources.base import Ref
+from bindery.sources.base import LaunchProvider, Ref
 from bindery.sources.git import GitSource
+from bindery.sources.links import GistLinks, GitHubLinks, GitLabLinks
 from bindery.sources.validation import check_ref
 
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
@@ -82,6 +83,8 @@ class GitHubSource(HostedSource):
     """``gh:owner/repo[@ref]`` → ``https://github.com/owner/repo.git``."""
 
     name: ClassVar[str] = "gh"
+    launch_provider: ClassVar[LaunchProvider | None] = GitHubLinks(
+        "gh", "GitHub", "GitHub repository name or URL", "owner/repo", order=10)
     prefix: ClassVar[str] = "gh"
     base_url: str = "https://github.com"
     example: ClassVar[str] = "gh:owner/repo"
@@ -104,6 +107,8 @@ class GitLabSource(HostedSource):
     """``gl:group/sub/project[@ref]`` → ``https://gitlab.com/group/sub/project.git``."""
 
     name: ClassVar[str] = "gl"
+    launch_provider: ClassVar[LaunchProvider | None] = GitLabLinks(
+        "gl", "GitLab.com", "GitLab.com repository or URL", "group/project", order=20)
     prefix: ClassVar[str] = "gl"
     base_url: str = "https://gitlab.com"
     example: ClassVar[str] = "gl:group/project or gl:group/subgroup/project"
@@ -124,6 +129,8 @@ class GistSource(HostedSource):
     """``gist:user/id[@ref]`` → ``https://gist.github.com/user/id.git``."""
 
     name: ClassVar[str] = "gist"
+    launch_provider: ClassVar[LaunchProvider | None] = GistLinks(
+        "gist", "Gist", "Gist ID (username/gistId) or URL", "username/gistId", order=30)
     prefix: ClassVar[str] = "gist"
     base_url: str = "https://gist.github.com"
     example: ClassVar[str] = "gist:user/0123abcd"

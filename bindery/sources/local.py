@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from bindery.errors import SourceError, SpecError
-from bindery.sources.base import Ref, Source
+from bindery.sources.base import LaunchProvider, Ref, Source
 from bindery.sources.git import DEFAULT_MAX_BYTES, GitSource
 from bindery.sources.gitcmd import DEFAULT_TIMEOUT, GitSizeExceeded, git_reason, run_git
 from bindery.sources.validation import check_ref
@@ -53,6 +53,8 @@ class LocalSource(Source):
     """A path (``~`` expanded). ``--ref`` is only accepted for git work trees."""
 
     name: ClassVar[str] = "local"
+    #: A path on the server is never something a link may name.
+    launch_provider: ClassVar[LaunchProvider | None] = None
     timeout: float = DEFAULT_TIMEOUT
 
     @classmethod

@@ -7,6 +7,8 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from bindery.errors import SourceError, SpecError
+from bindery.sources.base import LaunchProvider
+from bindery.sources.links import DoiLinks
 from bindery.sources.records import RecordFile, RecordSource, strip_doi_prefix
 
 _ZENODO_DOI = re.compile(r"^10\.5281/zenodo\.(\d{1,12})$", re.IGNORECASE)
@@ -17,6 +19,9 @@ class ZenodoSource(RecordSource):
     """One Zenodo record version, through ``<base>/api/records/<id>``."""
 
     name: ClassVar[str] = "zenodo"
+    launch_provider: ClassVar[LaunchProvider | None] = DoiLinks(
+        "zenodo", "Zenodo DOI", "Zenodo DOI (10.5281/zenodo.3242074)",
+        "10.5281/zenodo.3242074", order=50)
     base_url: str = "https://zenodo.org"
 
     @classmethod

@@ -20,7 +20,7 @@ from bindery.errors import SpecError
      "release/2", "https://example.org/r.git"),
     ("git", "git%3A%2F%2F127.0.0.1%3A9418%2Frepo/HEAD", "git://127.0.0.1:9418/repo", "HEAD",
      "git://127.0.0.1:9418/repo"),
-    ("zenodo", "10.5281/zenodo.3242074", "doi:10.5281/zenodo.3242074", "HEAD",
+    ("zenodo", "10.5281/zenodo.3242074", "zenodo:10.5281/zenodo.3242074", "HEAD",
      "https://doi.org/10.5281/zenodo.3242074"),
 ])
 def test_binderhub_specs_parse(provider, spec, source_spec, ref, repo_url):

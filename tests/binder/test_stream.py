@@ -15,8 +15,6 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from bindery.errors import SpecError
-
 from .conftest import read_events
 
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
@@ -83,27 +81,16 @@ def test_rate_limit_per_client_address(binder):
     assert "Too many launches" in read_events(url + "build/nope/a/b")[-1]["message"]
 
 
-def test_doi_links_go_only_to_doi_sources_or_are_refused(binder):
-    """A DOI is handed to the record source of its provider, never to a git source;
-    without such a source the stream says so (no public host is contacted here)."""
+def test_doi_links_go_only_to_their_own_record_source():
+    """A DOI is handed to the record source of its provider, never to a git source."""
     from bindery.binder.providers import parse
-    from bindery.binder.service import doi_source_spec
+    from bindery.sources import find_source
 
     for provider, doi in (("zenodo", "10.5281/zenodo.3242074"),
                           ("figshare", "10.6084/m9.figshare.9782777.v1"),
-                          ("dataverse", "10.7910/DVN/TJCLKP")):
-        try:
-            spec = doi_source_spec(parse(provider, doi))
-        except SpecError as exc:
-            assert "not supported on this deployment" in str(exc)
-            url, _ = binder()
-            events = read_events(url + f"build/{provider}/{doi}")
-            assert phases(events) == ["failed"]
-            assert "not supported on this deployment" in events[-1]["message"]
-        else:
-            from bindery.sources import find_source
-
-            assert find_source(spec).name == provider
+                          ("dataverse", "10.7910/DVN/TJCLKP"),
+                          ("zenodo", "10.6084/m9.figshare.9782777.v1")):
+        assert find_source(parse(provider, doi).source_spec).name == provider
 
 
 # -- builds -----------------------------------------------------------------------------
