@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Protocol
 
 import anyio
 
@@ -24,6 +24,15 @@ from bindery.eventlog import EventLog
 from bindery.sources.base import Ref
 
 log = logging.getLogger(__name__)
+
+#: Where the builder reports its events (plain mappings with ``phase`` and ``message``).
+BuilderEventSink = Callable[[Mapping[str, object]], None]
+
+
+class BuildCall(Protocol):
+    """The (blocking) builder call: build ``ref`` as ``image_name``, reporting to ``on_event``."""
+
+    def __call__(self, ref: Ref, *, on_event: BuilderEventSink, image_name: str) -> object: ...
 
 
 def relayed(event: Mapping[str, object]) -> BuildLogEvent | None:
@@ -61,9 +70,8 @@ class SharedBuild:
 class BuildRegistry:
     """In-flight builds by image name, and the limit on how many run at once."""
 
-    def __init__(self, build: Callable[..., Any], concurrent: int,
+    def __init__(self, build: BuildCall, concurrent: int,
                  metrics: BinderMetrics | None = None) -> None:
-        #: ``build(ref, on_event=..., image_name=...)``: the (blocking) builder call.
         self._build = build
         self._slots = asyncio.Semaphore(concurrent)
         self.metrics = metrics

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ import anyio
 
 from bindery import __version__
 from bindery.binder import providers
-from bindery.binder.builds import BuildRegistry
+from bindery.binder.builds import BuilderEventSink, BuildRegistry
 from bindery.binder.events import LaunchEvent, ReadyEvent, is_final
 from bindery.binder.fairuse import LaunchQueue, RateLimiter, SpecPolicy
 from bindery.binder.hub_client import (
@@ -54,8 +54,7 @@ class ImageBuilder(Protocol):
 
     def find_image(self, ref: Ref) -> str | None: ...
 
-    def build(self, ref: Ref, *, on_event: Callable[[Mapping[str, object]], None] | None = None,
-              image_name: str | None = None) -> object: ...
+    def build(self, ref: Ref, *, on_event: BuilderEventSink, image_name: str) -> object: ...
 
 
 @dataclass

@@ -182,6 +182,8 @@ class FakeHub:
         self.users: dict[str, dict[str, Any]] = {}
         self.deleted: list[str] = []
         self.fail_spawn = False
+        #: How many more start requests are answered "busy" (429, retry at once).
+        self.busy_starts = 0
 
         async def create(request: Request) -> Response:
             name = request.path_params["name"]
@@ -203,6 +205,10 @@ class FakeHub:
 
         async def start(request: Request) -> Response:
             name = request.path_params["name"]
+            if self.busy_starts > 0:
+                self.busy_starts -= 1
+                return JSONResponse({"message": "too many spawns"}, status_code=429,
+                                    headers={"Retry-After": "0"})
             self.users[name]["options"] = await request.json()
             self.users[name]["servers"] = {"": {"ready": True}}
             return Response(status_code=202)

@@ -92,3 +92,43 @@ def test_badge_snippets_link_the_launch_url():
     assert ":target: http://h/v2/gh/o/r/HEAD" in snip.rst
     assert 'href="http://h/v2/gh/o/r/HEAD"' in snip.html
     assert badges.BADGE_SVG.startswith("<svg")
+
+
+def test_the_providers_are_those_of_the_installed_sources(monkeypatch):
+    """A third-party source that declares a LaunchProvider is launchable from a link;
+    a source without one (local paths) is not."""
+    from dataclasses import dataclass
+
+    from bindery.sources.base import LaunchProvider, LinkSpec, Source
+
+    @dataclass(frozen=True)
+    class ForgeLinks(LaunchProvider):
+        def parse(self, spec: str) -> LinkSpec:
+            name, _, ref = spec.partition("/")
+            return LinkSpec(f"{name}/{ref or 'HEAD'}", name, f"forge:{name}", ref or "HEAD",
+                            f"https://forge.example.org/{name}")
+
+        def spec_for(self, repository: str, ref: str) -> str:
+            return f"{repository}/{ref}"
+
+    class ForgeSource(Source):
+        name = "forge"
+        launch_provider = ForgeLinks("forge", "Forge", "Forge project", "project")
+
+    class Registry:
+        def load_all(self) -> dict[str, type[Source]]:
+            from bindery.sources.local import LocalSource
+
+            return {"forge": ForgeSource, "local": LocalSource}
+
+    monkeypatch.setattr(providers, "SOURCES", Registry())
+    providers.launch_providers.cache_clear()
+    try:
+        assert list(providers.launch_providers()) == ["forge"]
+        parsed = providers.parse("forge", "widget/v2")
+        assert (parsed.source_spec, parsed.ref, parsed.key) == ("forge:widget", "v2", "forge/widget")
+        assert providers.launch_path("forge", "widget", "v2") == "v2/forge/widget/v2"
+        with pytest.raises(SpecError, match="Use one of: forge."):
+            providers.parse("local", "/srv/repo")
+    finally:
+        providers.launch_providers.cache_clear()
