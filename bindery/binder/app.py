@@ -32,8 +32,8 @@ from bindery import __version__
 from bindery.binder import badges, providers
 from bindery.binder.hub_client import HubClient, HubError
 from bindery.binder.service import BinderService, ImageBuilder, LaunchRequest
+from bindery.binder.settings import BinderSettings
 from bindery.binder.sse import with_keepalive
-from bindery.composition import Settings
 from bindery.errors import BinderyError
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -41,7 +41,7 @@ templates = Jinja2Templates(directory=str(WEB / "templates"))
 
 
 def _public_url(request: Request, service: BinderService) -> str:
-    configured = service.settings.binder.public_url
+    configured = service.options.public_url
     return (configured.rstrip("/") + "/") if configured else str(request.base_url)
 
 
@@ -72,7 +72,7 @@ async def index(request: Request) -> Response:
     service: BinderService = request.app.state.service
     return templates.TemplateResponse(request, "binder/index.html", {
         "providers": providers.launch_providers().values(),
-        "banner": service.settings.binder.banner,
+        "banner": service.options.banner,
         "version": __version__,
         "public_url": _public_url(request, service),
     })
@@ -111,7 +111,7 @@ async def launch_form(request: Request) -> Response:
         answer = _understand(request, service)
     except BinderyError as exc:
         return templates.TemplateResponse(request, "binder/index.html", {
-            "providers": providers.launch_providers().values(), "banner": service.settings.binder.banner,
+            "providers": providers.launch_providers().values(), "banner": service.options.banner,
             "version": __version__, "public_url": _public_url(request, service),
             "error": str(exc)}, status_code=400)
     return RedirectResponse(answer["launch_path"], status_code=303)
@@ -161,7 +161,7 @@ async def build_stream(request: Request) -> Response:
     async def body() -> AsyncIterator[bytes]:
         events = service.launch(launch)
         try:
-            async for chunk in with_keepalive(events, service.settings.binder.keepalive_interval):
+            async for chunk in with_keepalive(events, service.options.keepalive_interval):
                 yield chunk
         finally:
             with contextlib.suppress(Exception):
@@ -201,9 +201,7 @@ async def health(request: Request) -> Response:
     checks: list[dict[str, Any]] = []
 
     def engine_ok() -> bool:
-        check = getattr(service.builder.engine, "check", None)
-        if check is not None:
-            check()  # raises EngineUnavailable when no engine answers
+        service.builder.engine.check()  # raises EngineUnavailable when no engine answers
         return True
 
     try:
@@ -221,7 +219,7 @@ async def health(request: Request) -> Response:
             hub_ok = False
         checks.append({"service": "Hub", "ok": hub_ok})
     queue = service.queue
-    total = service.settings.binder.total_quota
+    total = service.options.total_quota
     checks.append({"service": "Capacity", "ok": total <= 0 or queue.count() < total,
                    "running": queue.count(), "quota": total, "waiting": len(queue.waiters),
                    "builds_in_progress": len(service.builds.active)})
@@ -229,22 +227,20 @@ async def health(request: Request) -> Response:
     return JSONResponse({"ok": all_ok, "checks": checks}, status_code=200 if all_ok else 503)
 
 
-def create_app(settings: Settings, builder: ImageBuilder | None = None,
-               hub: HubClient | None = None) -> Starlette:
-    """The binder app; ``builder``/``hub`` default to the real ones from ``settings``."""
-    if builder is None:
-        from bindery.composition import make_builder
+def create_app(options: BinderSettings, builder: ImageBuilder, hub: HubClient | None = None,
+               *, allow_local_repos: bool = False) -> Starlette:
+    """The binder app on ``builder``; ``hub`` defaults to the one at ``options.hub_url``.
 
-        builder = make_builder(settings)
-    b = settings.binder
-    if hub is None and b.hub_url:
-        hub = HubClient(b.hub_url, b.hub_api_token)
-    service = BinderService(settings, builder, hub)
+    The composition root makes the builder (this package never constructs other parts).
+    """
+    if hub is None and options.hub_url:
+        hub = HubClient(options.hub_url, options.hub_api_token)
+    service = BinderService(options, builder, hub, allow_local_repos=allow_local_repos)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.get_running_loop().create_task(
-            service.reconcile_forever(settings.binder.reconcile_every))
+            service.reconcile_forever(options.reconcile_every))
         try:
             yield
         finally:

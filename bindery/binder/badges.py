@@ -18,7 +18,8 @@ aria-label="launch: binder">
 <stop offset="1" stop-opacity=".1"/></linearGradient>
 <clipPath id="r"><rect width="109" height="20" rx="3" fill="#fff"/></clipPath>
 <g clip-path="url(#r)"><rect width="64" height="20" fill="#555"/>\
-<rect x="64" width="45" height="20" fill="#579aca"/><rect width="109" height="20" fill="url(#s)"/></g>
+<rect x="64" width="45" height="20" fill="#579aca"/>\
+<rect width="109" height="20" fill="url(#s)"/></g>
 <g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" \
 font-size="110" text-rendering="geometricPrecision">
 <circle cx="14" cy="10" r="5" fill="none" stroke="#f5a252" stroke-width="2"/>

@@ -12,7 +12,6 @@ refusal can be explained before anything is contacted.
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 

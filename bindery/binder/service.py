@@ -33,8 +33,9 @@ from bindery.binder.hub_client import (
 )
 from bindery.binder.launch_log import LaunchLog
 from bindery.binder.metrics import BinderMetrics
+from bindery.binder.settings import BinderSettings
 from bindery.binder.warm_pool import WarmPool
-from bindery.composition import Settings
+from bindery.engine.base import Engine
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded
 from bindery.sources.base import Ref
 from bindery.sources.safety import check_public_remote
@@ -46,7 +47,7 @@ class ImageBuilder(Protocol):
     """What the launch service asks of the builder (``bindery.builder.Builder``)."""
 
     @property
-    def engine(self) -> object: ...
+    def engine(self) -> Engine: ...
 
     def resolve(self, spec: str, ref: str | None = None) -> Ref: ...
 
@@ -84,9 +85,11 @@ class _LaunchState:
 class BinderService:
     """Everything one launch needs, shared by all requests of the app."""
 
-    def __init__(self, settings: Settings, builder: ImageBuilder, hub: HubClient | None) -> None:
-        b = settings.binder
-        self.settings = settings
+    def __init__(self, options: BinderSettings, builder: ImageBuilder, hub: HubClient | None,
+                 *, allow_local_repos: bool = False) -> None:
+        b = self.options = options
+        #: Whether links may name local paths and hosts on private networks (tests, labs).
+        self.allow_local_repos = allow_local_repos
         self.builder = builder
         self.hub = hub
         self.metrics = BinderMetrics()
@@ -165,12 +168,13 @@ class BinderService:
 
     async def _resolve(self, spec_info: providers.LaunchSpec) -> Ref:
         source_spec = spec_info.source_spec
-        if spec_info.link.names_host and not self.settings.allow_local_repos:
+        if spec_info.link.names_host and not self.allow_local_repos:
             await anyio.to_thread.run_sync(check_public_remote, source_spec)
         return await anyio.to_thread.run_sync(
             self.builder.resolve, source_spec, spec_info.source_ref)
 
-    async def _build(self, ref: Ref, image: str, timing: _Timing) -> AsyncGenerator[LaunchEvent, None]:
+    async def _build(self, ref: Ref, image: str, timing: _Timing
+                     ) -> AsyncGenerator[LaunchEvent, None]:
         shared, started = self.builds.get_or_start(ref, image)
         yield {"phase": "waiting",
                "message": "Waiting for build to start...\n" if started else
@@ -211,7 +215,7 @@ class BinderService:
         began = time.monotonic()
         try:
             async for position in self.queue.acquire(spec_info.key, user,
-                                                     self.settings.binder.queue_timeout):
+                                                     self.options.queue_timeout):
                 self.metrics.queue_length.set(len(self.queue.waiters))
                 yield {"phase": "waiting", "position": position,
                        "message": f"All places are in use; you are number {position} in line. "
@@ -219,7 +223,7 @@ class BinderService:
             self.metrics.queue_length.set(len(self.queue.waiters))
             yield {"phase": "launching", "message": "Launching server...\n"}
             url_path = ""
-            async with aclosing(hub.launch(user, image, self.settings.binder.launch_timeout)
+            async with aclosing(hub.launch(user, image, self.options.launch_timeout)
                                 ) as steps:
                 async for step in steps:
                     if isinstance(step, ServerReady):
@@ -273,7 +277,7 @@ class BinderService:
 
     async def reconcile_once(self) -> None:
         assert self.hub is not None
-        grace = self.settings.binder.launch_timeout + 60
+        grace = self.options.launch_timeout + 60
         try:
             users = await self.hub.list_users()
             alive = {u["name"] for u in users if u.get("servers") or u.get("server")

@@ -27,7 +27,7 @@ from typing import Any
 import click
 import uvicorn
 
-from bindery.composition import Settings, load_settings
+from bindery.composition import Settings, load_settings, make_builder
 from bindery.config import ConfigError
 from bindery.log_setup import configure_logging
 
@@ -146,7 +146,7 @@ class BinderStack:
         await asyncio.to_thread(self.proxy.start)
         self.hub = make_hub(s)
         await self._serve(build_app(self.hub), hub_settings.hub_ip, hub_settings.hub_port)
-        self.binder_app = create_app(s)
+        self.binder_app = create_app(b, make_builder(s), allow_local_repos=s.allow_local_repos)
         await self._serve(self.binder_app, "127.0.0.1", b.app_port)
         client = self.proxy.client()
         try:

@@ -52,8 +52,8 @@ class GitHubLinks(LaunchProvider):
             raise SpecError(f"'{owner}/{repo}' is not a valid GitHub repository name (owner/repo).")
         check_link_ref(ref)
         url = f"https://github.com/{owner}/{repo}"
-        return LinkSpec(f"{owner}/{repo}/{encode_ref(ref)}", f"{owner}/{repo}", f"gh:{owner}/{repo}",
-                        ref, url, commit_url_prefix=f"{url}/tree/")
+        return LinkSpec(f"{owner}/{repo}/{encode_ref(ref)}", f"{owner}/{repo}",
+                        f"gh:{owner}/{repo}", ref, url, commit_url_prefix=f"{url}/tree/")
 
     def spec_for(self, repository: str, ref: str) -> str:
         return f"{repository.strip('/')}/{encode_ref(ref)}"
@@ -91,7 +91,9 @@ class GistLinks(LaunchProvider):
     def parse(self, spec: str) -> LinkSpec:
         parts = spec.strip("/").split("/", 2)
         if len(parts) < 2 or not all(_NAME.match(p) for p in parts[:2]):
-            raise SpecError("A Gist launch link needs the user and the gist id, like gist/user/abc123.")
+            raise SpecError(
+                "A Gist launch link needs the user and the gist id, like gist/user/abc123."
+            )
         user, gist_id = parts[0], parts[1]
         ref = unquote(parts[2]) if len(parts) == 3 else DEFAULT_LINK_REF
         check_link_ref(ref)
@@ -123,7 +125,8 @@ class GitUrlLinks(LaunchProvider):
         ref = unquote(ref) or DEFAULT_LINK_REF
         check_link_ref(ref)
         repository = quote(url, safe="")
-        return LinkSpec(f"{repository}/{encode_ref(ref)}", repository, url, ref, url, names_host=True)
+        return LinkSpec(f"{repository}/{encode_ref(ref)}", repository, url, ref, url,
+                        names_host=True)
 
     def spec_for(self, repository: str, ref: str) -> str:
         return f"{quote(repository, safe='')}/{encode_ref(ref)}"

@@ -126,7 +126,8 @@ def test_the_providers_are_those_of_the_installed_sources(monkeypatch):
     try:
         assert list(providers.launch_providers()) == ["forge"]
         parsed = providers.parse("forge", "widget/v2")
-        assert (parsed.source_spec, parsed.ref, parsed.key) == ("forge:widget", "v2", "forge/widget")
+        assert (parsed.source_spec, parsed.ref, parsed.key) == \
+            ("forge:widget", "v2", "forge/widget")
         assert providers.launch_path("forge", "widget", "v2") == "v2/forge/widget/v2"
         with pytest.raises(SpecError, match="Use one of: forge."):
             providers.parse("local", "/srv/repo")
