@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote
 
 import anyio
@@ -198,7 +197,7 @@ async def metrics(request: Request) -> Response:
 async def health(request: Request) -> Response:
     """Engine, hub and capacity checks, BinderHub's shape: ``{"ok", "checks": [...]}``."""
     service: BinderService = request.app.state.service
-    checks: list[dict[str, Any]] = []
+    checks: list[dict[str, object]] = []
 
     def engine_ok() -> bool:
         service.builder.engine.check()  # raises EngineUnavailable when no engine answers

@@ -11,7 +11,7 @@ import asyncio
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
 from bindery.errors import BinderyError
@@ -53,7 +53,8 @@ class SpecPolicy:
 class RateLimiter:
     """At most ``limit`` requests per ``period`` seconds per client (sliding window)."""
 
-    def __init__(self, limit: int, period: float, clock=time.monotonic) -> None:
+    def __init__(self, limit: int, period: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self.period = period
         self.clock = clock

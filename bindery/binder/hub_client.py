@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Required, TypedDict, cast
 from urllib.parse import quote
 
 import anyio
@@ -44,6 +44,18 @@ class HubBusy(HubError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class HubUser(TypedDict, total=False):
+    """The parts of the hub's user model the binder reads (JupyterHub's field names)."""
+
+    name: Required[str]
+    #: URL of the default server when it runs, else None.
+    server: str | None
+    #: Named servers (the default one is ``""``).
+    servers: dict[str, object]
+    #: ``"spawn"``/``"stop"`` while the server starts or stops, else None.
+    pending: str | None
 
 
 class HubProgress(TypedDict, total=False):
@@ -99,9 +111,10 @@ class HubClient:
     def _url(self, path: str) -> str:
         return f"{self.api}/{path.lstrip('/')}"
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, method: str, path: str, body: object = None) -> httpx.Response:
+        """``method path`` with ``body`` as JSON; HubBusy on 429, HubError on any failure."""
         try:
-            response = await self.http.request(method, self._url(path), **kwargs)
+            response = await self.http.request(method, self._url(path), json=body)
         except httpx.HTTPError as exc:
             raise HubError(f"The hub could not be reached ({exc.__class__.__name__}).") from exc
         if response.status_code == 429:
@@ -115,13 +128,13 @@ class HubClient:
                            f"{_message(response)}")
         return response
 
-    async def info(self) -> dict[str, Any]:
-        return (await self._request("GET", "/")).json()
+    async def info(self) -> dict[str, object]:
+        return cast(dict[str, object], (await self._request("GET", "/")).json())
 
-    async def list_users(self) -> list[dict[str, Any]]:
-        return (await self._request("GET", "/users")).json()
+    async def list_users(self) -> list[HubUser]:
+        return cast(list[HubUser], (await self._request("GET", "/users")).json())
 
-    async def get_user(self, name: str) -> dict[str, Any] | None:
+    async def get_user(self, name: str) -> HubUser | None:
         """The user's model, or None when the hub has no such user."""
         try:
             response = await self.http.get(self._url(f"/users/{quote(name)}"))
@@ -131,13 +144,12 @@ class HubClient:
             return None
         if response.status_code >= 400:
             raise HubError(f"The hub answered {response.status_code}: {_message(response)}")
-        return response.json()
+        return cast(HubUser, response.json())
 
-    async def create_user(self, name: str) -> dict[str, Any]:
+    async def create_user(self, name: str) -> None:
         """Create a user; ``kind: temporary`` lets a hub that knows the kind cull it itself."""
-        response = await self._request("POST", f"/users/{quote(name)}",
-                                       json={"admin": False, "kind": "temporary"})
-        return response.json()
+        await self._request("POST", f"/users/{quote(name)}",
+                            body={"admin": False, "kind": "temporary"})
 
     async def delete_user(self, name: str) -> None:
         """Remove the user (the hub stops its server first). A missing user is fine."""
@@ -148,9 +160,9 @@ class HubClient:
         if response.status_code >= 400 and response.status_code != 404:
             raise HubError(f"The hub did not delete {name}: {_message(response)}")
 
-    async def start_server(self, name: str, user_options: dict[str, Any]) -> int:
+    async def start_server(self, name: str, user_options: dict[str, object]) -> int:
         """Ask for the user's default server; 201 = running, 202 = starting."""
-        response = await self._request("POST", f"/users/{quote(name)}/server", json=user_options)
+        response = await self._request("POST", f"/users/{quote(name)}/server", body=user_options)
         return response.status_code
 
     async def progress(self, name: str, timeout: float) -> AsyncIterator[HubProgress]:
@@ -181,7 +193,7 @@ class HubClient:
         """A token that opens only this user's server (scope ``access:servers!user=<name>``)."""
         response = await self._request(
             "POST", f"/users/{quote(name)}/tokens",
-            json={"scopes": [f"access:servers!user={name}"], "note": note},
+            body={"scopes": [f"access:servers!user={name}"], "note": note},
         )
         return str(response.json()["token"])
 

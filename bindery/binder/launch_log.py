@@ -11,7 +11,6 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 
 class LaunchLog:
@@ -25,9 +24,9 @@ class LaunchLog:
 
     def record(self, *, provider: str, spec: str, ref: str | None, status: str,
                build_seconds: float | None = None, launch_seconds: float | None = None,
-               total_seconds: float | None = None, **extra: Any) -> dict[str, Any]:
+               total_seconds: float | None = None, **extra: object) -> dict[str, object]:
         """Write one line; return the record (handy for tests and logging)."""
-        entry: dict[str, Any] = {
+        entry: dict[str, object] = {
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "schema": "binder.launch",
             "version": 1,

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 
@@ -292,7 +292,7 @@ class BinderService:
         except (HubError, KeyError, TypeError) as exc:
             log.warning("could not reconcile users with the hub: %s", exc)
 
-    def versions(self) -> dict[str, Any]:
+    def versions(self) -> dict[str, object]:
         return {"binderhub": f"bindery {__version__}",
                 "builder_info": {"builder": "bindery", "version": __version__}}
 
