@@ -12,7 +12,8 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Required, TypedDict, cast
 from urllib.parse import quote
@@ -165,7 +166,7 @@ class HubClient:
         response = await self._request("POST", f"/users/{quote(name)}/server", body=user_options)
         return response.status_code
 
-    async def progress(self, name: str, timeout: float) -> AsyncIterator[HubProgress]:
+    async def progress(self, name: str, timeout: float) -> AsyncGenerator[HubProgress, None]:
         """The hub's spawn progress events until ``ready`` or ``failed``."""
         url = self._url(f"/users/{quote(name)}/server/progress")
         try:
@@ -224,20 +225,21 @@ class HubClient:
                                     f"{busy.retry_after:.0f} s...\n")
                     # Spread the retries so waiting launches do not all come back at once.
                     await asyncio.sleep(min(busy.retry_after, 5) * (0.5 + random.random()))
-            async for event in self.progress(user, timeout):
-                if event.get("failed"):
-                    raise HubError("The server failed to start: "
-                                   f"{event.get('message', 'no reason given')}")
-                if event.get("ready"):
-                    ready = True
-                    url_path = (event.get("url") or f"/user/{user}/").lstrip("/")
-                    yield ServerReady(url_path)
-                    return
-                if time.monotonic() > deadline:
-                    raise HubError(f"The server did not start within {timeout:.0f} s.")
-                message = str(event.get("message", "")).rstrip("\n")
-                if message:
-                    yield ProgressNote(message + "\n", event.get("progress"))
+            async with aclosing(self.progress(user, timeout)) as events:
+                async for event in events:
+                    if event.get("failed"):
+                        raise HubError("The server failed to start: "
+                                       f"{event.get('message', 'no reason given')}")
+                    if event.get("ready"):
+                        ready = True
+                        url_path = (event.get("url") or f"/user/{user}/").lstrip("/")
+                        yield ServerReady(url_path)
+                        return
+                    if time.monotonic() > deadline:
+                        raise HubError(f"The server did not start within {timeout:.0f} s.")
+                    message = str(event.get("message", "")).rstrip("\n")
+                    if message:
+                        yield ProgressNote(message + "\n", event.get("progress"))
             raise HubError("The hub stopped reporting before the server was ready.")
         finally:
             if created and not ready:
