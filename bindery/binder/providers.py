@@ -12,6 +12,7 @@ refusal can be explained before anything is contacted.
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -19,15 +20,22 @@ from bindery.errors import SpecError
 from bindery.sources.base import DEFAULT_LINK_REF, SOURCES, LaunchProvider, LinkSpec
 from bindery.sources.links import DOI, DOI_PREFIX
 
+log = logging.getLogger(__name__)
+
 
 @functools.cache
 def launch_providers() -> dict[str, LaunchProvider]:
     """Every provider of the installed sources, in menu order (read once per process)."""
     found: dict[str, LaunchProvider] = {}
-    for source in SOURCES.load_all().values():
+    for name, source in sorted(SOURCES.load_all().items()):
         provider = source.launch_provider
-        if provider is not None:
-            found.setdefault(provider.id, provider)
+        if provider is None:
+            continue
+        if provider.id in found and found[provider.id] != provider:
+            log.warning("the sources %r and another both claim the link provider %r; "
+                        "keeping the first", name, provider.id)
+            continue
+        found[provider.id] = provider
     return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
 
 
