@@ -160,7 +160,11 @@ def run(ctx: click.Context, spec: str, ref: str | None, image_name: str | None, 
             stopping = True
             builder.engine.stop(server.container_id)
 
-    signal.signal(signal.SIGTERM, lambda *_: (_stop(), sys.exit(0)))
+    def _terminated(*_: Any) -> None:
+        _stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         _wait_until_ready(builder, server.url, server.container_id, token)
         url = f"{server.url}/lab?token={token}"

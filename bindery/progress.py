@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from collections import deque
-from typing import Any, TextIO
+from typing import TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
+
+from bindery.builder.events import BuildEvent
 
 PHASE_TITLES = {
     "resolving": "Resolving the ref",
@@ -39,7 +41,7 @@ class JsonProgress:
     def __exit__(self, *exc: object) -> None:
         self.stream.flush()
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: BuildEvent) -> None:
         self.stream.write(json.dumps(event) + "\n")
         self.stream.flush()
 
@@ -72,7 +74,7 @@ class LiveProgress:
         return Group(spinner, *(Text(line, style="dim", overflow="ellipsis", no_wrap=True)
                                 for line in self.lines))
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: BuildEvent) -> None:
         phase = event.get("phase", self.phase)
         message = str(event.get("message", "")).rstrip("\n")
         if phase != self.phase:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, NotRequired, TypedDict
 
-
 #: Phases a build goes through; ``failed`` and ``built`` end it.
 BuildPhase = Literal["resolving", "fetching", "building", "built", "failed", "launching", "ready"]
 

@@ -4,8 +4,8 @@ reads the checkout and nothing else, so every rule is unit-tested without an eng
 
 from bindery.environment.detect import default_environment, detect
 from bindery.environment.errors import RepoConfigError
-from bindery.environment.options import EnvironmentOptions
 from bindery.environment.model import BuildPlan, Environment, Requirements
+from bindery.environment.options import EnvironmentOptions
 from bindery.environment.render import render
 
 __all__ = [

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bindery.environment.options import EnvironmentOptions
 from bindery.environment import apt, pipfile, python, scripts
 from bindery.environment.dockerfile import repo_dockerfile
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Environment, Requirements
+from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
 
 #: Root files that configure an environment; listed when a binder dir hides them.

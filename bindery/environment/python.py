@@ -11,9 +11,9 @@ import re
 import shlex
 import tomllib
 
-from bindery.environment.options import EnvironmentOptions
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Requirements
+from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
 
 _RUNTIME = re.compile(r"^python-(\d+)(?:\.(\d+))?(?:\.\d+)?$")

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 
-from bindery.environment.options import EnvironmentOptions
 from bindery.environment.dockerfile import first_base_image
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import BuildPlan, Environment, Requirements
+from bindery.environment.options import EnvironmentOptions
 from bindery.environment.scripts import BINDERY_START
 
 HOME = "/home/jovyan"
@@ -162,7 +163,9 @@ RUN {_APT_CACHE} \\
 """
 
 
-def _jupyter_section(jupyter_packages: list[str], remove: list[str], bundled_uv: bool) -> str:
+def _jupyter_section(
+    jupyter_packages: Sequence[str], remove: Sequence[str], bundled_uv: bool
+) -> str:
     packages = " ".join(shlex.quote(p) for p in jupyter_packages)
     if bundled_uv:
         # --seed: pip stays available to postBuild scripts and users, as in any venv.

@@ -172,7 +172,7 @@ class GitSource(Source):
         except GitSizeExceeded:
             self._discard(dest, existed)
             raise SourceError(
-                f"repository is larger than the limit of {max_bytes / 1e6:g} MB ({url})"
+                f"repository is larger than the limit of {(max_bytes or 0) / 1e6:g} MB ({url})"
             ) from None
         except BaseException:
             self._discard(dest, existed)
@@ -183,22 +183,25 @@ class GitSource(Source):
         dest.mkdir(parents=True, exist_ok=True)
         self._git_ok(["init", "-q", "--", str(dest)], url)
         self._git_ok(["remote", "add", "origin", url], url, cwd=dest)
-        limits = {"watch": dest, "max_bytes": max_bytes}
         shallow = run_git(["fetch", "-q", "--depth", "1", "--no-tags", "--", url, sha],
-                          cwd=dest, timeout=self.timeout, **limits)
+                          cwd=dest, timeout=self.timeout,
+                          watch=dest, max_bytes=max_bytes)
         if shallow.returncode != 0:
             log.info("fetching %s by sha refused (%s); fetching all branches and tags",
                      url, git_reason(shallow.stderr))
             full = run_git(["fetch", "-q", "--", url, "+refs/heads/*:refs/remotes/origin/*",
-                            "+refs/tags/*:refs/tags/*"], cwd=dest, timeout=self.timeout, **limits)
+                            "+refs/tags/*:refs/tags/*"], cwd=dest, timeout=self.timeout,
+                          watch=dest, max_bytes=max_bytes)
             if full.returncode != 0:
                 raise self._remote_error(url, full.stderr)
-        checkout = run_git(["checkout", "-q", "--detach", sha, "--"], cwd=dest, timeout=self.timeout, **limits)
+        checkout = run_git(["checkout", "-q", "--detach", sha, "--"], cwd=dest, timeout=self.timeout,
+                          watch=dest, max_bytes=max_bytes)
         if checkout.returncode != 0:
             raise RefNotFound(f"commit {sha} does not exist in {url} ({git_reason(checkout.stderr)})")
         if (dest / ".gitmodules").exists():
             sub = run_git(["submodule", "update", "--init", "--recursive", "--depth", "1"],
-                          cwd=dest, timeout=self.timeout, **limits)
+                          cwd=dest, timeout=self.timeout,
+                          watch=dest, max_bytes=max_bytes)
             if sub.returncode != 0:
                 log.warning("submodules of %s not fetched: %s", url, git_reason(sub.stderr))
         if max_bytes is not None and dir_size(dest) > max_bytes:

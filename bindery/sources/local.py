@@ -143,7 +143,7 @@ class LocalSource(Source):
             shutil.rmtree(dest, ignore_errors=True)
             if existed:
                 dest.mkdir()
-            raise SourceError(f"repository is larger than the limit of {max_bytes / 1e6:g} MB ({src})") from None
+            raise SourceError(f"repository is larger than the limit of {(max_bytes or 0) / 1e6:g} MB ({src})") from None
         except OSError as exc:
             shutil.rmtree(dest, ignore_errors=True)
             raise SourceError(f"could not copy {src}: {exc}") from exc

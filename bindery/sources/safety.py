@@ -65,7 +65,7 @@ def check_public_remote(url: str) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise SpecError(f"The host {host!r} of {url} cannot be found (DNS lookup failed).") from exc
-    addresses = {info[4][0] for info in infos}
+    addresses = {str(info[4][0]) for info in infos}
     private = sorted(a for a in addresses if not is_public_address(a))
     if private or not addresses:
         raise SpecError(
