@@ -4,8 +4,8 @@ import pytest
 
 from bindery.hub.auth.anonymous import TemporaryAuthenticator
 from bindery.hub.auth.base import AuthContext
-from bindery.plugins import PluginOptions
 from bindery.hub.auth.names import is_valid_username
+from bindery.plugins import PluginOptions
 
 
 @pytest.mark.anyio

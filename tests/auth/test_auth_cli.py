@@ -2,7 +2,6 @@
 
 import pytest
 from click.testing import CliRunner
-
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 

@@ -92,13 +92,15 @@ def test_a_typo_among_the_shared_keys_fails_too(tmp_path) -> None:
         settings_from(tmp_path, '[hub.auth]\nallowed_user = ["alice"]\n')
 
 
-def test_changing_kind_checks_the_keys_again() -> None:
-    settings = AuthSettings(kind="shared-password", shared_password="workshop-2026")
-    with pytest.raises(ValueError, match="'shared_password' .* 'oidc' authenticator"):
-        settings.kind = "oidc"
+def test_a_kind_chosen_after_loading_checks_the_keys_for_it() -> None:
+    """``bindery serve`` and ``--authenticator`` set ``kind`` in code; the file's keys must fit it."""
     plain = AuthSettings()
     plain.kind = "anonymous"
     assert isinstance(plain.make_authenticator(None, ""), TemporaryAuthenticator)
+    workshop = AuthSettings(kind="password", min_password_length=10)
+    workshop.kind = "shared-password"
+    with pytest.raises(ConfigError, match="hub.auth.min_password_length: is not one of its settings"):
+        workshop.make_authenticator(None, "")
 
 
 def test_secrets_from_env_are_never_printed() -> None:

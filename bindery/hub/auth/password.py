@@ -40,7 +40,7 @@ _DUMMY_HASH = _hasher.hash("bindery-dummy-password-for-unknown-users")
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class PasswordTables(DeclarativeBase):

@@ -14,20 +14,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from bindery.config import ConfigError, PluginSection
 from bindery.hub.auth.base import AUTHENTICATORS, AuthContext, Authenticator, SessionFactory
 from bindery.hub.auth.ratelimit import LoginRateLimiter
-from bindery.plugins import PluginGroup
+from bindery.plugins import PluginGroup, PluginOptions
 
 
 class AuthSettings(PluginSection):
     """Who may log in to the hub, and how."""
-
-    # Assigning ``kind`` (``bindery hub --authenticator``, ``bindery serve``) checks the
-    # authenticator's own keys again, so ``options`` always belongs to ``kind``.
-    model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     plugin_group: ClassVar[PluginGroup[Any]] = AUTHENTICATORS
 
@@ -65,9 +61,25 @@ class AuthSettings(PluginSection):
             cookie_secret=cookie_secret,
         )
         cls = AUTHENTICATORS.load(self.kind)
-        if type(self.options) is not cls.options_model:  # a failed assignment of ``kind``
-            raise ConfigError(f"[hub.auth] was not checked for the {self.kind!r} authenticator.")
-        return cls(self.options, context)
+        return cls(self._options_of(cls), context)
+
+    def _options_of(self, cls: type[Authenticator]) -> PluginOptions:
+        """The options checked at load, or checked now when ``kind`` was set after loading.
+
+        ``bindery serve`` and ``bindery hub --authenticator`` choose the kind in code;
+        the plugin keys of the file must then fit that authenticator too.
+        """
+        if type(self.options) is cls.options_model:
+            return self.options
+        try:
+            return cls.options_model.model_validate(dict(self.model_extra or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(part) for part in first["loc"]) or "kind"
+            reason = "is not one of its settings" if first["type"] == "extra_forbidden" else first["msg"]
+            raise ConfigError(
+                f"hub.auth.{key}: {reason} (the hub uses the {self.kind!r} authenticator)."
+            ) from None
 
     def rate_limiter(self) -> LoginRateLimiter:
         """A limiter with the configured window (one per hub process)."""
