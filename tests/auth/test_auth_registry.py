@@ -75,6 +75,10 @@ def test_a_typo_in_hub_auth_fails_naming_the_key_and_line(tmp_path) -> None:
     message = str(err.value)
     assert "hub.auth.min_pasword_length" in message
     assert "'password' authenticator" in message and "bindery.toml, line 3" in message
+    with pytest.raises(ConfigError) as from_env:
+        load_settings(environ={"BINDERY_HUB__AUTH__MIN_PASWORD_LENGTH": "12"})
+    assert "hub.auth.min_pasword_length" in str(from_env.value)
+    assert "environment variable BINDERY_HUB__AUTH__MIN_PASWORD_LENGTH" in str(from_env.value)
 
 
 def test_a_key_of_another_authenticator_fails_naming_it(tmp_path) -> None:
