@@ -94,8 +94,8 @@ class Hub:
             self.engine, self.db = open_database(self.settings.db_url)
         if self.authenticator is None:
             # The cookie secret lets OAuth login state survive restarts and several workers.
-            self.authenticator = self._authenticator or self.settings.auth.build_authenticator(
-                session_factory=self.db, cookie_secret=self._cookie_secret)
+            self.authenticator = self._authenticator or self.settings.auth.make_authenticator(
+                self.db, self._cookie_secret)
 
     async def start(self) -> None:
         self.open_db()
@@ -149,12 +149,6 @@ class Hub:
             s.commit()
 
     # -- users -----------------------------------------------------------------
-
-    async def finish_login(self, request: Any, result: Any, next_url: str | None = None) -> Any:
-        """Log ``result`` in (user row, cookie, redirect): the hook OAuth callbacks call."""
-        from bindery.hub.pages import finish_login
-
-        return await finish_login(request, result, next_url)
 
     def get_or_create_user(self, name: str, *, admin: bool | None = None, kind: str = "user") -> User:
         with self.db() as s:

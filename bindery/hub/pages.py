@@ -19,9 +19,11 @@ from starlette.templating import Jinja2Templates
 
 from bindery.hub.api.access import principal_from_cookie
 from bindery.hub.api.models import is_active, progress_url, server_base_url, user_model
-from bindery.hub.auth.base import AuthResult
+from bindery.hub.auth.base import Authenticator, AuthResult, CompletedLogin
+from bindery.hub.auth.routes import login_routes
 from bindery.hub.db.models import User
 from bindery.hub.names import InvalidName, check_name
+from bindery.hub.redirects import safe_next
 from bindery.hub.security import clear_session_cookie, set_session_cookie, xsrf_ok, xsrf_token
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import Principal
@@ -47,13 +49,6 @@ def error_page(request: Request, status: int, message: str, headers: dict[str, s
 
 def _hub(request: Request) -> Any:
     return request.app.state.hub
-
-
-def safe_next(value: str | None, default: str = "/hub/home") -> str:
-    """Only same-site paths: ``/x`` yes, ``//evil.example`` or ``https://…`` no."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return default
-    return value
 
 
 def _login_redirect(request: Request) -> Response:
@@ -86,10 +81,10 @@ async def _checked_form(request: Request) -> dict[str, str] | Response:
 
 
 async def finish_login(request: Request, result: AuthResult, next_url: str | None = None) -> Response:
-    """Apply allow/block/admin lists, create the user, set the cookie, redirect.
+    """Turn an identified person into a session: lists, user row, login cookie, redirect.
 
-    OAuth authenticators call this from their callback route:
-    ``await request.app.state.hub.finish_login(request, result)``.
+    The one place a login ends, whichever way it came: the login form, a visit
+    (temporary users) or an external provider's callback (:func:`authenticator_routes`).
     """
     hub = _hub(request)
     auth = hub.authenticator
@@ -101,9 +96,8 @@ async def finish_login(request: Request, result: AuthResult, next_url: str | Non
     if not auth.check_allowed(result):
         return render(request, "login.html", status=403, error="This account is not allowed on this hub.",
                       authenticator=auth, next=next_url or "")
-    temporary = bool(result.info.get("temporary"))
     admin = auth.is_admin(result) if (result.admin is not None or result.name in auth.admin_users) else None
-    hub.get_or_create_user(result.name, admin=admin, kind="temporary" if temporary else "user")
+    hub.get_or_create_user(result.name, admin=admin, kind="temporary" if result.temporary else "user")
     response = RedirectResponse(safe_next(next_url), status_code=302)
     set_session_cookie(response, hub.signer, result.name, hub.secure_cookies)
     return response
@@ -116,15 +110,10 @@ async def login(request: Request) -> Response:
     if request.method == "GET":
         if principal_from_cookie(request) is not None:
             return RedirectResponse(safe_next(next_url), status_code=302)
-        if not auth.uses_login_form and getattr(auth, "name", "") == "anonymous":
-            for _ in range(5):
-                result = await auth.authenticate(request, {})
-                with hub.db() as s:
-                    if s.scalars(select(User).where(User.name == result.name)).first() is None:
-                        break
-            return await finish_login(request, result, next_url)
+        if auth.login_on_visit:
+            return await _login_on_visit(request, next_url)
         return render(request, "login.html", authenticator=auth, next=next_url,
-                      login_link=_oauth_login_link(auth, next_url))
+                      login_link=auth.login_url(next_url))
     form = await _checked_form(request)
     if isinstance(form, Response):
         return form
@@ -144,19 +133,19 @@ async def login(request: Request) -> Response:
     return await finish_login(request, result, form.get("next"))
 
 
-def _oauth_login_link(auth: Any, next_url: str) -> str | None:
-    if auth.uses_login_form:
-        return None
-    url = getattr(auth, "login_url", None)
-    if not url:
-        for route in auth.routes():
-            path = getattr(route, "path", "")
-            if "login" in path:
-                url = "/hub" + path if not path.startswith("/hub") else path
+async def _login_on_visit(request: Request, next_url: str) -> Response:
+    """Opening the page is the login (temporary users): a fresh name, retried if it is taken."""
+    hub = _hub(request)
+    auth = hub.authenticator
+    for _ in range(5):
+        result = await auth.authenticate(request, {})
+        if result is None:
+            return render(request, "login.html", status=403, error="This hub could not log you in.",
+                          authenticator=auth, next=next_url)
+        with hub.db() as s:
+            if s.scalars(select(User).where(User.name == result.name)).first() is None:
                 break
-    if url and next_url:
-        url += ("&" if "?" in url else "?") + urlencode({"next": next_url})
-    return url
+    return await finish_login(request, result, next_url)
 
 
 async def logout(request: Request) -> Response:
@@ -392,16 +381,17 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(hub.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def authenticator_routes(auth: Any) -> list[BaseRoute]:
-    """Routes the authenticator adds (OAuth login/callback, …), placed under ``/hub``."""
-    out: list[BaseRoute] = []
-    for route in auth.routes() if auth is not None else []:
-        if isinstance(route, Route):
-            path = route.path if route.path.startswith("/hub") else "/hub" + route.path
-            out.append(Route(path, route.endpoint, methods=list(route.methods or []) or None, name=route.name))
-        else:
-            out.append(route)
-    return out
+def authenticator_routes(auth: Authenticator) -> list[Route]:
+    """The authenticator's own routes under ``/hub`` (OAuth start and callback, ...).
+
+    A login they complete comes back here as a :class:`CompletedLogin` and ends
+    like every other: in :func:`finish_login`.
+    """
+
+    async def finish(request: Request, done: CompletedLogin) -> Response:
+        return await finish_login(request, done.result, done.next_url)
+
+    return login_routes(auth, finish)
 
 
-__all__ = ["error_page", "finish_login", "page_routes", "render", "safe_next"]
+__all__ = ["authenticator_routes", "error_page", "finish_login", "page_routes", "render"]

@@ -42,14 +42,14 @@ def session_factory(db_url: str) -> Iterator[sessionmaker]:
 
 # -- a real OpenID Connect provider process (oidc-provider-mock) -------------------
 
-import json  # noqa: E402
-import os  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
 
-import httpx  # noqa: E402
+import httpx
 
 #: Users the provider knows: alice is staff, bob has no groups, "Bad Name" is not a valid hub name.
 OIDC_USERS = [

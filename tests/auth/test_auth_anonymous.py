@@ -3,18 +3,20 @@
 import pytest
 
 from bindery.hub.auth.anonymous import TemporaryAuthenticator
+from bindery.hub.auth.base import AuthContext
 from bindery.hub.auth.names import is_valid_username
+from bindery.plugins import PluginOptions
 
 
 @pytest.mark.anyio
 async def test_every_visit_gets_a_new_valid_temporary_name(login_request) -> None:
-    auth = TemporaryAuthenticator()
-    assert auth.uses_login_form is False
+    auth = TemporaryAuthenticator(PluginOptions(), AuthContext())
+    assert auth.uses_login_form is False and auth.login_on_visit is True
     names = set()
     for _ in range(2000):
         result = await auth.authenticate(login_request, {})
         assert result is not None
-        assert result.info == {"temporary": True}
+        assert result.temporary is True
         assert result.name.startswith("tmp-")
         assert is_valid_username(result.name), result.name
         names.add(result.name)
@@ -23,7 +25,7 @@ async def test_every_visit_gets_a_new_valid_temporary_name(login_request) -> Non
 
 @pytest.mark.anyio
 async def test_temporary_users_are_never_admin(login_request) -> None:
-    auth = TemporaryAuthenticator(admin_users={"anyone"})
+    auth = TemporaryAuthenticator(PluginOptions(), AuthContext(admin_users=frozenset({"anyone"})))
     result = await auth.authenticate(login_request, {"username": "anyone"})
     assert result is not None and result.name != "anyone"
     assert auth.is_admin(result) is False

@@ -2,9 +2,12 @@
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
 
+from bindery.hub.auth.base import AuthContext
 from bindery.hub.auth.cli import passwd_command
-from bindery.hub.auth.password import PasswordAuthenticator
+from bindery.hub.auth.password import PasswordAuthenticator, PasswordOptions
 
 
 @pytest.mark.anyio
@@ -14,8 +17,10 @@ async def test_passwd_sets_a_password_that_logs_in(db_url, login_request) -> Non
     )
     assert result.exit_code == 0, result.output
     assert "Password set for erin" in result.output
-    auth = PasswordAuthenticator(db_url=db_url)
+    engine = create_engine(db_url)
+    auth = PasswordAuthenticator(PasswordOptions(), AuthContext(session_factory=sessionmaker(engine)))
     assert await auth.authenticate(login_request, {"username": "erin", "password": "erins-password"})
+    engine.dispose()
 
 
 def test_passwd_refuses_a_short_password_clearly(db_url) -> None:

@@ -19,10 +19,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
-from bindery.hub.auth import load_authenticator
-from bindery.hub.auth.base import AuthResult
+from bindery.hub.auth.base import AuthContext, AuthResult, CompletedLogin
+from bindery.hub.auth.github import GitHubAuthenticator, GitHubOptions
+from bindery.hub.auth.routes import login_routes
 
 CLIENT_ID = "gh-client"
 CLIENT_SECRET = "gh-secret-value"
@@ -83,25 +84,23 @@ class FakeGitHub:
 
 
 async def login_via_fake_github(github: FakeGitHub, **options) -> tuple[httpx.Response, list[AuthResult]]:
-    auth = load_authenticator(
-        "github",
-        client_id=CLIENT_ID,
-        client_secret=options.pop("client_secret", CLIENT_SECRET),
-        github_url="http://github.test",
-        github_api_url="http://api.github.test",
-        http_client_options={"transport": httpx.ASGITransport(app=github.app)},
+    settings = GitHubOptions.model_validate({
+        "client_id": CLIENT_ID,
+        "client_secret": options.pop("client_secret", CLIENT_SECRET),
+        "github_url": "http://github.test",
+        "github_api_url": "http://api.github.test",
         **options,
-    )
+    })
+    auth = GitHubAuthenticator(settings, AuthContext(), transport=httpx.ASGITransport(app=github.app))
     logins: list[AuthResult] = []
 
-    async def login_user(request: Request, result: AuthResult) -> Response:
-        logins.append(result)
-        response = RedirectResponse(request.query_params["next"], status_code=302)
-        response.set_cookie("fake_hub_login", result.name)
+    async def finish(request: Request, done: CompletedLogin) -> Response:
+        logins.append(done.result)
+        response = RedirectResponse(done.next_url, status_code=302)
+        response.set_cookie("fake_hub_login", done.result.name)
         return response
 
-    hub = Starlette(routes=[Mount("/hub", routes=auth.routes())])
-    hub.state.login_user = login_user
+    hub = Starlette(routes=login_routes(auth, finish))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=hub), base_url="http://hub.test") as browser:
         to_github = await browser.get("/hub/oauth_login", params={"next": "/hub/home"})
         assert to_github.headers["location"].startswith("http://github.test/login/oauth/authorize?")

@@ -1,15 +1,17 @@
 """The OpenID Connect login, end to end against a real OIDC provider process.
 
 The provider is oidc-provider-mock (a real Authlib-based provider) on 127.0.0.1.
-The hub is stood in for by a tiny Starlette app whose ``login_user`` records the
-result and sets a ``fake_hub_login`` cookie (the real hub is another area).
+The hub is stood in for by a tiny Starlette app serving the authenticator's routes
+through the same seam the real hub uses (:func:`bindery.hub.auth.routes.login_routes`);
+its ``finish`` records the completed login and sets a ``fake_hub_login`` cookie (the
+real hub is another area, tested in test_auth_hub_integration.py).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -17,31 +19,27 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Mount
 
-from bindery.hub.auth import load_authenticator
-from bindery.hub.auth.base import AuthResult
-from bindery.hub.auth.errors import AuthConfigError
-from bindery.hub.auth.oauth import OAuthLoginError, OIDCAuthenticator
-
+from bindery.hub.auth.base import AuthContext, AuthResult, CompletedLogin
+from bindery.hub.auth.errors import AuthConfigError, LoginError
+from bindery.hub.auth.oidc import OIDCAuthenticator, OIDCOptions
+from bindery.hub.auth.routes import login_routes
 
 CLIENT_ID = "bindery-test-client"
 
 
 class FakeHub:
-    """Stands in for the hub app: mounts the authenticator's routes under /hub, records logins."""
+    """Stands in for the hub app: serves the authenticator's routes under /hub, records logins."""
 
     def __init__(self, auth: OIDCAuthenticator) -> None:
         self.auth = auth
         self.logins: list[tuple[AuthResult, str]] = []
-        self.app = Starlette(routes=[Mount("/hub", routes=auth.routes())])
-        self.app.state.login_user = self.login_user
+        self.app = Starlette(routes=login_routes(auth, self.finish))
 
-    async def login_user(self, request: Request, result: AuthResult) -> Response:
-        next_url = request.query_params.get("next", "/hub/")
-        self.logins.append((result, next_url))
-        response = RedirectResponse(next_url, status_code=302)
-        response.set_cookie("fake_hub_login", result.name)
+    async def finish(self, request: Request, done: CompletedLogin) -> Response:
+        self.logins.append((done.result, done.next_url))
+        response = RedirectResponse(done.next_url, status_code=302)
+        response.set_cookie("fake_hub_login", done.result.name)
         return response
 
     def client(self) -> httpx.AsyncClient:
@@ -50,12 +48,18 @@ class FakeHub:
         )
 
 
-def make_auth(issuer: str, **options: Any) -> OIDCAuthenticator:
-    auth = load_authenticator(
-        "oidc", issuer=issuer, client_id=CLIENT_ID, client_secret="s3cret-value", **options
+def make_auth(
+    issuer: str,
+    *,
+    context: AuthContext | None = None,
+    clock: Callable[[], float] = time.time,
+    timeout: float = 15.0,
+    **options: object,
+) -> OIDCAuthenticator:
+    settings = OIDCOptions.model_validate(
+        {"oidc_issuer": issuer, "client_id": CLIENT_ID, "client_secret": "s3cret-value", **options}
     )
-    assert isinstance(auth, OIDCAuthenticator)
-    return auth
+    return OIDCAuthenticator(settings, context or AuthContext(), clock=clock, timeout=timeout)
 
 
 async def go_to_provider(hub: httpx.AsyncClient, next_url: str = "/hub/spawn") -> str:
@@ -146,7 +150,7 @@ async def test_callback_in_another_browser_is_a_400(oidc_issuer: str) -> None:
 
 @pytest.mark.anyio
 async def test_user_not_on_allow_list_gets_403(oidc_issuer: str) -> None:
-    hub = FakeHub(make_auth(oidc_issuer, allowed_users={"alice"}))
+    hub = FakeHub(make_auth(oidc_issuer, context=AuthContext(allowed_users=frozenset({"alice"}))))
     async with hub.client() as client:
         response = await client.get(await pick_user(await go_to_provider(client), "bob-sub"))
     assert response.status_code == 403
@@ -156,7 +160,7 @@ async def test_user_not_on_allow_list_gets_403(oidc_issuer: str) -> None:
 
 @pytest.mark.anyio
 async def test_blocked_user_gets_403(oidc_issuer: str) -> None:
-    hub = FakeHub(make_auth(oidc_issuer, blocked_users={"alice"}))
+    hub = FakeHub(make_auth(oidc_issuer, context=AuthContext(blocked_users=frozenset({"alice"}))))
     async with hub.client() as client:
         response = await client.get(await pick_user(await go_to_provider(client), "alice-sub"))
     assert response.status_code == 403
@@ -177,7 +181,7 @@ async def test_allowed_and_admin_groups(oidc_issuer: str) -> None:
 
 @pytest.mark.anyio
 async def test_admin_users_list(oidc_issuer: str) -> None:
-    hub = FakeHub(make_auth(oidc_issuer, admin_users={"bob"}))
+    hub = FakeHub(make_auth(oidc_issuer, context=AuthContext(admin_users=frozenset({"bob"}))))
     async with hub.client() as client:
         await client.get(await pick_user(await go_to_provider(client), "bob-sub"))
     async with hub.client() as client:
@@ -247,19 +251,19 @@ async def test_id_token_checks_signature_audience_and_nonce(oidc_issuer: str) ->
 
     header, payload, signature = token.split(".")
     tampered = ".".join([header, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")])
-    with pytest.raises(OAuthLoginError) as bad_signature:
+    with pytest.raises(LoginError) as bad_signature:
         await auth.validate_id_token(tampered, "n-1")
     assert bad_signature.value.status == 400
 
-    with pytest.raises(OAuthLoginError):
+    with pytest.raises(LoginError):
         await auth.validate_id_token(token, "another-nonce")  # replayed into another login
 
-    with pytest.raises(OAuthLoginError) as garbage:
+    with pytest.raises(LoginError) as garbage:
         await auth.validate_id_token("not-a-jwt", "n-1")
     assert garbage.value.status == 400
 
     other_app = await _id_token_for(oidc_issuer, "alice-sub", nonce="n-2", client_id="other-app")
-    with pytest.raises(OAuthLoginError):
+    with pytest.raises(LoginError):
         await auth.validate_id_token(other_app, "n-2")  # audience is someone else
 
 
@@ -270,20 +274,20 @@ async def test_expired_id_token_is_refused(oidc_issuer: str) -> None:
     now_ok = make_auth(oidc_issuer)
     assert await now_ok.validate_id_token(token, "n-3")
     later = make_auth(oidc_issuer, clock=lambda: time.time() + 3600 + 120)
-    with pytest.raises(OAuthLoginError, match="invalid or expired.*ExpiredTokenError"):
+    with pytest.raises(LoginError, match="invalid or expired.*ExpiredTokenError"):
         await later.validate_id_token(token, "n-3")
 
 
 def test_missing_configuration_is_a_clear_error() -> None:
     with pytest.raises(AuthConfigError, match="issuer"):
-        load_authenticator("oidc", client_id="x")
+        OIDCAuthenticator(OIDCOptions(client_id="x"), AuthContext())
     with pytest.raises(AuthConfigError, match="client id"):
-        load_authenticator("oidc", issuer="http://127.0.0.1:1")
+        OIDCAuthenticator(OIDCOptions(oidc_issuer="http://127.0.0.1:1"), AuthContext())
 
 
 @pytest.mark.anyio
 async def test_unreachable_provider_is_a_502_page_not_a_500() -> None:
-    hub = FakeHub(make_auth("http://127.0.0.1:9", http_client_options={"timeout": 2}))
+    hub = FakeHub(make_auth("http://127.0.0.1:9", timeout=2))
     async with hub.client() as client:
         response = await client.get("/hub/oauth_login")
     assert response.status_code == 502

@@ -5,16 +5,23 @@ import time
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
 
+from bindery.hub.auth.base import AuthContext
 from bindery.hub.auth.errors import AuthConfigError, PasswordPolicyError
 from bindery.hub.auth.password import (
     PasswordAuthenticator,
     PasswordCredential,
+    PasswordOptions,
     set_password,
     set_password_cli,
     verify_password,
 )
+
+
+def password_auth(session_factory, options: PasswordOptions | None = None, **context) -> PasswordAuthenticator:
+    return PasswordAuthenticator(options or PasswordOptions(), AuthContext(session_factory=session_factory, **context))
 
 
 def _add_user(session_factory, name: str, password: str) -> None:
@@ -26,7 +33,7 @@ def _add_user(session_factory, name: str, password: str) -> None:
 @pytest.mark.anyio
 async def test_right_password_logs_in_wrong_one_does_not(session_factory, login_request) -> None:
     _add_user(session_factory, "alice", "correct horse battery")
-    auth = PasswordAuthenticator(session_factory=session_factory)
+    auth = password_auth(session_factory)
     good = await auth.authenticate(login_request, {"username": "Alice ", "password": "correct horse battery"})
     assert good is not None and good.name == "alice"
     assert await auth.authenticate(login_request, {"username": "alice", "password": "wrong password"}) is None
@@ -46,7 +53,7 @@ async def test_password_is_stored_hashed_not_plain(session_factory) -> None:
 async def test_unknown_user_is_refused_in_about_the_same_time(session_factory, login_request) -> None:
     """Timing must not reveal whether an account exists (unknown names verify a dummy hash)."""
     _add_user(session_factory, "alice", "correct horse battery")
-    auth = PasswordAuthenticator(session_factory=session_factory)
+    auth = password_auth(session_factory)
 
     async def median_seconds(name: str) -> float:
         samples = []
@@ -68,7 +75,7 @@ async def test_outdated_hash_is_upgraded_on_login(session_factory, login_request
     with session_factory() as session:
         session.add(PasswordCredential(user_name="bob", hash=weak.hash("old but valid pw")))
         session.commit()
-    auth = PasswordAuthenticator(session_factory=session_factory)
+    auth = password_auth(session_factory)
     assert await auth.authenticate(login_request, {"username": "bob", "password": "old but valid pw"})
     with session_factory() as session:
         upgraded = session.get(PasswordCredential, "bob").hash
@@ -89,22 +96,24 @@ def test_invalid_name_is_refused(session_factory) -> None:
 @pytest.mark.anyio
 async def test_cli_sets_password_in_a_fresh_database(db_url, login_request) -> None:
     set_password_cli(db_url, "carol", "carols-password")
-    auth = PasswordAuthenticator(db_url=db_url)
+    engine = create_engine(db_url)
+    auth = password_auth(sessionmaker(engine))
     assert (await auth.authenticate(login_request, {"username": "carol", "password": "carols-password"})).name == "carol"
     set_password_cli(db_url, "carol", "a-new-password")
     assert await auth.authenticate(login_request, {"username": "carol", "password": "carols-password"}) is None
     assert await auth.authenticate(login_request, {"username": "carol", "password": "a-new-password"})
+    engine.dispose()
 
 
 @pytest.mark.anyio
 async def test_lists_apply_to_password_users(session_factory, login_request) -> None:
     for name in ("alice", "bob", "mallory"):
         _add_user(session_factory, name, f"{name}-password")
-    auth = PasswordAuthenticator(
-        session_factory=session_factory,
-        allowed_users={"alice", "mallory"},
-        blocked_users={"mallory"},
-        admin_users={"alice"},
+    auth = password_auth(
+        session_factory,
+        allowed_users=frozenset({"alice", "mallory"}),
+        blocked_users=frozenset({"mallory"}),
+        admin_users=frozenset({"alice"}),
     )
     results = {
         name: await auth.authenticate(login_request, {"username": name, "password": f"{name}-password"})
@@ -118,7 +127,7 @@ async def test_lists_apply_to_password_users(session_factory, login_request) -> 
 
 def test_needs_a_database() -> None:
     with pytest.raises(AuthConfigError, match="database"):
-        PasswordAuthenticator()
+        PasswordAuthenticator(PasswordOptions(), AuthContext())
 
 
 @pytest.mark.anyio
@@ -127,7 +136,7 @@ async def test_a_burst_of_logins_queues_instead_of_hashing_all_at_once(session_f
     import anyio
 
     _add_user(session_factory, "alice", "correct horse battery")
-    auth = PasswordAuthenticator(session_factory=session_factory, max_concurrent_hashes=2)
+    auth = password_auth(session_factory, PasswordOptions(max_concurrent_hashes=2))
     running = peak = 0
     original = auth._check
 

@@ -66,8 +66,8 @@ def test_memory_is_bounded() -> None:
     assert len(limiter) <= 100
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 _events = st.lists(
     st.tuples(

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
 from click.testing import CliRunner
 from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.testclient import TestClient
 
 from bindery.hub.app import Hub, build_app
 from bindery.commands.hub import hub_group
+from bindery.hub.auth.base import AuthContext, Authenticator, AuthResult, CompletedLogin, LoginRoute
+from bindery.hub.auth.errors import LoginError
 from bindery.hub.db.models import User
+from bindery.hub.redirects import safe_next
 from bindery.hub.security import SESSION_COOKIE
+from bindery.plugins import PluginOptions
 
 PROXY_SECRET = "proxy-secret-for-tests-0123456789"
 
@@ -40,6 +49,64 @@ def test_open_redirects_are_refused(api_hub):
     for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
         answer = api_hub.client.get("/hub/login", params={"next": evil}, follow_redirects=False)
         assert answer.headers["location"] == "/hub/home"
+
+
+class TicketAuthenticator(Authenticator):
+    """A plugin written only against the contract: an "external provider" at /hub/ticket."""
+
+    name = "ticket"
+    uses_login_form = False
+
+    async def authenticate(self, request: Request, data: Mapping[str, str]) -> AuthResult | None:
+        return None
+
+    def login_url(self, next_url: str) -> str:
+        return "/hub/ticket?" + urlencode({"next": next_url})
+
+    def routes(self) -> list[LoginRoute]:
+        return [LoginRoute("/ticket", self.callback)]
+
+    async def callback(self, request: Request) -> CompletedLogin:
+        who = request.query_params.get("who", "")
+        if who == "nobody":
+            raise LoginError(403, "No ticket", "The ticket office does not know you.")
+        return CompletedLogin(AuthResult(name=who), request.query_params.get("next", ""))
+
+    def end_login(self, request: Request, response: Response) -> None:
+        response.headers["X-Ticket-Ended"] = "yes"
+
+
+def test_an_external_login_ends_in_the_hub_without_back_doors(tmp_path, make_hub_settings):
+    """The plugin returns who came back; the hub makes the user and the cookie, and checks ``next``."""
+    auth = TicketAuthenticator(PluginOptions(), AuthContext(admin_users=frozenset({"ada"}),
+                                                            blocked_users=frozenset({"eve"})))
+    hub = Hub(make_hub_settings(tmp_path), proxy=False, authenticator=auth)
+    with TestClient(build_app(hub), base_url="http://127.0.0.1") as client:
+        page = client.get("/hub/login?next=/hub/admin")
+        assert 'href="/hub/ticket?next=%2Fhub%2Fadmin"' in page.text
+        done = client.get("/hub/ticket?who=ada&next=/hub/admin", follow_redirects=False)
+        assert done.status_code == 302 and done.headers["location"] == "/hub/admin"
+        assert SESSION_COOKIE in done.cookies and done.headers["x-ticket-ended"] == "yes"
+        assert client.get("/hub/api/user").json()["admin"] is True
+        client.cookies.clear()
+        evil = client.get("/hub/ticket?who=bob&next=https://evil.example/", follow_redirects=False)
+        assert evil.headers["location"] == "/hub/home"
+        client.cookies.clear()
+        refused = client.get("/hub/ticket?who=nobody&next=/hub/home", follow_redirects=False)
+        assert refused.status_code == 403 and "The ticket office does not know you." in refused.text
+        assert "/hub/ticket?next=%2Fhub%2Fhome" in refused.text and refused.headers["x-ticket-ended"] == "yes"
+        blocked = client.get("/hub/ticket?who=eve", follow_redirects=False)
+        assert blocked.status_code == 403 and SESSION_COOKIE not in blocked.cookies
+    with hub.db() as s:
+        assert sorted(s.scalars(select(User.name))) == ["ada", "bob"]
+
+
+def test_one_guard_for_every_next_parameter():
+    """The login page, the form handlers and the OAuth start share one open-redirect guard."""
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "evil", "", None):
+        assert safe_next(evil) == "/hub/home"
+        assert safe_next(evil, "/hub/") == "/hub/"
+    assert safe_next("/hub/spawn?next=%2Fx") == "/hub/spawn?next=%2Fx"
 
 
 def test_edge_auth_endpoint_answers_only_the_proxy(api_hub):

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from starlette.requests import Request
 
-from bindery.hub.auth.base import AuthResult, Authenticator
+from bindery.hub.auth.base import Authenticator, AuthResult
 
 # Short, friendly words make the temporary name readable in URLs and logs;
 # the random hex suffix (not the words) is what makes it unique.
@@ -38,9 +38,10 @@ class TemporaryAuthenticator(Authenticator):
 
     name: ClassVar[str] = "anonymous"
     uses_login_form: ClassVar[bool] = False
+    login_on_visit: ClassVar[bool] = True
 
     async def authenticate(self, request: Request, data: Mapping[str, str]) -> AuthResult | None:
-        return AuthResult(name=temporary_username(), admin=False, info={"temporary": True})
+        return AuthResult(name=temporary_username(), admin=False, temporary=True)
 
     def is_admin(self, result: AuthResult) -> bool:
         """Temporary users are never admins, whatever the lists say."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bindery.errors import BinderyError
-from bindery.hub.auth.password import DEFAULT_MIN_PASSWORD_LENGTH, set_password_cli
+from bindery.hub.auth.password import DEFAULT_MIN_PASSWORD_LENGTH, PasswordOptions, set_password_cli
 
 
 @click.command("passwd")
@@ -27,7 +27,9 @@ def passwd_command(name: str, db_url: str | None, password: str) -> None:
 
         settings = load_settings()
         db_url = settings.hub.db_url
-        min_length = settings.hub.auth.min_password_length
+        options = settings.hub.auth.options
+        if isinstance(options, PasswordOptions):
+            min_length = options.min_password_length
     try:
         set_password_cli(db_url, name, password, min_length=min_length)
     except BinderyError as error:

@@ -11,3 +11,18 @@ class AuthConfigError(BinderyError):
 
 class PasswordPolicyError(BinderyError):
     """A new password breaks the configured policy (e.g. too short)."""
+
+
+class LoginError(BinderyError):
+    """A login that cannot complete; the hub shows ``title`` and ``message`` with ``status``.
+
+    Raised by an authenticator's login routes (an external provider said no, the
+    login state is forged or expired, the provider cannot be reached ...). The text
+    says what happened and how to start again; it never carries a traceback.
+    """
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message

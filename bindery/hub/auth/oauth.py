@@ -1,4 +1,4 @@
-"""Log in through an external identity provider: generic OpenID Connect, and a GitHub preset.
+"""Logging in through an external identity provider: the OAuth2 code flow every provider shares.
 
 The authorization code flow with PKCE, driven by Authlib's httpx OAuth2 client:
 
@@ -6,31 +6,46 @@ The authorization code flow with PKCE, driven by Authlib's httpx OAuth2 client:
    PKCE verifier, keeps them in a short-lived signed cookie (so the hub needs no
    server-side session store) and redirects to the provider.
 2. ``GET /hub/oauth_callback?code=..&state=..`` checks ``state`` against the cookie,
-   exchanges the code (sending the PKCE verifier), validates the ID token
-   (signature via the provider's JWKS, issuer, audience, expiry, nonce), applies
-   the allow/block lists and groups, and hands the ``AuthResult`` to the hub's
-   ``request.app.state.login_user(request, result)``, which sets the login cookie
-   and redirects to ``next``.
+   exchanges the code (sending the PKCE verifier), lets the provider's subclass say
+   who the person is (:mod:`bindery.hub.auth.oidc`, :mod:`bindery.hub.auth.github`),
+   applies the allow/block lists and groups, and returns a
+   :class:`~bindery.hub.auth.base.CompletedLogin`; the hub sets its login cookie and
+   redirects to ``next``.
 
-Every failure ends on a short page with a 4xx status saying what happened and
-how to start again -- never a traceback.
+Every failure raises :class:`~bindery.hub.auth.errors.LoginError`, which the hub
+shows as a short page with a 4xx status saying what happened and how to start
+again -- never a traceback.
 """
 
 from __future__ import annotations
 
 import hmac
-import html
 import logging
 import secrets
-import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+import authlib.deprecate  # noqa: F401 - installs its own "always" filter; ours must come after it
 import httpx
-import warnings
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import Field, SecretStr
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
-import authlib.deprecate  # installs its own "always" filter; ours must come after it
+from bindery.hub.auth.base import (
+    HUB_PREFIX,
+    AuthContext,
+    Authenticator,
+    AuthResult,
+    CompletedLogin,
+    LoginRoute,
+)
+from bindery.hub.auth.errors import AuthConfigError, LoginError
+from bindery.hub.auth.names import is_valid_username, normalize_username
+from bindery.hub.redirects import safe_next
+from bindery.plugins import PluginOptions
 
 with warnings.catch_warnings():
     # Authlib 1.6+ warns that it falls back to httpx when the newer httpx2 package is
@@ -38,18 +53,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from authlib.integrations.base_client.errors import OAuthError
     from authlib.integrations.httpx_client import AsyncOAuth2Client
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from bindery.hub.auth.base import AuthResult, Authenticator
-from bindery.hub.auth.errors import AuthConfigError
-from bindery.hub.auth.names import is_valid_username, normalize_username
-from bindery.hub.auth.secret_values import secret_value
+__all__ = [
+    "AsyncOAuth2Client",
+    "OAuthAuthenticator",
+    "OAuthError",
+    "OAuthOptions",
+    "unreachable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,39 +68,54 @@ log = logging.getLogger(__name__)
 STATE_COOKIE = "bindery-oauth-state"
 #: How long a person may spend at the provider before the login must restart.
 STATE_MAX_AGE = 600
-#: Clock skew tolerated when checking ID-token times (seconds; option ``clock_leeway``).
-CLOCK_LEEWAY = 60
-#: Seconds between two fetches of the provider's signing keys.
-JWKS_MIN_REFRESH = 60
+#: Seconds an HTTP request to the provider may take.
+HTTP_TIMEOUT = 15.0
+#: The routes, under ``/hub``: where the login starts and where the provider sends the browser back.
+LOGIN_PATH = "/oauth_login"
+CALLBACK_PATH = "/oauth_callback"
+#: Where the browser goes after login when ``next`` is missing or not a local path.
+DEFAULT_NEXT = "/hub/"
 
 
-class OAuthLoginError(Exception):
-    """A login that cannot complete; ``status`` and ``message`` become the error page."""
+class OAuthOptions(PluginOptions):
+    """Keys every OAuth provider shares (``[hub.auth]``, beside ``kind``)."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.title = title
-        self.message = message
-
-
-def _safe_next(raw: str | None) -> str:
-    """Only same-site paths: an attacker's ``next=https://evil`` must not turn login into a redirector."""
-    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
-        return raw
-    return "/hub/"
+    client_id: str = ""
+    #: Put it in ``BINDERY_HUB__AUTH__CLIENT_SECRET``, not in the file; it never prints.
+    client_secret: SecretStr | None = None
+    #: Public callback URL registered with the provider, e.g.
+    #: ``https://hub.example.org/hub/oauth_callback`` ("" = derived from the request).
+    redirect_url: str = ""
+    #: When set, only members of one of these groups may log in.
+    allowed_groups: frozenset[str] = Field(default_factory=frozenset)
+    #: Members of these groups are admins.
+    admin_groups: frozenset[str] = Field(default_factory=frozenset)
 
 
-def _error_page(error: OAuthLoginError, login_url: str) -> HTMLResponse:
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(error.title, quote=False)}</title></head><body>"
-        f"<h1>{html.escape(error.title, quote=False)}</h1>"
-        f"<p>{html.escape(error.message, quote=False)}</p>"
-        f"<p><a href='{html.escape(login_url)}'>Try logging in again</a></p>"
-        "</body></html>"
+def unreachable(error: Exception) -> LoginError:
+    """The provider did not answer usefully; logged for the admins, said plainly to the person."""
+    log.warning("identity provider unreachable: %s", type(error).__name__)
+    return LoginError(
+        502,
+        "Identity provider unreachable",
+        "The hub could not reach the identity provider. Try again in a moment.",
     )
-    return HTMLResponse(body, status_code=error.status)
+
+
+def _provider_error(code: str, description: str) -> LoginError:
+    if code == "access_denied":
+        return LoginError(
+            403,
+            "Login cancelled",
+            "The identity provider did not let you in (access was denied or you "
+            "cancelled). You can try again.",
+        )
+    detail = f" ({description})" if description else ""
+    return LoginError(
+        400,
+        "Login failed at the identity provider",
+        f"The identity provider reported the error {code!r}{detail}.",
+    )
 
 
 class OAuthAuthenticator(Authenticator):
@@ -99,8 +125,8 @@ class OAuthAuthenticator(Authenticator):
     the person is once a token is in hand (``identify``).
     """
 
+    options_model: ClassVar[type[PluginOptions]] = OAuthOptions
     uses_login_form: ClassVar[bool] = False
-    #: Shown on the login button ("Sign in with ...").
     login_service: ClassVar[str] = "OAuth"
     default_scopes: ClassVar[tuple[str, ...]] = ()
     #: How the client secret reaches the token endpoint.
@@ -108,37 +134,32 @@ class OAuthAuthenticator(Authenticator):
 
     def __init__(
         self,
+        options: OAuthOptions,
+        context: AuthContext,
         *,
-        client_id: str = "",
-        client_secret: Any = None,
-        redirect_url: str = "",
-        scopes: list[str] | None = None,
-        allowed_groups: set[str] | None = None,
-        admin_groups: set[str] | None = None,
-        cookie_secret: str | bytes | None = None,
-        http_client_options: Mapping[str, Any] | None = None,
-        **options: Any,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = HTTP_TIMEOUT,
     ) -> None:
-        super().__init__(**options)
-        if not client_id:
+        """``transport`` and ``timeout`` shape every request to the provider (tests pass a fake)."""
+        super().__init__(options, context)
+        if not options.client_id:
             raise AuthConfigError(
                 f"The {self.name} authenticator needs a client id: set [hub.auth] client_id "
                 "(or BINDERY_HUB__AUTH__CLIENT_ID) to the one the provider gave you."
             )
-        self.client_id = client_id
-        self.client_secret = secret_value(client_secret)
-        self.redirect_url = redirect_url
-        self.scopes = list(scopes) if scopes else list(self.default_scopes)
-        self.allowed_groups = set(allowed_groups or ())
-        self.admin_groups = set(admin_groups or ())
+        self.client_id = options.client_id
+        self.client_secret = options.client_secret.get_secret_value() if options.client_secret else ""
+        self.redirect_url = options.redirect_url
+        self.scopes = list(self.default_scopes)
+        self.allowed_groups = set(options.allowed_groups)
+        self.admin_groups = set(options.admin_groups)
         # A per-process random secret works for one hub process; the hub passes
         # its own cookie secret so logins survive restarts and several workers.
         self._state_signer = URLSafeTimedSerializer(
-            cookie_secret or secrets.token_bytes(32), salt="bindery-oauth-state"
+            context.cookie_secret or secrets.token_bytes(32), salt="bindery-oauth-state"
         )
-        #: Extra httpx client arguments (timeouts, proxies, verify=CA bundle, transport).
-        self.http_client_options = dict(http_client_options or {})
-        self.http_client_options.setdefault("timeout", 15.0)
+        self.transport = transport
+        self.timeout = timeout
 
     # -- what subclasses provide ------------------------------------------------
 
@@ -149,7 +170,7 @@ class OAuthAuthenticator(Authenticator):
     async def identify(
         self, client: AsyncOAuth2Client, token: dict[str, Any], nonce: str
     ) -> AuthResult:
-        """Who the token belongs to; raise ``OAuthLoginError`` when that cannot be trusted."""
+        """Who the token belongs to; raise ``LoginError`` when that cannot be trusted."""
         raise NotImplementedError
 
     def uses_nonce(self) -> bool:
@@ -157,21 +178,22 @@ class OAuthAuthenticator(Authenticator):
 
     # -- the contract -------------------------------------------------------------
 
-    def routes(self) -> list[BaseRoute]:
+    def login_url(self, next_url: str) -> str:
+        url = HUB_PREFIX + LOGIN_PATH
+        return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+    def routes(self) -> list[LoginRoute]:
         return [
-            Route("/oauth_login", self.login_handler, methods=["GET"], name="oauth_login"),
-            Route("/oauth_callback", self.callback_handler, methods=["GET"], name="oauth_callback"),
+            LoginRoute(LOGIN_PATH, self.start_login, name="oauth_login"),
+            LoginRoute(CALLBACK_PATH, self.complete_login, name="oauth_callback"),
         ]
 
     async def authenticate(self, request: Request, data: Mapping[str, str]) -> AuthResult | None:
-        """Complete a login from the callback's ``code`` and ``state`` (raises ``OAuthLoginError``).
+        """No password form: people log in at the provider, through :meth:`login_url`."""
+        return None
 
-        There is no password form: the hub's login page links to ``/hub/oauth_login``.
-        """
-        if "code" not in data:
-            return None
-        pending = self._read_state_cookie(request, data.get("state", ""))
-        return await self._complete(data["code"], pending)
+    def end_login(self, request: Request, response: Response) -> None:
+        response.delete_cookie(STATE_COOKIE, path=self._cookie_path(request))
 
     def check_allowed(self, result: AuthResult) -> bool:
         """Blocked names never; with allow lists, the name *or* one of the groups must be listed."""
@@ -186,6 +208,10 @@ class OAuthAuthenticator(Authenticator):
 
     # -- the two routes -----------------------------------------------------------
 
+    def http_client(self) -> httpx.AsyncClient:
+        """A client for plain requests to the provider (discovery, keys)."""
+        return httpx.AsyncClient(transport=self.transport, timeout=self.timeout)
+
     def _client(self, redirect_uri: str) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(
             client_id=self.client_id,
@@ -194,23 +220,24 @@ class OAuthAuthenticator(Authenticator):
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             token_endpoint_auth_method=self.token_auth_method,
-            **self.http_client_options,
+            transport=self.transport,
+            timeout=self.timeout,
         )
+
+    @staticmethod
+    def _cookie_path(request: Request) -> str:
+        # The state cookie is only sent to our sibling routes, wherever the hub mounted us.
+        return request.url.path.rsplit("/", 1)[0] + "/"
 
     def _redirect_uri(self, request: Request) -> str:
         if self.redirect_url:
             return self.redirect_url
-        # The callback is our sibling route, wherever the hub mounted us.
         base_path = request.url.path.rsplit("/", 1)[0]
-        return str(request.url.replace(path=f"{base_path}/oauth_callback", query=""))
+        return str(request.url.replace(path=base_path + CALLBACK_PATH, query=""))
 
-    async def login_handler(self, request: Request) -> Response:
+    async def start_login(self, request: Request) -> Response:
         """Send the browser to the provider, remembering what the callback must check."""
-        login_url = str(request.url)
-        try:
-            authorize_url, _ = await self.endpoints()
-        except OAuthLoginError as error:
-            return _error_page(error, login_url)
+        authorize_url, _ = await self.endpoints()
         redirect_uri = self._redirect_uri(request)
         state = secrets.token_urlsafe(32)
         nonce = secrets.token_urlsafe(32)
@@ -225,74 +252,50 @@ class OAuthAuthenticator(Authenticator):
             "nonce": nonce,
             "verifier": verifier,
             "redirect_uri": redirect_uri,
-            "next": _safe_next(request.query_params.get("next")),
+            "next": safe_next(request.query_params.get("next"), DEFAULT_NEXT),
         }
         response = RedirectResponse(url, status_code=302)
         response.set_cookie(
             STATE_COOKIE,
             self._state_signer.dumps(pending),
             max_age=STATE_MAX_AGE,
-            path=request.url.path.rsplit("/", 1)[0] + "/",
+            path=self._cookie_path(request),
             httponly=True,
             secure=request.url.scheme == "https",
             samesite="lax",  # must survive the top-level redirect back from the provider
         )
         return response
 
-    async def callback_handler(self, request: Request) -> Response:
-        """Finish the login, or show a page saying clearly why it cannot be finished."""
-        login_url = str(request.url.replace(path=request.url.path.rsplit("/", 1)[0] + "/oauth_login", query=""))
+    async def complete_login(self, request: Request) -> CompletedLogin:
+        """Who came back from the provider, checked against the lists; or ``LoginError`` saying why not."""
         params = request.query_params
-        try:
-            if "error" in params:
-                raise self._provider_error(params.get("error", ""), params.get("error_description", ""))
-            if not params.get("code") or not params.get("state"):
-                raise OAuthLoginError(
-                    400,
-                    "Incomplete login",
-                    "The identity provider sent you back without a code or state. "
-                    "Start the login again from the hub.",
-                )
-            pending = self._read_state_cookie(request, params["state"])
-            result = await self._complete(params["code"], pending)
-            if not self.check_allowed(result):
-                raise OAuthLoginError(
-                    403,
-                    "Not allowed",
-                    f"You are signed in at the identity provider as {result.name!r}, "
-                    "but that user may not use this hub. Ask its administrators for access.",
-                )
-        except OAuthLoginError as error:
-            response = _error_page(error, login_url)
-            response.delete_cookie(STATE_COOKIE, path=request.url.path.rsplit("/", 1)[0] + "/")
-            return response
+        if "error" in params:
+            raise _provider_error(params.get("error", ""), params.get("error_description", ""))
+        if not params.get("code") or not params.get("state"):
+            raise LoginError(
+                400,
+                "Incomplete login",
+                "The identity provider sent you back without a code or state. "
+                "Start the login again from the hub.",
+            )
+        pending = self._read_state_cookie(request, params["state"])
+        result = await self._complete(params["code"], pending)
+        if not self.check_allowed(result):
+            raise LoginError(
+                403,
+                "Not allowed",
+                f"You are signed in at the identity provider as {result.name!r}, "
+                "but that user may not use this hub. Ask its administrators for access.",
+            )
         result.admin = self.is_admin(result) or None
-        response = await _hand_to_hub(request, result, pending["next"])
-        response.delete_cookie(STATE_COOKIE, path=request.url.path.rsplit("/", 1)[0] + "/")
-        return response
+        return CompletedLogin(result, str(pending["next"]))
 
     # -- steps ----------------------------------------------------------------------
-
-    @staticmethod
-    def _provider_error(code: str, description: str) -> OAuthLoginError:
-        if code == "access_denied":
-            return OAuthLoginError(
-                403,
-                "Login cancelled",
-                "The identity provider did not let you in (access was denied or you "
-                "cancelled). You can try again.",
-            )
-        detail = f" ({description})" if description else ""
-        return OAuthLoginError(
-            400,
-            "Login failed at the identity provider",
-            f"The identity provider reported the error {code!r}{detail}.",
-        )
 
     def _read_state_cookie(self, request: Request, state: str) -> dict[str, Any]:
         raw = request.cookies.get(STATE_COOKIE)
         if not raw:
-            raise OAuthLoginError(
+            raise LoginError(
                 400,
                 "Login session not found",
                 "This login was not started in this browser, or cookies are blocked. "
@@ -301,13 +304,15 @@ class OAuthAuthenticator(Authenticator):
         try:
             pending = self._state_signer.loads(raw, max_age=STATE_MAX_AGE)
         except BadSignature:
-            raise OAuthLoginError(
+            raise LoginError(
                 400,
                 "Login session expired",
                 f"Logins must be finished within {STATE_MAX_AGE // 60} minutes. Start again.",
             ) from None
-        if not hmac.compare_digest(str(pending.get("state", "")).encode(), state.encode()):
-            raise OAuthLoginError(
+        if not isinstance(pending, dict) or not hmac.compare_digest(
+            str(pending.get("state", "")).encode(), state.encode()
+        ):
+            raise LoginError(
                 400,
                 "Login state does not match",
                 "The answer from the identity provider does not belong to the login started "
@@ -327,18 +332,18 @@ class OAuthAuthenticator(Authenticator):
                     redirect_uri=pending["redirect_uri"],
                 )
             except OAuthError as error:
-                raise OAuthLoginError(
+                raise LoginError(
                     400,
                     "Login code refused",
                     "The identity provider refused to confirm this login "
                     f"({error.error}). Start the login again.",
                 ) from None
             except httpx.HTTPError as error:
-                raise _unreachable(error) from None
+                raise unreachable(error) from None
             result = await self.identify(client, dict(token), pending["nonce"])
         name = normalize_username(result.name)
         if not is_valid_username(name):
-            raise OAuthLoginError(
+            raise LoginError(
                 403,
                 "Unusable user name",
                 f"The identity provider calls you {result.name!r}, which cannot be a hub user "
@@ -347,251 +352,3 @@ class OAuthAuthenticator(Authenticator):
             )
         result.name = name
         return result
-
-
-def _unreachable(error: Exception) -> OAuthLoginError:
-    log.warning("identity provider unreachable: %s", type(error).__name__)
-    return OAuthLoginError(
-        502,
-        "Identity provider unreachable",
-        "The hub could not reach the identity provider. Try again in a moment.",
-    )
-
-
-async def _hand_to_hub(request: Request, result: AuthResult, next_url: str) -> Response:
-    """Let the hub log the person in (user row, login cookie, redirect to ``next``).
-
-    Two hub hooks are understood: ``app.state.login_user(request, result)`` (reads
-    ``?next=``) and ``app.state.hub.finish_login(request, result, next_url)``.
-    """
-    state = request.app.state
-    login_user = getattr(state, "login_user", None)
-    if login_user is not None:
-        return await login_user(_with_next(request, next_url), result)
-    finish_login = getattr(getattr(state, "hub", None), "finish_login", None)
-    if finish_login is not None:
-        return await finish_login(request, result, next_url)
-    raise RuntimeError("the hub app provides neither app.state.login_user nor app.state.hub.finish_login")
-
-
-def _with_next(request: Request, next_url: str) -> Request:
-    """The callback request, showing the hub the ``next`` saved at login as ``?next=``."""
-    scope = dict(request.scope)
-    scope["query_string"] = urlencode({"next": next_url}).encode()
-    request.state.next_url = next_url
-    return Request(scope, request.receive)
-
-
-class OIDCAuthenticator(OAuthAuthenticator):
-    """Any OpenID Connect provider (Keycloak, Authentik, Azure AD, Google, Dex, ...).
-
-    Options: ``issuer``, ``client_id``, ``client_secret``, ``username_claim``
-    (default ``preferred_username``, falling back to ``sub``), ``groups_claim``,
-    ``allowed_groups``, ``admin_groups``, ``scopes``, ``redirect_url``.
-    """
-
-    name: ClassVar[str] = "oidc"
-    login_service: ClassVar[str] = "OpenID Connect"
-    default_scopes: ClassVar[tuple[str, ...]] = ("openid", "profile", "email")
-
-    def __init__(
-        self,
-        *,
-        issuer: str = "",
-        username_claim: str = "preferred_username",
-        groups_claim: str = "groups",
-        clock_leeway: int = CLOCK_LEEWAY,
-        clock: Callable[[], float] = time.time,
-        **options: Any,
-    ) -> None:
-        super().__init__(**options)
-        self.clock_leeway = clock_leeway
-        self.clock = clock  # wall clock for token times (replaceable, e.g. to test expiry)
-        if not issuer:
-            raise AuthConfigError(
-                "The oidc authenticator needs the provider's issuer URL: set [hub.auth] "
-                "oidc_issuer (e.g. https://login.example.org/realms/main)."
-            )
-        if "openid" not in self.scopes:
-            self.scopes.insert(0, "openid")
-        self.issuer = issuer.rstrip("/")
-        self.username_claim = username_claim
-        self.groups_claim = groups_claim
-        self._metadata: dict[str, Any] | None = None
-        self._jwks: KeySet | None = None
-        self._jwks_fetched_at = 0.0
-
-    def uses_nonce(self) -> bool:
-        return True
-
-    async def _get_json(self, url: str) -> dict[str, Any]:
-        try:
-            async with httpx.AsyncClient(**self.http_client_options) as client:
-                response = await client.get(url)
-                response.raise_for_status()
-                data = response.json()
-        except (httpx.HTTPError, ValueError) as error:
-            raise _unreachable(error) from None
-        if not isinstance(data, dict):
-            raise _unreachable(ValueError(url))
-        return data
-
-    async def metadata(self) -> dict[str, Any]:
-        """The provider's discovery document (cached; fetched on first use)."""
-        if self._metadata is None:
-            data = await self._get_json(f"{self.issuer}/.well-known/openid-configuration")
-            if str(data.get("issuer", "")).rstrip("/") != self.issuer:
-                raise OAuthLoginError(
-                    502,
-                    "Identity provider misconfigured",
-                    "The provider's discovery document names a different issuer than the "
-                    "hub is configured with; the administrators must fix [hub.auth] oidc_issuer.",
-                )
-            self._metadata = data
-        return self._metadata
-
-    async def endpoints(self) -> tuple[str, str]:
-        meta = await self.metadata()
-        return meta["authorization_endpoint"], meta["token_endpoint"]
-
-    async def _keys(self, refresh: bool = False) -> KeySet:
-        # A refresh (after a key rotation) happens at most once a minute, so forged
-        # tokens cannot make the hub hammer the provider.
-        stale = refresh and time.monotonic() - self._jwks_fetched_at > JWKS_MIN_REFRESH
-        if self._jwks is None or stale:
-            meta = await self.metadata()
-            try:
-                self._jwks = KeySet.import_key_set(await self._get_json(meta["jwks_uri"]))
-            except (JoseError, ValueError, KeyError, TypeError) as error:
-                raise _unreachable(error) from None
-            self._jwks_fetched_at = time.monotonic()
-        return self._jwks
-
-    async def validate_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
-        """Claims of a genuine ID token meant for us, or ``OAuthLoginError``."""
-        meta = await self.metadata()
-        algorithms = [
-            alg
-            for alg in meta.get("id_token_signing_alg_values_supported", ["RS256"])
-            if alg != "none" and not alg.startswith("HS")
-        ] or ["RS256"]
-        try:
-            try:
-                decoded = jwt.decode(id_token, await self._keys(), algorithms=algorithms)
-            except (JoseError, ValueError, KeyError):
-                # Keys rotate: fetch the key set once more before giving up.
-                decoded = jwt.decode(id_token, await self._keys(refresh=True), algorithms=algorithms)
-            claims = dict(decoded.claims)
-            jwt.JWTClaimsRegistry(
-                now=lambda: int(self.clock()),
-                leeway=self.clock_leeway,
-                iss={"essential": True, "value": self.issuer},
-                aud={"essential": True, "value": self.client_id},
-                sub={"essential": True},
-                exp={"essential": True},
-                nonce={"essential": True, "value": nonce},
-            ).validate(claims)
-        except (JoseError, ValueError, KeyError, TypeError) as error:
-            log.warning("rejected ID token: %s", type(error).__name__)
-            raise OAuthLoginError(
-                400,
-                "Login could not be verified",
-                "The identity token from the provider is invalid or expired "
-                f"({type(error).__name__}). Start the login again.",
-            ) from None
-        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if len(audiences) > 1 and claims.get("azp") != self.client_id:
-            raise OAuthLoginError(400, "Login could not be verified", "The identity token was issued to another application.")
-        return claims
-
-    async def identify(
-        self, client: AsyncOAuth2Client, token: dict[str, Any], nonce: str
-    ) -> AuthResult:
-        id_token = token.get("id_token")
-        if not id_token:
-            raise OAuthLoginError(
-                400,
-                "No identity token",
-                "The provider did not send an ID token; check that the 'openid' scope is allowed.",
-            )
-        claims = await self.validate_id_token(id_token, nonce)
-        needs_userinfo = self.username_claim not in claims or (
-            (self.allowed_groups or self.admin_groups) and self.groups_claim not in claims
-        )
-        meta = await self.metadata()
-        if needs_userinfo and meta.get("userinfo_endpoint"):
-            try:
-                response = await client.get(meta["userinfo_endpoint"])
-                response.raise_for_status()
-                info = response.json()
-            except (httpx.HTTPError, OAuthError, ValueError) as error:
-                raise _unreachable(error) from None
-            if isinstance(info, dict) and info.get("sub") == claims["sub"]:
-                claims = {**info, **claims}
-        name = claims.get(self.username_claim) or claims["sub"]
-        groups = claims.get(self.groups_claim) or []
-        if isinstance(groups, str):
-            groups = [groups]
-        return AuthResult(
-            name=str(name),
-            groups=[str(g) for g in groups],
-            info={"claims": claims, "auth_time": int(time.time())},
-        )
-
-
-class GitHubAuthenticator(OAuthAuthenticator):
-    """GitHub (or GitHub Enterprise) OAuth app; the user name is the GitHub ``login``.
-
-    ``allowed_groups`` / ``admin_groups`` name GitHub organisations (this asks for
-    the ``read:org`` scope).
-    """
-
-    name: ClassVar[str] = "github"
-    login_service: ClassVar[str] = "GitHub"
-    default_scopes: ClassVar[tuple[str, ...]] = ("read:user",)
-    token_auth_method: ClassVar[str] = "client_secret_post"  # what GitHub documents
-
-    def __init__(
-        self,
-        *,
-        github_url: str = "https://github.com",
-        github_api_url: str = "https://api.github.com",
-        **options: Any,
-    ) -> None:
-        super().__init__(**options)
-        self.github_url = github_url.rstrip("/")
-        self.github_api_url = github_api_url.rstrip("/")
-        # GitHub organisation names are case-insensitive; compare them lowercased.
-        self.allowed_groups = {g.lower() for g in self.allowed_groups}
-        self.admin_groups = {g.lower() for g in self.admin_groups}
-        if (self.allowed_groups or self.admin_groups) and "read:org" not in self.scopes:
-            self.scopes.append("read:org")
-
-    async def endpoints(self) -> tuple[str, str]:
-        return (
-            f"{self.github_url}/login/oauth/authorize",
-            f"{self.github_url}/login/oauth/access_token",
-        )
-
-    async def _api(self, client: AsyncOAuth2Client, path: str) -> Any:
-        try:
-            response = await client.get(
-                f"{self.github_api_url}{path}", headers={"Accept": "application/vnd.github+json"}
-            )
-            response.raise_for_status()
-            return response.json()
-        except (httpx.HTTPError, OAuthError, ValueError) as error:
-            raise _unreachable(error) from None
-
-    async def identify(
-        self, client: AsyncOAuth2Client, token: dict[str, Any], nonce: str
-    ) -> AuthResult:
-        user = await self._api(client, "/user")
-        login = user.get("login") if isinstance(user, dict) else None
-        if not login:
-            raise OAuthLoginError(502, "Unexpected answer from GitHub", "GitHub did not say who you are.")
-        orgs: list[str] = []
-        if self.allowed_groups or self.admin_groups:
-            data = await self._api(client, "/user/orgs")
-            orgs = [str(o.get("login", "")).lower() for o in data if isinstance(o, dict)]
-        return AuthResult(name=str(login), groups=orgs, info={"github_user": user})

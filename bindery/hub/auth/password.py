@@ -3,29 +3,33 @@
 Why Argon2 (argon2-cffi): memory-hard, the OWASP default; the hasher also tells
 us when stored hashes use outdated parameters so they are upgraded on the next
 successful login.
+
+The table ``password_credentials`` belongs to this plugin, not to the hub's schema:
+it lives on its own ``MetaData`` and the authenticator creates it when it starts
+(and ``bindery hub passwd`` when it runs first), leaving an existing one as it is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import ClassVar
 
 import anyio
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from pydantic import Field
 from sqlalchemy import DateTime, String, create_engine
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from starlette.requests import Request
 
-from bindery.hub.auth.base import Authenticator, AuthResult
+from bindery.hub.auth.base import AuthContext, Authenticator, AuthResult, SessionFactory
 from bindery.hub.auth.errors import AuthConfigError, PasswordPolicyError
 from bindery.hub.auth.names import is_valid_username, normalize_username
-from bindery.hub.db.base import Base
+from bindery.plugins import PluginOptions
 
 DEFAULT_MIN_PASSWORD_LENGTH = 8
 
@@ -34,14 +38,16 @@ _hasher = PasswordHasher()
 #: much time as a wrong password and timing does not reveal who has an account.
 _DUMMY_HASH = _hasher.hash("bindery-dummy-password-for-unknown-users")
 
-SessionFactory = Callable[[], AbstractContextManager[Session]]
-
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
-class PasswordCredential(Base):
+class PasswordTables(DeclarativeBase):
+    """This plugin's own tables, apart from the hub's ``Base`` (the hub's migrations never see them)."""
+
+
+class PasswordCredential(PasswordTables):
     """One user's password hash (the user row itself belongs to the hub)."""
 
     __tablename__ = "password_credentials"
@@ -51,9 +57,18 @@ class PasswordCredential(Base):
     updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
 
 
-def ensure_password_table(engine: Engine) -> None:
-    """Create ``password_credentials`` when missing (for tools run before the hub's migrations)."""
-    Base.metadata.create_all(engine, tables=[PasswordCredential.__table__])
+def ensure_password_table(bind: Engine | Connection) -> None:
+    """Create ``password_credentials`` when missing; an existing table and its rows stay as they are."""
+    PasswordTables.metadata.create_all(bind, checkfirst=True)
+
+
+class PasswordOptions(PluginOptions):
+    """The ``password`` authenticator's keys in ``[hub.auth]``."""
+
+    #: Shortest password ``bindery hub passwd`` accepts.
+    min_password_length: int = Field(default=DEFAULT_MIN_PASSWORD_LENGTH, ge=1)
+    #: Argon2 checks running at once (each takes ~64 MiB and a core); 0 = one per core.
+    max_concurrent_hashes: int = Field(default=0, ge=0)
 
 
 def set_password(
@@ -100,15 +115,6 @@ def verify_password(session: Session, name: str, password: str) -> bool:
     return True
 
 
-def delete_password(session: Session, name: str) -> bool:
-    """Remove ``name``'s password (the user can no longer log in); True if there was one."""
-    credential = session.get(PasswordCredential, normalize_username(name))
-    if credential is None:
-        return False
-    session.delete(credential)
-    return True
-
-
 def set_password_cli(db_url: str, name: str, password: str, *, min_length: int = DEFAULT_MIN_PASSWORD_LENGTH) -> None:
     """What ``bindery hub passwd NAME`` runs: set a password straight in the hub database."""
     engine = create_engine(db_url)
@@ -121,40 +127,27 @@ def set_password_cli(db_url: str, name: str, password: str, *, min_length: int =
 
 
 class PasswordAuthenticator(Authenticator):
-    """Username + personal password, checked against ``password_credentials``.
-
-    Options: ``session_factory`` (a SQLAlchemy ``sessionmaker`` the hub shares)
-    or ``db_url``; ``min_password_length``.
-    """
+    """Username + personal password, checked against ``password_credentials`` in the hub database."""
 
     name: ClassVar[str] = "password"
+    options_model: ClassVar[type[PluginOptions]] = PasswordOptions
     uses_login_form: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        session_factory: SessionFactory | None = None,
-        db_url: str | None = None,
-        min_password_length: int = DEFAULT_MIN_PASSWORD_LENGTH,
-        max_concurrent_hashes: int | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(**options)
+    def __init__(self, options: PasswordOptions, context: AuthContext) -> None:
+        super().__init__(options, context)
+        if context.session_factory is None:
+            raise AuthConfigError(
+                "The password authenticator needs the hub database to keep its passwords in."
+            )
+        self.session_factory: SessionFactory = context.session_factory
+        self.min_password_length = options.min_password_length
         # Each Argon2 check takes 64 MiB and a core for ~0.1 s: a burst of logins must
         # queue rather than exhaust the hub's memory (one slot per core by default).
-        self.max_concurrent_hashes = max_concurrent_hashes or os.cpu_count() or 2
+        self.max_concurrent_hashes = options.max_concurrent_hashes or os.cpu_count() or 2
         self._hash_slots: anyio.CapacityLimiter | None = None
-        if session_factory is None:
-            if not db_url:
-                raise AuthConfigError(
-                    "The password authenticator needs the hub database "
-                    "(pass session_factory or db_url)."
-                )
-            engine = create_engine(db_url)
-            ensure_password_table(engine)
-            session_factory = sessionmaker(engine)
-        self.session_factory = session_factory
-        self.min_password_length = min_password_length
+        with self.session_factory() as session:
+            ensure_password_table(session.connection())
+            session.commit()
 
     async def authenticate(self, request: Request, data: Mapping[str, str]) -> AuthResult | None:
         name = normalize_username(data.get("username", ""))
@@ -175,13 +168,3 @@ class PasswordAuthenticator(Authenticator):
             ok = verify_password(session, name, password)
             session.commit()  # keeps a rehash, if one happened
             return ok
-
-    async def set_password(self, name: str, password: str) -> None:
-        """Set a password through the hub's own DB (used by an admin page or the API)."""
-
-        def _set() -> None:
-            with self.session_factory() as session:
-                set_password(session, name, password, min_length=self.min_password_length)
-                session.commit()
-
-        await anyio.to_thread.run_sync(_set, limiter=self._slots())

@@ -1,22 +1,31 @@
-"""Settings of authenticators (which one, allow/block/admin lists, OIDC); a section of the hub settings.
+"""Settings of authenticators (``[hub.auth]`` in bindery.toml, ``BINDERY_HUB__AUTH__<KEY>``).
 
-``[hub.auth]`` in bindery.toml or ``BINDERY_HUB__AUTH__<FIELD>`` env vars.
-Secrets (passwords, client secret) are ``SecretStr``: they print as ``**********``
-in logs, reprs and error messages; put them in env vars, not in the file.
+The section's own keys are the ones every authenticator shares: which one
+(``kind``), the allow/block/admin lists and the login rate limit. The chosen
+authenticator's own keys sit beside them in the same table
+(``min_password_length = 10`` for ``kind = "password"``) and are checked against
+its ``options_model``: a key that neither knows, or one of another authenticator,
+stops the start with the key named. Secrets (passwords, client secret) are
+``SecretStr``: they print as ``**********`` in logs, reprs and error messages;
+put them in env vars, not in the file.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from bindery.config import Section
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, ValidationError, model_validator
 
+from bindery.config import ConfigError, PluginSection
+from bindery.hub.auth.base import AUTHENTICATORS, AuthContext, Authenticator, SessionFactory
 from bindery.hub.auth.ratelimit import LoginRateLimiter
+from bindery.plugins import PluginGroup, PluginOptions
 
 
-class AuthSettings(Section):
+class AuthSettings(PluginSection):
     """Who may log in to the hub, and how."""
+
+    plugin_group: ClassVar[PluginGroup[Any]] = AUTHENTICATORS
 
     #: Registered authenticator name: "password" (own accounts, the hub default),
     #: "shared-password" (workshops), "oidc", "github", or "anonymous" (Binder: a
@@ -29,83 +38,48 @@ class AuthSettings(Section):
     #: These names are admins (shared-password: only with the admin password).
     admin_users: set[str] = Field(default_factory=set)
 
-    # -- password
-    min_password_length: int = 8
-
-    # -- shared-password
-    shared_password: SecretStr | None = None
-    admin_password: SecretStr | None = None
-
-    # -- OAuth (oidc and github share client_id / client_secret / redirect_url)
-    #: Issuer URL; its ``/.well-known/openid-configuration`` is read at first use.
-    oidc_issuer: str = ""
-    client_id: str = ""
-    client_secret: SecretStr | None = None
-    #: Public callback URL registered with the provider, e.g.
-    #: ``https://hub.example.org/hub/oauth_callback`` ("" = derived from the request).
-    redirect_url: str = ""
-    #: OIDC scopes ("openid" is always added); GitHub asks for read:user (+ read:org for groups).
-    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
-    #: ID-token claim that becomes the user name (falls back to ``sub``).
-    username_claim: str = "preferred_username"
-    #: ID-token / userinfo claim listing the person's groups.
-    groups_claim: str = "groups"
-    #: When set, only members of one of these groups may log in.
-    allowed_groups: set[str] = Field(default_factory=set)
-    #: Members of these groups are admins.
-    admin_groups: set[str] = Field(default_factory=set)
-    #: GitHub (or GitHub Enterprise) web and API base URLs for the github preset.
-    github_url: str = "https://github.com"
-    github_api_url: str = "https://api.github.com"
-
     # -- login rate limiting (POST /hub/login)
     login_max_failures: int = 5
     login_window_seconds: float = 60.0
 
-    def authenticator_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``load_authenticator(self.kind, **options)``."""
-        common: dict[str, Any] = {
-            "allowed_users": set(self.allowed_users),
-            "blocked_users": set(self.blocked_users),
-            "admin_users": set(self.admin_users),
-        }
-        oauth: dict[str, Any] = {
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "redirect_url": self.redirect_url,
-            "allowed_groups": set(self.allowed_groups),
-            "admin_groups": set(self.admin_groups),
-        }
-        per_kind: dict[str, dict[str, Any]] = {
-            "password": {"min_password_length": self.min_password_length},
-            "shared-password": {
-                "shared_password": self.shared_password,
-                "admin_password": self.admin_password,
-            },
-            "oidc": {
-                **oauth,
-                "issuer": self.oidc_issuer,
-                "scopes": list(self.scopes),
-                "username_claim": self.username_claim,
-                "groups_claim": self.groups_claim,
-            },
-            "github": {
-                **oauth,
-                "github_url": self.github_url,
-                "github_api_url": self.github_api_url,
-            },
-        }
-        return {**common, **per_kind.get(self.kind, {})}
+    @model_validator(mode="after")
+    def _keep_plugin_keys_typed(self) -> Self:
+        """Hold the plugin's keys as validated (secrets wrapped), so a repr or dump never shows them."""
+        extra = self.__pydantic_extra__
+        if extra:
+            for key in extra:
+                extra[key] = getattr(self.options, key)
+        return self
 
-    def build_authenticator(self, **extra: Any) -> Any:
-        """The configured authenticator; ``extra`` carries what the hub owns (``session_factory``)."""
-        from bindery.hub.auth import load_authenticator
+    def make_authenticator(self, session_factory: SessionFactory | None, cookie_secret: str) -> Authenticator:
+        """The configured authenticator, with its own options and what the hub gives every one."""
+        context = AuthContext(
+            allowed_users=frozenset(self.allowed_users),
+            blocked_users=frozenset(self.blocked_users),
+            admin_users=frozenset(self.admin_users),
+            session_factory=session_factory,
+            cookie_secret=cookie_secret,
+        )
+        cls = AUTHENTICATORS.load(self.kind)
+        return cls(self._options_of(cls), context)
 
-        options = self.authenticator_options()
-        if self.kind != "password":
-            extra.pop("session_factory", None)
-            extra.pop("db_url", None)
-        return load_authenticator(self.kind, **{**options, **extra})
+    def _options_of(self, cls: type[Authenticator]) -> PluginOptions:
+        """The options checked at load, or checked now when ``kind`` was set after loading.
+
+        ``bindery serve`` and ``bindery hub --authenticator`` choose the kind in code;
+        the plugin keys of the file must then fit that authenticator too.
+        """
+        if type(self.options) is cls.options_model:
+            return self.options
+        try:
+            return cls.options_model.model_validate(dict(self.model_extra or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(part) for part in first["loc"]) or "kind"
+            reason = "is not one of its settings" if first["type"] == "extra_forbidden" else first["msg"]
+            raise ConfigError(
+                f"hub.auth.{key}: {reason} (the hub uses the {self.kind!r} authenticator)."
+            ) from None
 
     def rate_limiter(self) -> LoginRateLimiter:
         """A limiter with the configured window (one per hub process)."""

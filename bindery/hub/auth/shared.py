@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from pydantic import SecretStr
 from starlette.requests import Request
 
-from bindery.hub.auth.base import AuthResult, Authenticator
+from bindery.hub.auth.base import AuthContext, Authenticator, AuthResult
 from bindery.hub.auth.errors import AuthConfigError
 from bindery.hub.auth.names import is_valid_username, normalize_username
-from bindery.hub.auth.secret_values import secret_value
+from bindery.plugins import PluginOptions
 
 MIN_SHARED_PASSWORD_LENGTH = 8
+
+
+class SharedPasswordOptions(PluginOptions):
+    """The ``shared-password`` authenticator's keys in ``[hub.auth]``.
+
+    Put both in environment variables (``BINDERY_HUB__AUTH__SHARED_PASSWORD``), not
+    in the file; they never print.
+    """
+
+    shared_password: SecretStr | None = None
+    #: Optional, different from the shared one; only for names in ``admin_users``.
+    admin_password: SecretStr | None = None
+
+
+def _text(secret: SecretStr | None) -> str:
+    return secret.get_secret_value() if secret is not None else ""
 
 
 def _same(given: str, expected: str) -> bool:
@@ -29,18 +46,13 @@ class SharedPasswordAuthenticator(Authenticator):
     """
 
     name: ClassVar[str] = "shared-password"
+    options_model: ClassVar[type[PluginOptions]] = SharedPasswordOptions
     uses_login_form: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        shared_password: Any = None,
-        admin_password: Any = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(**options)
-        self.shared_password = secret_value(shared_password)
-        self.admin_password = secret_value(admin_password)
+    def __init__(self, options: SharedPasswordOptions, context: AuthContext) -> None:
+        super().__init__(options, context)
+        self.shared_password = _text(options.shared_password)
+        self.admin_password = _text(options.admin_password)
         if len(self.shared_password) < MIN_SHARED_PASSWORD_LENGTH:
             raise AuthConfigError(
                 "The shared password is missing or shorter than "

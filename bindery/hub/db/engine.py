@@ -13,18 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-#: Modules of other areas that add tables to ``Base`` (imported when present).
-OPTIONAL_MODEL_MODULES = ("bindery.hub.auth.password",)
-
 
 def import_all_models() -> None:
-    """Import every module defining tables so ``Base.metadata`` is complete."""
+    """Import the hub's models so ``Base.metadata`` is complete (Alembic compares against it).
+
+    Only the hub's own tables: a plugin that keeps a table (the password
+    authenticator) creates it on its own ``MetaData`` when it starts.
+    """
     importlib.import_module("bindery.hub.db.models")
-    for name in OPTIONAL_MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
 
 
 def make_engine(db_url: str) -> Engine:

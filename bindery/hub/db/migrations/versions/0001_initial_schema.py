@@ -4,7 +4,9 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-23 19:54:58.573466
 
-All tables of ``bindery.hub.db.base.Base``: the hub's own and the password authenticator's.
+All tables of ``bindery.hub.db.base.Base``. Plugins' tables (the password
+authenticator's ``password_credentials``) are not part of the hub's schema: each
+plugin creates its own when it starts.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -27,15 +29,6 @@ def upgrade() -> None:
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_groups_name'), ['name'], unique=True)
 
-    # The password authenticator may have created its table already (``bindery hub passwd``
-    # before the first start), so create it only when missing.
-    if not sa.inspect(op.get_bind()).has_table('password_credentials'):
-        op.create_table('password_credentials',
-        sa.Column('user_name', sa.String(length=255), nullable=False),
-        sa.Column('hash', sa.String(length=255), nullable=False),
-        sa.Column('updated', sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint('user_name')
-        )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -111,7 +104,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_users_name'))
 
     op.drop_table('users')
-    op.drop_table('password_credentials')
     with op.batch_alter_table('groups', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_groups_name'))
 
