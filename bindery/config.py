@@ -51,9 +51,12 @@ class PluginSection(Section):
     fields are the keys every plugin of the group shares; the remaining keys are
     validated against the chosen plugin's ``options_model`` and kept, typed, as
     :attr:`options`. A key that neither knows is an error naming the plugin.
+    Setting ``kind`` later checks the keys again against the new plugin. The
+    plugin's keys are kept as validated values, so secrets stay wrapped in a repr
+    or a dump.
     """
 
-    model_config = ConfigDict(extra="allow", validate_assignment=False)
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     #: The registry this section chooses from; set by each subclass.
     plugin_group: ClassVar[PluginGroup[Any]]
@@ -80,6 +83,10 @@ class PluginSection(Section):
                 reason = f"{key}: {first['msg']}"
             raise PydanticCustomError("plugin_option", "{reason}",
                                       {"reason": reason, "key": key}) from exc
+        extra = self.__pydantic_extra__
+        if extra:
+            for key in extra:
+                extra[key] = getattr(self._options, key)
         return self
 
     @property

@@ -176,13 +176,33 @@ def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, 
     click.echo(clear)
 
 
-def _add_passwd() -> None:
-    """``bindery hub passwd`` comes from the password authenticator's own module."""
+@hub_group.command("passwd")
+@click.argument("name")
+@click.option("--db-url", default=None, help="Hub database URL (default: [hub] db_url from the settings).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="BINDERY_NEW_PASSWORD",
+    help="The new password (asked for when not given; or $BINDERY_NEW_PASSWORD for scripts).",
+)
+@click.pass_context
+def passwd(ctx: click.Context, name: str, db_url: str | None, password: str) -> None:
+    """Set (or reset) the password of user NAME for the password authenticator."""
+    from bindery.errors import BinderyError
+    from bindery.hub.auth.password import (
+        DEFAULT_MIN_PASSWORD_LENGTH,
+        PasswordOptions,
+        set_password_cli,
+    )
+
+    settings = _settings(ctx).hub
+    options = settings.auth.options
+    min_length = (options.min_password_length if isinstance(options, PasswordOptions)
+                  else DEFAULT_MIN_PASSWORD_LENGTH)
     try:
-        from bindery.hub.auth.cli import passwd_command
-    except ImportError:  # pragma: no cover - the auth part is optional
-        return
-    hub_group.add_command(passwd_command)
-
-
-_add_passwd()
+        set_password_cli(db_url or settings.db_url, name, password, min_length=min_length)
+    except BinderyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Password set for {name.strip().lower()}.")

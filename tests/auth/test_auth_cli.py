@@ -6,14 +6,14 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from bindery.hub.auth.base import AuthContext
-from bindery.hub.auth.cli import passwd_command
+from bindery.commands.hub import hub_group
 from bindery.hub.auth.password import PasswordAuthenticator, PasswordOptions
 
 
 @pytest.mark.anyio
 async def test_passwd_sets_a_password_that_logs_in(db_url, login_request) -> None:
     result = CliRunner().invoke(
-        passwd_command, ["Erin", "--db-url", db_url], input="erins-password\nerins-password\n"
+        hub_group, ["passwd", "Erin", "--db-url", db_url], input="erins-password\nerins-password\n"
     )
     assert result.exit_code == 0, result.output
     assert "Password set for erin" in result.output
@@ -24,6 +24,6 @@ async def test_passwd_sets_a_password_that_logs_in(db_url, login_request) -> Non
 
 
 def test_passwd_refuses_a_short_password_clearly(db_url) -> None:
-    result = CliRunner().invoke(passwd_command, ["erin", "--db-url", db_url], input="short\nshort\n")
+    result = CliRunner().invoke(hub_group, ["passwd", "erin", "--db-url", db_url], input="short\nshort\n")
     assert result.exit_code != 0
     assert "too short" in result.output and "Traceback" not in result.output

@@ -162,6 +162,6 @@ class Authenticator(ABC):
 
 
 #: Every installed authenticator, by the name ``[hub.auth] kind`` uses.
-AUTHENTICATORS: PluginGroup[Authenticator] = PluginGroup(  # abstract on purpose: the contract
-    "bindery.authenticators", Authenticator, "authenticator"  # type: ignore[type-abstract]
+AUTHENTICATORS: PluginGroup[Authenticator] = PluginGroup(
+    "bindery.authenticators", Authenticator, "authenticator"
 )

@@ -12,14 +12,14 @@ put them in env vars, not in the file.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field
 
-from bindery.config import ConfigError, PluginSection
+from bindery.config import PluginSection
 from bindery.hub.auth.base import AUTHENTICATORS, AuthContext, Authenticator, SessionFactory
 from bindery.hub.auth.ratelimit import LoginRateLimiter
-from bindery.plugins import PluginGroup, PluginOptions
+from bindery.plugins import PluginGroup
 
 
 class AuthSettings(PluginSection):
@@ -42,15 +42,6 @@ class AuthSettings(PluginSection):
     login_max_failures: int = 5
     login_window_seconds: float = 60.0
 
-    @model_validator(mode="after")
-    def _keep_plugin_keys_typed(self) -> Self:
-        """Hold the plugin's keys as validated (secrets wrapped), so a repr or dump never shows them."""
-        extra = self.__pydantic_extra__
-        if extra:
-            for key in extra:
-                extra[key] = getattr(self.options, key)
-        return self
-
     def make_authenticator(self, session_factory: SessionFactory | None, cookie_secret: str) -> Authenticator:
         """The configured authenticator, with its own options and what the hub gives every one."""
         context = AuthContext(
@@ -61,25 +52,7 @@ class AuthSettings(PluginSection):
             cookie_secret=cookie_secret,
         )
         cls = AUTHENTICATORS.load(self.kind)
-        return cls(self._options_of(cls), context)
-
-    def _options_of(self, cls: type[Authenticator]) -> PluginOptions:
-        """The options checked at load, or checked now when ``kind`` was set after loading.
-
-        ``bindery serve`` and ``bindery hub --authenticator`` choose the kind in code;
-        the plugin keys of the file must then fit that authenticator too.
-        """
-        if type(self.options) is cls.options_model:
-            return self.options
-        try:
-            return cls.options_model.model_validate(dict(self.model_extra or {}))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(part) for part in first["loc"]) or "kind"
-            reason = "is not one of its settings" if first["type"] == "extra_forbidden" else first["msg"]
-            raise ConfigError(
-                f"hub.auth.{key}: {reason} (the hub uses the {self.kind!r} authenticator)."
-            ) from None
+        return cls(self.options, context)
 
     def rate_limiter(self) -> LoginRateLimiter:
         """A limiter with the configured window (one per hub process)."""
