@@ -27,7 +27,7 @@ from typing import Any
 import click
 import uvicorn
 
-from bindery.composition import Settings, load_settings
+from bindery.composition import Settings, load_settings, make_spawner_factory
 from bindery.config import ConfigError
 from bindery.log_setup import configure_logging
 
@@ -143,7 +143,7 @@ class BinderStack:
             auth_url=_edge_auth_url(hub_settings.hub_url),
         )
         await asyncio.to_thread(self.proxy.start)
-        self.hub = Hub(hub_settings)
+        self.hub = Hub(hub_settings, spawner_factory=make_spawner_factory(s))
         await self._serve(build_app(self.hub), hub_settings.hub_ip, hub_settings.hub_port)
         self.binder_app = create_app(s)
         await self._serve(self.binder_app, "127.0.0.1", b.app_port)

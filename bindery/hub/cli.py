@@ -11,23 +11,31 @@ import os
 import secrets
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bindery.hub.settings import HubSettings
 from bindery.log_setup import configure_logging
 
+if TYPE_CHECKING:
+    from bindery.composition import Settings
+    from bindery.hub.spawners.factory import SpawnerFactory
 
-def _hub_settings(ctx: click.Context) -> HubSettings:
+
+def _settings(ctx: click.Context) -> Settings:
     from bindery.composition import load_settings
     from bindery.config import ConfigError
 
     config_file = (ctx.find_root().obj or {}).get("config_file")
     try:
-        return load_settings(config_file).hub
+        return load_settings(config_file)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _hub_settings(ctx: click.Context) -> HubSettings:
+    return _settings(ctx).hub
 
 
 def _run_options(func: Any) -> Any:
@@ -66,7 +74,10 @@ def run(ctx: click.Context, port: int | None, ip: str | None, hub_port: int | No
         proxy_api_port: int | None, db_url: str | None, spawner_kind: str | None,
         auth_kind: str | None, log_level: str) -> None:
     """Start the proxy (public port) and the hub app (internal port) until Ctrl-C."""
-    settings = _hub_settings(ctx)
+    from bindery.composition import make_spawner_factory
+
+    everything = _settings(ctx)
+    settings = everything.hub
     if port is not None:
         settings.port = port
     if ip is not None:
@@ -81,10 +92,11 @@ def run(ctx: click.Context, port: int | None, ip: str | None, hub_port: int | No
         settings.spawner.kind = spawner_kind
     if auth_kind is not None:
         settings.auth.kind = auth_kind
-    serve(settings, log_level)
+    serve(settings, log_level, make_spawner_factory(everything))
 
 
-def serve(settings: HubSettings, log_level: str = "info") -> None:
+def serve(settings: HubSettings, log_level: str = "info",
+          spawner_factory: SpawnerFactory | None = None) -> None:
     """Run proxy + hub in this process until interrupted (also used by ``bindery serve``)."""
     import uvicorn
 
@@ -114,7 +126,7 @@ def serve(settings: HubSettings, log_level: str = "info") -> None:
             process.start()
     except ProxyError as err:
         raise click.ClickException(str(err)) from err
-    hub = Hub(settings)
+    hub = Hub(settings, spawner_factory=spawner_factory)
     try:
         app = build_app(hub)
     except Exception as err:
