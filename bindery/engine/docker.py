@@ -376,7 +376,7 @@ def _failure_summary(log_tail: str) -> str:
     lines = [ln for ln in log_tail.splitlines() if ln.strip()]
     interesting = [
         ln for ln in lines
-        if re.search(r"error|not found|No matching|failed|unable to locate", ln, re.I)
+        if re.search(r"error|not found|No matching|failed|unable to locate", ln, re.IGNORECASE)
     ]
     reason = ""
     for line in interesting:

@@ -11,9 +11,8 @@ from bindery.hub.spawners.base import SPAWNERS, Spawner, SpawnRequest
 from bindery.hub.spawners.docker import DockerSpawner
 from bindery.hub.spawners.errors import ImageNotAllowed, SpawnerError
 from bindery.hub.spawners.naming import container_name, home_volume_name
-from bindery.readiness import NotReady, status_url, wait_until_ready
-
 from bindery.hub.spawners.settings import SpawnerSettings
+from bindery.readiness import NotReady, status_url, wait_until_ready
 
 from .conftest import changed
 
