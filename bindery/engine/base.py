@@ -33,7 +33,7 @@ class ContainerExited(EngineError):
         self.log_tail = log_tail
 
 
-class ContainerStartTimeout(EngineError, TimeoutError):
+class ContainerStartTimeout(EngineError):
     """The container was not running with its port published within ``start_timeout``."""
 
     def __init__(self, message: str, status: str) -> None:

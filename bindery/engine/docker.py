@@ -190,7 +190,7 @@ class DockerEngine(Engine):
             pass
 
     def read_file(self, image: str, path: str) -> str:
-        output = self.client.containers.run(
+        output: bytes = self.client.containers.run(
             image, ["cat", path], entrypoint=[], remove=True,
             network_disabled=True, user="1000", mem_limit="256m",
         )

@@ -124,3 +124,12 @@ def test_the_composition_root_gives_the_docker_spawner_its_engine_and_default_im
     assert spawner.context.default_image is not None
     assert spawner.context.default_image() == "bindery-test-missing-default:1"
     assert built[0].engine is engine and built[0].settings is app.builder
+
+
+def test_a_common_key_is_checked_when_changed_too() -> None:
+    settings = SpawnerSettings()
+    settings.start_timeout = "30"
+    assert settings.start_timeout == 30.0
+    with pytest.raises(ConfigError, match="max_concurrent_spawns"):
+        settings.max_concurrent_spawns = 0
+    assert settings.max_concurrent_spawns == 4

@@ -69,20 +69,20 @@ class SpawnerSettings(PluginSection):
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
-        """Changing ``kind`` or a spawner's own key validates the spawner's options again.
+        """Every change is checked as at start-up; the spawner's options follow it.
 
         Commands adjust settings after loading them (``bindery hub --spawner local``,
         ``bindery serve``); the spawner must then get options that match, checked
-        exactly as at start-up, never a stale or unchecked copy.
+        exactly as they would have been in the file, never a stale or unchecked copy.
         """
-        if name.startswith("_") or (name in type(self).model_fields and name != "kind"):
+        if name.startswith("_"):
             super().__setattr__(name, value)
             return
         try:
             checked = type(self).model_validate({**self.model_dump(), name: value})
         except ValidationError as exc:
             raise ConfigError(f"{describe_errors(exc)} (setting hub.spawner.{name})") from exc
-        super().__setattr__(name, value)
+        super().__setattr__(name, getattr(checked, name))
         self._options = checked.options
 
     def image_policy(self) -> ImagePolicy:
