@@ -10,7 +10,7 @@ and no part reads files or environment variables after start-up.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # keeps start-up imports light
     from bindery.builder import Builder
     from bindery.engine.base import Engine
     from bindery.hub.app import Hub
+    from bindery.hub.spawners.base import Spawner, SpawnRequest
 
 #: Documented variables with other names than ``BINDERY_<SECTION>__<KEY>``.
 ENV_ALIASES: dict[str, tuple[str, ...]] = {
@@ -81,4 +82,22 @@ def make_hub(settings: Settings) -> Hub:
     """The hub with the configured spawner, proxy client and authenticator."""
     from bindery.hub.app import Hub
 
-    return Hub(settings.hub)
+    return Hub(settings.hub, spawner_factory=make_spawner_factory(settings))
+def make_spawner_factory(
+    settings: Settings, engine: Engine | None = None
+) -> Callable[[SpawnRequest], Spawner]:
+    """The hub's spawners, given the configured engine and the default-image build.
+
+    A request naming no image, on a hub with no ``hub.spawner.image``, runs the
+    builder's default environment, built the first time it is needed; the spawner
+    only sees a callable, never the builder or the settings.
+    """
+    from bindery.hub.spawners.factory import spawner_factory
+
+    shared_engine = engine if engine is not None else make_engine(settings)
+
+    def default_image() -> str:
+        return make_builder(settings, shared_engine).ensure_default_image()
+
+    return spawner_factory(settings.hub.spawner, settings.hub.hub_id,
+                           engine=shared_engine, default_image=default_image)

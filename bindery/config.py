@@ -56,7 +56,7 @@ class PluginSection(Section):
     or a dump.
     """
 
-    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    model_config = ConfigDict(extra="allow", validate_assignment=False)
 
     #: The registry this section chooses from; set by each subclass.
     plugin_group: ClassVar[PluginGroup[Any]]
@@ -80,7 +80,7 @@ class PluginSection(Section):
                 reason = f"unknown key {key!r} (not a setting of the section nor of the " \
                          f"{self.kind!r} {group.noun})"
             else:
-                reason = f"{key}: {first['msg']}"
+                reason = str(first["msg"])
             raise PydanticCustomError("plugin_option", "{reason}",
                                       {"reason": reason, "key": key}) from exc
         extra = self.__pydantic_extra__
@@ -88,6 +88,23 @@ class PluginSection(Section):
             for key in extra:
                 extra[key] = getattr(self._options, key)
         return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A change after loading is checked as at start-up, and the options follow it.
+
+        Commands adjust settings after reading them (``bindery serve`` picks the
+        anonymous authenticator); the plugin must then get options checked exactly
+        as they would have been in the file. A bad change leaves the section as it was.
+        """
+        if name.startswith("_"):
+            super().__setattr__(name, value)
+            return
+        try:
+            checked = type(self).model_validate({**self.model_dump(), name: value})
+        except ValidationError as exc:
+            raise ConfigError(describe_errors(exc)) from exc
+        super().__setattr__(name, getattr(checked, name))
+        self._options = checked._options
 
     @property
     def options(self) -> PluginOptions:

@@ -1,8 +1,9 @@
 """The ``Engine`` contract: how images are built and containers run.
 
-The builder and the CLI only speak to this interface, so another engine
-(Podman, a Kubernetes build pod) is one small class registered under the
-entry-point group ``bindery.engines``.
+The builder, the CLI and the Docker spawner only speak to this interface, so
+another engine (Podman, a Kubernetes build pod) is one small class registered
+under the entry-point group ``bindery.engines``. Every method blocks; async
+callers run them in a worker thread.
 """
 
 from __future__ import annotations
@@ -13,9 +14,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from bindery.errors import BinderyError
 from bindery.plugins import PluginGroup, PluginOptions
 
 LogSink = Callable[[str], None]
+
+
+class EngineError(BinderyError):
+    """The engine refused an operation on an image or a container; the text says why."""
+
+
+class ContainerExited(EngineError):
+    """The container stopped before it was running with its port published."""
+
+    def __init__(self, message: str, state: ContainerState, log_tail: str) -> None:
+        super().__init__(message)
+        self.state = state
+        self.log_tail = log_tail
+
+
+class ContainerStartTimeout(EngineError):
+    """The container was not running with its port published within ``start_timeout``."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        #: The engine's word for the state it was left in ("created", ...).
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -33,8 +57,23 @@ class BuildRequest:
 
 
 @dataclass(frozen=True)
+class NamedVolume:
+    """A volume the engine keeps by name across containers, created on first use."""
+
+    name: str
+    #: Where it is mounted inside the container.
+    target: str
+    #: Labels given to the volume when it is created (to find and clean it up later).
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunRequest:
-    """A Jupyter server container to start for one person."""
+    """A Jupyter server container to start for one person.
+
+    Whatever the request says, the container cannot gain privileges
+    (``no-new-privileges``) and its port is published on 127.0.0.1 only.
+    """
 
     image: str
     token: str
@@ -50,6 +89,42 @@ class RunRequest:
     pids_limit: int | None = 512
     name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: Named volumes to mount (a user's persistent home).
+    volumes: tuple[NamedVolume, ...] = ()
+    #: False: ``memory`` bounds memory and swap together (no swap on top of it).
+    swap: bool = True
+    #: Drop every Linux capability (a server needs none).
+    drop_capabilities: bool = False
+    #: Seconds for the container to be running with its port published.
+    start_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What the engine knows about one container right now."""
+
+    container_id: str
+    name: str
+    #: The engine's own word: "created", "running", "paused", "restarting", "exited", "dead".
+    status: str
+    #: Exit status once it ended (``None`` while it has not).
+    exit_code: int | None
+    #: The kernel killed it for using more memory than its limit.
+    oom_killed: bool
+    labels: Mapping[str, str] = field(default_factory=dict)
+    image: str = ""
+    #: Container port → host port on 127.0.0.1, for ports published right now.
+    published: Mapping[int, int] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        """Its processes exist (running, or paused/restarting by the engine)."""
+        return self.status in ("running", "paused", "restarting")
+
+    @property
+    def ended(self) -> bool:
+        """It ran and stopped; it will not run again by itself."""
+        return self.status in ("exited", "dead")
 
 
 @dataclass(frozen=True)
@@ -99,12 +174,27 @@ class Engine(ABC):
         """Contents of ``path`` inside ``image`` (used to read the install lock)."""
 
     @abstractmethod
-    def run(self, request: RunRequest) -> RunningServer:
-        """Start a container with its port published on 127.0.0.1 only."""
+    def pull_image(self, name: str) -> None:
+        """Fetch an image from its registry; ``EngineError`` saying why when it cannot."""
 
     @abstractmethod
-    def stop(self, container_id: str) -> None:
-        """Stop and remove a container; no error if it is gone."""
+    def run(self, request: RunRequest) -> RunningServer:
+        """Start a container and return once it runs with its port published on 127.0.0.1.
+
+        Raises ``ContainerExited`` (it stopped first), ``ContainerStartTimeout`` or
+        ``EngineError`` (refused); in every case the container is removed again.
+        """
+
+    @abstractmethod
+    def inspect(self, container: str) -> ContainerState | None:
+        """The state of a container by id or name, or ``None`` when there is none."""
+
+    @abstractmethod
+    def stop(self, container_id: str, grace: float = 5.0) -> None:
+        """Stop (SIGTERM, SIGKILL after ``grace`` s; 0 = at once) and remove a container.
+
+        No error if it is gone already; ``EngineError`` if it cannot be removed.
+        """
 
     @abstractmethod
     def is_running(self, container_id: str) -> bool:
@@ -116,4 +206,5 @@ class Engine(ABC):
 
 
 #: Every installed Engine (entry-point group ``bindery.engines``).
+#: (mypy refuses an abstract class as ``type[T]``; the registry only checks subclasses.)
 ENGINES: PluginGroup[Engine] = PluginGroup("bindery.engines", Engine, "engine")

@@ -19,9 +19,21 @@ from typing import Any, ClassVar
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
+from bindery.engine.base import (
+    BuildRequest,
+    ContainerExited,
+    ContainerStartTimeout,
+    ContainerState,
+    Engine,
+    EngineError,
+    LogSink,
+    NamedVolume,
+    RunningServer,
+    RunRequest,
+)
 from bindery.engine.build_limits import BuildMemoryGuard, parse_memory
-from bindery.engine.base import BuildRequest, Engine, LogSink, RunningServer, RunRequest
 from bindery.errors import BuildError, BuildLimitExceeded, EngineUnavailable
 from bindery.plugins import PluginOptions
 
@@ -178,55 +190,125 @@ class DockerEngine(Engine):
             pass
 
     def read_file(self, image: str, path: str) -> str:
-        output = self.client.containers.run(
+        output: bytes = self.client.containers.run(
             image, ["cat", path], entrypoint=[], remove=True,
             network_disabled=True, user="1000", mem_limit="256m",
         )
         return output.decode("utf-8", "replace")
 
+    def pull_image(self, name: str) -> None:
+        try:
+            self.client.images.pull(name)
+        except docker.errors.APIError as err:
+            raise EngineError(
+                f"The image {name!r} is not on this machine and could not be pulled "
+                f"({_reason(err)}). Build it first (e.g. `bindery build`)."
+            ) from err
+
     # -- containers ---------------------------------------------------------
 
     def run(self, request: RunRequest) -> RunningServer:
-        environment = {**request.env, "JUPYTER_TOKEN": request.token}
-        volumes = {}
+        container = self._create(request)
+        try:
+            container.start()
+        except docker.errors.APIError as err:
+            _remove_quietly(container)
+            raise EngineError(f"The container could not start: {_reason(err)}") from err
+        try:
+            port = self._wait_published(container, request)
+        except BaseException:
+            _remove_quietly(container)
+            raise
+        return RunningServer(container.id, port, f"http://127.0.0.1:{port}")
+
+    def _create(self, request: RunRequest) -> Container:
+        volumes: dict[str, dict[str, str]] = {}
         if request.mount_home is not None:
             volumes[str(request.mount_home.resolve())] = {"bind": "/home/jovyan", "mode": "rw"}
+        for volume in request.volumes:
+            self._ensure_volume(volume)
+            volumes[volume.name] = {"bind": volume.target, "mode": "rw"}
         kwargs: dict[str, Any] = {}
         if request.memory:
             kwargs["mem_limit"] = request.memory
+            if not request.swap:
+                kwargs["memswap_limit"] = request.memory  # equal: no swap on top of it
         if request.cpus:
-            kwargs["nano_cpus"] = int(request.cpus * 1e9)
-        container = self.client.containers.run(
-            request.image,
-            request.command,
-            detach=True,
-            name=request.name,
-            environment=environment,
-            ports={f"{request.container_port}/tcp": ("127.0.0.1", request.host_port or None)},
-            volumes=volumes,
-            labels=dict(request.labels),
-            pids_limit=request.pids_limit,
-            security_opt=["no-new-privileges"],
-            **kwargs,
-        )
-        container.reload()
-        binding = container.attrs["NetworkSettings"]["Ports"][f"{request.container_port}/tcp"]
-        port = int(binding[0]["HostPort"])
-        return RunningServer(container.id, port, f"http://127.0.0.1:{port}")
+            kwargs["nano_cpus"] = int(request.cpus * 1_000_000_000)
+        if request.drop_capabilities:
+            kwargs["cap_drop"] = ["ALL"]
+        try:
+            return self.client.containers.create(
+                request.image,
+                request.command,
+                name=request.name,
+                environment={**request.env, "JUPYTER_TOKEN": request.token},
+                labels=dict(request.labels),
+                ports={f"{request.container_port}/tcp": ("127.0.0.1", request.host_port or None)},
+                volumes=volumes,
+                pids_limit=request.pids_limit,
+                security_opt=["no-new-privileges"],
+                detach=True,
+                **kwargs,
+            )
+        except docker.errors.APIError as err:
+            raise EngineError(f"The container engine refused to run the container: {_reason(err)}") from err
 
-    def stop(self, container_id: str) -> None:
+    def _ensure_volume(self, volume: NamedVolume) -> None:
+        try:
+            self.client.volumes.get(volume.name)
+        except docker.errors.NotFound:
+            try:
+                self.client.volumes.create(volume.name, labels=dict(volume.labels))
+            except docker.errors.APIError as err:
+                raise EngineError(f"The volume {volume.name!r} could not be created: {_reason(err)}") from err
+
+    def _wait_published(self, container: Container, request: RunRequest) -> int:
+        """Block until the container runs with its port published; return the host port."""
+        deadline = time.monotonic() + request.start_timeout
+        while True:
+            container.reload()
+            state = _state(container)
+            port = state.published.get(request.container_port)
+            if state.status == "running" and port:
+                return port
+            if state.ended:
+                logs = container.logs(tail=20).decode("utf-8", "replace")
+                raise ContainerExited(
+                    f"The container stopped right away (exit status {state.exit_code}). "
+                    f"Last log lines:\n{logs}", state, logs)
+            if time.monotonic() > deadline:
+                raise ContainerStartTimeout(
+                    f"The container was not running after {request.start_timeout:g} s "
+                    f"(state: {state.status}).", state.status)
+            time.sleep(0.1)
+
+    def inspect(self, container: str) -> ContainerState | None:
+        try:
+            found = self.client.containers.get(container)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as err:
+            raise EngineError(f"The container engine could not look up {container!r}: {_reason(err)}") from err
+        return _state(found)
+
+    def stop(self, container_id: str, grace: float = 5.0) -> None:
         try:
             container = self.client.containers.get(container_id)
         except docker.errors.NotFound:
             return
-        try:
-            container.stop(timeout=5)
-        except docker.errors.APIError:
-            pass
+        if grace > 0:
+            try:
+                container.stop(timeout=max(1, int(grace)))
+            except docker.errors.APIError:
+                pass  # already stopping or gone: removal below settles it
         try:
             container.remove(force=True)
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as err:
+            if "already in progress" not in str(err):
+                raise EngineError(f"The container could not be removed: {_reason(err)}") from err
 
     def is_running(self, container_id: str) -> bool:
         try:
@@ -238,9 +320,51 @@ class DockerEngine(Engine):
     def logs(self, container_id: str, tail: int = 50) -> str:
         try:
             container = self.client.containers.get(container_id)
+            raw: bytes = container.logs(tail=tail)
         except docker.errors.NotFound:
             return ""
-        return container.logs(tail=tail).decode("utf-8", "replace")
+        except docker.errors.APIError as err:
+            raise EngineError(f"The container's log could not be read: {_reason(err)}") from err
+        return raw.decode("utf-8", "replace")
+
+
+def _reason(err: docker.errors.APIError) -> str:
+    """The daemon's own explanation, without the SDK's HTTP preamble."""
+    return str(err.explanation or err)
+
+
+def _remove_quietly(container: Container) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.APIError:
+        pass
+
+
+def _state(container: Container) -> ContainerState:
+    attrs: dict[str, Any] = container.attrs
+    state = attrs.get("State") or {}
+    status = str(state.get("Status") or container.status)
+    ended = status in ("exited", "dead")
+    published: dict[int, int] = {}
+    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    for key, bindings in ports.items():
+        number, _, protocol = str(key).partition("/")
+        if protocol != "tcp":
+            continue
+        for binding in bindings or []:
+            if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
+                published[int(number)] = int(binding["HostPort"])
+                break
+    return ContainerState(
+        container_id=str(container.id),
+        name=str(attrs.get("Name") or container.name or "").lstrip("/"),
+        status=status,
+        exit_code=int(state.get("ExitCode") or 0) if ended else None,
+        oom_killed=bool(state.get("OOMKilled")),
+        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+        image=str((attrs.get("Config") or {}).get("Image") or ""),
+        published=published,
+    )
 
 
 def _looks_oom(log_tail: str) -> bool:
@@ -252,7 +376,7 @@ def _failure_summary(log_tail: str) -> str:
     lines = [ln for ln in log_tail.splitlines() if ln.strip()]
     interesting = [
         ln for ln in lines
-        if re.search(r"error|not found|No matching|failed|unable to locate", ln, re.I)
+        if re.search(r"error|not found|No matching|failed|unable to locate", ln, re.IGNORECASE)
     ]
     reason = ""
     for line in interesting:

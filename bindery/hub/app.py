@@ -30,8 +30,9 @@ from bindery.hub.db.models import User, utcnow
 from bindery.hub.metrics import HubMetrics
 from bindery.hub.proxy.base import PROXIES, Proxy, ProxyError, ProxyOptions
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
-from bindery.hub.servers import ServerManager, SpawnerFactory, load_spawner_factory
+from bindery.hub.servers import ServerManager, SpawnerFactory
 from bindery.hub.settings import HubSettings
+from bindery.hub.spawners.factory import load_spawner_factory
 from bindery.hub.tokens import ensure_service_token
 
 log = logging.getLogger("bindery.hub")

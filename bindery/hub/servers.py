@@ -40,18 +40,6 @@ class SpawnFailed(BinderyError):
     """The server could not be started; the message is shown on the progress page."""
 
 
-def load_spawner_factory(settings: HubSettings) -> SpawnerFactory:
-    """The spawner class registered as ``settings.spawner.kind`` (entry point ``bindery.spawners``)."""
-    from bindery.hub.spawners import load_spawner_class
-
-    cls = load_spawner_class(settings.spawner.kind)
-
-    def factory(request: SpawnRequest) -> Spawner:
-        return cls(request, settings=settings.spawner, hub_id=settings.hub_id)
-
-    return factory
-
-
 @dataclass
 class Transition:
     """A spawn in flight: its task, its progress events and how it ended."""

@@ -132,13 +132,15 @@ class HubProcess:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BINDERY_")}
+        if self.extra_env.get("BINDERY_HUB__SPAWNER__KIND", "local") == "local":
+            # The local spawner's own key; another spawner would refuse it.
+            env["BINDERY_HUB__SPAWNER__LOCAL_ROOT_DIR"] = str(self.tmp_path / "users")
         env.update({
             "BINDERY_HUB_ADMIN_TOKEN": self.admin_token,
             "CONFIGPROXY_AUTH_TOKEN": self.proxy_token,
             "BINDERY_HUB__DB_URL": f"sqlite:///{self.tmp_path / 'hub.sqlite'}",
             "BINDERY_HUB__COOKIE_SECRET_FILE": str(self.tmp_path / "cookie-secret"),
             "BINDERY_HUB__SPAWNER__KIND": "local",
-            "BINDERY_HUB__SPAWNER__LOCAL_ROOT_DIR": str(self.tmp_path / "users"),
             "BINDERY_HUB__ACTIVITY_POLL_INTERVAL": "2",
             **self.extra_env,
         })

@@ -40,7 +40,7 @@ def _spawn(tmp_path: Path, cls: type[LocalProcessSpawner]) -> list[dict]:
     settings.slow_spawn_timeout = 0
 
     def factory(request: SpawnRequest) -> LocalProcessSpawner:
-        return cls(request, settings=settings.spawner, hub_id=settings.hub_id)
+        return cls(request, settings.spawner.options, settings.spawner.context(settings.hub_id))
 
     hub = Hub(settings, proxy=False, spawner_factory=factory)
     with TestClient(build_app(hub), base_url="http://127.0.0.1") as client:

@@ -15,24 +15,30 @@ from pathlib import Path
 
 import anyio
 
-from bindery.hub.spawners import SpawnRequest, status_url, wait_for_http
-from bindery.hub.spawners.docker import DockerSpawner
-from bindery.hub.spawners.local import LocalProcessSpawner
+from bindery.engine.docker import DockerEngine
+from bindery.hub.spawners.base import SpawnRequest
+from bindery.hub.spawners.factory import spawner_factory
 from bindery.hub.spawners.settings import SpawnerSettings
+from bindery.readiness import status_url, wait_until_ready
 
 HUB_ID = f"bindery-bench-spawners-{secrets.token_hex(3)}"
+ENGINE = DockerEngine()
 
 
-async def one(cls: type, settings: SpawnerSettings, user: str) -> tuple[float, float, float]:
+async def one(settings: SpawnerSettings, user: str) -> tuple[float, float, float]:
     """(seconds to running, seconds to answering, seconds to stop)."""
     token = secrets.token_hex(16)
     base = f"/user/{user}/"
-    spawner = cls(SpawnRequest(user, "", base, token), settings=settings, hub_id=HUB_ID)
+    spawner = spawner_factory(settings, HUB_ID, engine=ENGINE)(SpawnRequest(user, "", base, token))
+
+    async def alive() -> bool:
+        return await spawner.poll() is None
+
     began = time.perf_counter()
     url = await spawner.start()
     running = time.perf_counter() - began
     try:
-        await wait_for_http(status_url(url, base), token, 60, poll=spawner.poll)
+        await wait_until_ready(status_url(url, base), token, 60, alive)
         ready = time.perf_counter() - began
     finally:
         t = time.perf_counter()
@@ -50,14 +56,14 @@ def report(label: str, rows: list[tuple[float, float, float]]) -> None:
 
 async def main(rounds: int, concurrent: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        local = SpawnerSettings(local_root_dir=Path(tmp))
-        report("local (jupyter-server)", [await one(LocalProcessSpawner, local, f"b{i}") for i in range(rounds)])
+        local = SpawnerSettings(kind="local", local_root_dir=Path(tmp))
+        report("local (jupyter-server)", [await one(local, f"b{i}") for i in range(rounds)])
     docker_settings = SpawnerSettings(image="bindery-test-spawner:1")
-    report("docker (jupyter lab)", [await one(DockerSpawner, docker_settings, f"b{i}") for i in range(rounds)])
+    report("docker (jupyter lab)", [await one(docker_settings, f"b{i}") for i in range(rounds)])
     rows: list[tuple[float, float, float]] = []
 
     async def record(i: int) -> None:
-        rows.append(await one(DockerSpawner, docker_settings, f"c{i}"))
+        rows.append(await one(docker_settings, f"c{i}"))
 
     began = time.perf_counter()
     async with anyio.create_task_group() as tg:

@@ -1,13 +1,29 @@
-"""Fixtures of the spawner tests: settings pointing at a temporary root, a token."""
+"""Fixtures of the spawner tests: settings pointing at a temporary root, a token, the engine."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bindery.engine.docker import DockerEngine
+from bindery.hub.spawners.base import SpawnRequest
+from bindery.hub.spawners.docker import DockerSpawner
+from bindery.hub.spawners.local import LocalProcessSpawner
 from bindery.hub.spawners.settings import SpawnerSettings
+
+
+def changed(settings: SpawnerSettings, **changes: Any) -> SpawnerSettings:
+    """A copy of ``settings`` with some keys changed, validated like the original."""
+    return SpawnerSettings.model_validate({**settings.model_dump(), **changes})
+
+
+def local_spawner(settings: SpawnerSettings, request: SpawnRequest) -> LocalProcessSpawner:
+    """What the hub's factory makes: the section's own options and its context."""
+    return LocalProcessSpawner(request, settings.options, settings.context("bindery-test"))
 
 
 @pytest.fixture
@@ -31,7 +47,7 @@ HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 @pytest.fixture(scope="session")
 def docker_engine():
-    """The real engine's client; engine tests are skipped (not faked) without one."""
+    """The real engine's SDK client (to look at containers); tests are skipped (not faked) without one."""
     import docker
 
     try:
@@ -98,3 +114,21 @@ def docker_settings(spawner_image) -> SpawnerSettings:
 def user_name() -> str:
     """A fresh user per test, so container and volume names never collide."""
     return f"spt{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="session")
+def engine(docker_engine) -> DockerEngine:
+    """The Engine the spawner is given by the composition root."""
+    return DockerEngine()
+
+
+@pytest.fixture
+def docker_spawner(engine, hub_id) -> Callable[..., DockerSpawner]:
+    """``docker_spawner(settings, request, hub=..., default_image=...)``, as the hub's factory makes it."""
+
+    def make(settings: SpawnerSettings, request: SpawnRequest, *, hub: str | None = None,
+             default_image: Callable[[], str] | None = None) -> DockerSpawner:
+        context = settings.context(hub or hub_id, engine=engine, default_image=default_image)
+        return DockerSpawner(request, settings.options, context)
+
+    return make

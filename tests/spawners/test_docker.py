@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import anyio
 import docker.errors
 import httpx
 import pytest
 
-from bindery.hub.spawners import ImageNotAllowed, SpawnerError, SpawnRequest, load_spawner_class
+from bindery.hub.spawners.base import SPAWNERS, Spawner, SpawnRequest
 from bindery.hub.spawners.docker import DockerSpawner
+from bindery.hub.spawners.errors import ImageNotAllowed, SpawnerError
 from bindery.hub.spawners.naming import container_name, home_volume_name
-from bindery.hub.spawners.readiness import status_url, wait_for_http
 from bindery.hub.spawners.settings import SpawnerSettings
+from bindery.readiness import NotReady, status_url, wait_until_ready
+
+from .conftest import changed
 
 pytestmark = pytest.mark.anyio
 
@@ -18,6 +22,19 @@ pytestmark = pytest.mark.anyio
 def _request(user: str, token: str, server: str = "", image: str | None = None) -> SpawnRequest:
     base = f"/user/{user}/" + (f"{server}/" if server else "")
     return SpawnRequest(user=user, server_name=server, base_url=base, api_token=token, image=image)
+
+
+async def _ready(spawner: Spawner, url: str, base_url: str, token: str, timeout: float = 60) -> None:
+    """The hub's readiness wait, ending early if the server dies."""
+    async def alive() -> bool:
+        return await spawner.poll() is None
+
+    await wait_until_ready(status_url(url, base_url), token, timeout, alive)
+
+
+def _containers(docker_engine, *labels: str) -> list:
+    """Containers (running or not) carrying all ``labels`` ("key=value")."""
+    return docker_engine.containers.list(all=True, filters={"label": list(labels)})
 
 
 async def _get(url: str, token: str | None = None) -> httpx.Response:
@@ -29,13 +46,13 @@ async def _get(url: str, token: str | None = None) -> httpx.Response:
 
 @pytest.mark.engine
 async def test_server_runs_limited_labelled_and_on_loopback_only(
-    docker_engine, docker_settings, hub_id, user_name, token
+    docker_engine, docker_settings, docker_spawner, hub_id, user_name, token
 ) -> None:
-    spawner = DockerSpawner(_request(user_name, token, "proj"), settings=docker_settings, hub_id=hub_id)
+    spawner = docker_spawner(docker_settings, _request(user_name, token, "proj"))
     url = await spawner.start()
     try:
         base = f"/user/{user_name}/proj/"
-        await wait_for_http(status_url(url, base), token, 60, poll=spawner.poll)
+        await _ready(spawner, url, base, token, 60)
         assert (await _get(f"{url}{base}api/status", token)).status_code == 200
         assert (await _get(f"{url}{base}api/status")).status_code == 403
 
@@ -47,6 +64,7 @@ async def test_server_runs_limited_labelled_and_on_loopback_only(
 
         host = container.attrs["HostConfig"]
         assert host["Memory"] == 512 * 1024**2
+        assert host["MemorySwap"] == 512 * 1024**2  # no swap on top of the limit
         assert host["NanoCpus"] == 500_000_000
         assert host["PidsLimit"] == 128
         assert host["CapDrop"] == ["ALL"]
@@ -72,28 +90,35 @@ async def test_server_runs_limited_labelled_and_on_loopback_only(
 
 @pytest.mark.engine
 async def test_restarted_hub_finds_and_stops_its_server(
-    docker_engine, docker_settings, hub_id, user_name, token
+    docker_engine, docker_settings, docker_spawner, hub_id, user_name, token
 ) -> None:
-    first = DockerSpawner(_request(user_name, token), settings=docker_settings, hub_id=hub_id)
+    first = docker_spawner(docker_settings, _request(user_name, token))
     url = await first.start()
     try:
-        # "Hub restart": nothing but the engine and the hub id survive.
-        found = await DockerSpawner.find_running(hub_id)
-        mine = [f for f in found if f.user == user_name]
-        assert len(mine) == 1 and mine[0].server_name == "" and mine[0].url == url
-        assert all(f.container_name.startswith("bindery-") for f in found)
-        assert await DockerSpawner.find_running("some-other-hub") == [] or all(
-            f.user != user_name for f in await DockerSpawner.find_running("some-other-hub")
-        )
-
-        second = DockerSpawner(_request(user_name, token), settings=docker_settings, hub_id=hub_id)
-        second.load_state(mine[0].state)
+        # "Hub restart": nothing but the engine, the hub id and the saved state survive.
+        state = first.get_state()
+        second = docker_spawner(docker_settings, _request(user_name, token))
+        assert await second.poll() == 0  # knows nothing yet
+        second.load_state(state)
         assert await second.poll() is None
         assert second.url == url
-        await wait_for_http(status_url(url, f"/user/{user_name}/"), token, 60)
+        await wait_until_ready(status_url(url, f"/user/{user_name}/"), token, 60)
+        # Exactly one container for this server: found again, not started twice.
+        mine = _containers(docker_engine, f"bindery.hub={hub_id}", f"bindery.user={user_name}")
+        assert [c.id for c in mine] == [state["container_id"]]
+        assert mine[0].name.startswith("bindery-")
+
+        # Another hub on the same engine leaves this hub's server alone.
+        other = docker_spawner(docker_settings, _request(user_name, token), hub="some-other-hub")
+        assert await other.poll() == 0
+        with pytest.raises(SpawnerError, match="does not belong to this hub"):
+            await other.start()
+        assert await second.poll() is None
+        assert _containers(docker_engine, "bindery.hub=some-other-hub", f"bindery.user={user_name}") == []
+
         await second.stop()
         assert await second.poll() == 0
-        assert [f for f in await DockerSpawner.find_running(hub_id) if f.user == user_name] == []
+        assert _containers(docker_engine, f"bindery.hub={hub_id}", f"bindery.user={user_name}") == []
         assert await first.poll() == 0  # the old instance sees it gone as well
     finally:
         await first.stop()
@@ -101,10 +126,10 @@ async def test_restarted_hub_finds_and_stops_its_server(
 
 @pytest.mark.engine
 async def test_persistent_home_keeps_files_across_restarts(
-    docker_engine, docker_settings, hub_id, user_name, token
+    docker_engine, docker_settings, docker_spawner, hub_id, user_name, token
 ) -> None:
-    settings = docker_settings.model_copy(update={"persistent_home": True})
-    spawner = DockerSpawner(_request(user_name, token), settings=settings, hub_id=hub_id)
+    settings = changed(docker_settings, persistent_home=True)
+    spawner = docker_spawner(settings, _request(user_name, token))
     await spawner.start()
     try:
         container = docker_engine.containers.get(spawner.container_id)
@@ -112,10 +137,10 @@ async def test_persistent_home_keeps_files_across_restarts(
         assert wrote.exit_code == 0, wrote.output
         await spawner.stop()
 
-        again = DockerSpawner(_request(user_name, token), settings=settings, hub_id=hub_id)
+        again = docker_spawner(settings, _request(user_name, token))
         url = await again.start()
         try:
-            await wait_for_http(status_url(url, f"/user/{user_name}/"), token, 60)
+            await wait_until_ready(status_url(url, f"/user/{user_name}/"), token, 60)
             # Seen through Jupyter's own contents API, as the user's file browser would.
             response = await _get(f"{url}/user/{user_name}/api/contents/notes.txt", token)
             assert response.status_code == 200
@@ -129,9 +154,9 @@ async def test_persistent_home_keeps_files_across_restarts(
 
 @pytest.mark.engine
 async def test_without_persistent_home_files_are_gone_after_restart(
-    docker_engine, docker_settings, hub_id, user_name, token
+    docker_engine, docker_settings, docker_spawner, user_name, token
 ) -> None:
-    spawner = DockerSpawner(_request(user_name, token), settings=docker_settings, hub_id=hub_id)
+    spawner = docker_spawner(docker_settings, _request(user_name, token))
     await spawner.start()
     try:
         container = docker_engine.containers.get(spawner.container_id)
@@ -144,10 +169,11 @@ async def test_without_persistent_home_files_are_gone_after_restart(
         await spawner.stop()
 
 
-async def test_disallowed_image_is_refused_before_anything_runs(docker_settings, token) -> None:
-    spawner = DockerSpawner(
-        _request("mallory", token, image="alpine:latest"), settings=docker_settings, hub_id="x"
-    )
+async def test_disallowed_image_is_refused_before_anything_runs(token) -> None:
+    settings = SpawnerSettings(image="bindery-test-spawner:1", allowed_images=["bindery-r/*"])
+    # No engine at all: the refusal needs none.
+    spawner = DockerSpawner(_request("mallory", token, image="alpine:latest"), settings.options,
+                            settings.context("x"))
     with pytest.raises(ImageNotAllowed, match=r"'alpine:latest' is not allowed.*bindery-r/\*"):
         await spawner.start()
     assert spawner.get_state() == {}
@@ -157,15 +183,14 @@ async def test_disallowed_image_is_refused_before_anything_runs(docker_settings,
 
 @pytest.mark.engine
 async def test_allowed_pattern_admits_an_image(
-    docker_engine, docker_settings, hub_id, user_name, token, spawner_image
+    docker_engine, docker_settings, docker_spawner, user_name, token, spawner_image
 ) -> None:
     """An image matching ``allowed_images`` runs; one missing from the machine gives a clear error."""
-    settings = docker_settings.model_copy(update={"image": None, "allowed_images": ["bindery-test-*"]})
-    spawner = DockerSpawner(_request(user_name, token, image="bindery-test-missing:9"),
-                            settings=settings, hub_id=hub_id)
+    settings = changed(docker_settings, image=None, allowed_images=["bindery-test-*"])
+    spawner = docker_spawner(settings, _request(user_name, token, image="bindery-test-missing:9"))
     with pytest.raises(SpawnerError, match="not on this machine"):
         await spawner.start()
-    ok = DockerSpawner(_request(user_name, token, image=spawner_image), settings=settings, hub_id=hub_id)
+    ok = docker_spawner(settings, _request(user_name, token, image=spawner_image))
     await ok.start()
     try:
         assert docker_engine.containers.get(ok.container_id).image.tags == [spawner_image]
@@ -175,16 +200,17 @@ async def test_allowed_pattern_admits_an_image(
 
 @pytest.mark.engine
 async def test_server_that_dies_is_noticed_with_its_log_and_stop_leaves_nothing(
-    docker_engine, docker_settings, hub_id, user_name, token
+    docker_engine, docker_settings, docker_spawner, user_name, token
 ) -> None:
-    settings = docker_settings.model_copy(
-        update={"server_command": ["sh", "-c", "sleep 1; echo cannot start jupyter >&2; exit 3", "--"]}
+    settings = changed(
+        docker_settings, server_command=["sh", "-c", "sleep 1; echo cannot start jupyter >&2; exit 3", "--"]
     )
-    spawner = DockerSpawner(_request(user_name, token), settings=settings, hub_id=hub_id)
+    spawner = docker_spawner(settings, _request(user_name, token))
     url = await spawner.start()  # the container runs for a second...
-    with pytest.raises(SpawnerError, match="exit status 3"):
+    with pytest.raises(NotReady, match="exited before it answered"):
         # ...and the hub's readiness wait notices at once that it died.
-        await wait_for_http(status_url(url, f"/user/{user_name}/"), token, 30, poll=spawner.poll)
+        await _ready(spawner, url, f"/user/{user_name}/", token, 30)
+    assert await spawner.poll() == 3
     assert "cannot start jupyter" in await spawner.log_tail()
     await spawner.stop()
     with pytest.raises(docker.errors.NotFound):
@@ -194,14 +220,14 @@ async def test_server_that_dies_is_noticed_with_its_log_and_stop_leaves_nothing(
 
 @pytest.mark.engine
 async def test_a_strangers_container_with_our_name_is_not_touched(
-    docker_engine, docker_settings, hub_id, user_name, token, spawner_image
+    docker_engine, docker_settings, docker_spawner, user_name, token, spawner_image
 ) -> None:
     stranger = docker_engine.containers.create(
         spawner_image, ["sleep", "60"], name=container_name(user_name),
         labels={"bindery.test": "spawners"},
     )
     try:
-        spawner = DockerSpawner(_request(user_name, token), settings=docker_settings, hub_id=hub_id)
+        spawner = docker_spawner(docker_settings, _request(user_name, token))
         with pytest.raises(SpawnerError, match="does not belong to this hub"):
             await spawner.start()
         stranger.reload()  # still there
@@ -210,8 +236,8 @@ async def test_a_strangers_container_with_our_name_is_not_touched(
 
 
 @pytest.mark.engine
-async def test_progress_tells_the_steps(docker_settings, hub_id, user_name, token) -> None:
-    spawner = DockerSpawner(_request(user_name, token), settings=docker_settings, hub_id=hub_id)
+async def test_progress_tells_the_steps(docker_settings, docker_spawner, user_name, token) -> None:
+    spawner = docker_spawner(docker_settings, _request(user_name, token))
     await spawner.start()
     try:
         events = [e async for e in spawner.progress()]
@@ -224,7 +250,7 @@ async def test_progress_tells_the_steps(docker_settings, hub_id, user_name, toke
 
 
 def test_registry_loads_the_docker_spawner() -> None:
-    assert load_spawner_class("docker") is DockerSpawner
+    assert SPAWNERS.load("docker") is DockerSpawner
 
 
 def test_container_names_are_escaped_and_unambiguous() -> None:
@@ -236,21 +262,12 @@ def test_container_names_are_escaped_and_unambiguous() -> None:
     assert home_volume_name("élise") == "bindery-home-_c3_a9lise"
 
 
-def test_settings_may_be_the_whole_bindery_settings(token) -> None:
-    from bindery.composition import Settings
-
-    app = Settings()
-    spawner = DockerSpawner(_request("zed", token), settings=app, hub_id="h")
-    assert spawner.settings is app.hub.spawner
-    assert isinstance(spawner.settings, SpawnerSettings)
-
-
 @pytest.mark.engine
 async def test_limits_bite_when_a_notebook_overreaches(
-    docker_engine, docker_settings, hub_id, user_name, token
+    docker_engine, docker_settings, docker_spawner, user_name, token
 ) -> None:
     """A process asking for more memory than the limit is killed; a thread bomb hits pids.max."""
-    spawner = DockerSpawner(_request(user_name, token), settings=docker_settings, hub_id=hub_id)
+    spawner = docker_spawner(docker_settings, _request(user_name, token))
     await spawner.start()
     try:
         container = docker_engine.containers.get(spawner.container_id)
@@ -274,46 +291,62 @@ async def test_limits_bite_when_a_notebook_overreaches(
         await spawner.stop()
 
 
-async def test_default_image_comes_from_the_builder_fake_builder(
-    docker_settings, token, monkeypatch
-) -> None:
-    """Fake: the builder's ensure_default_image is replaced (building the real default
-    environment takes minutes); checks the spawner asks the builder and uses its answer."""
-    import bindery.builder
+@pytest.mark.engine
+async def test_a_server_killed_for_memory_says_so(docker_settings, docker_spawner, user_name, token) -> None:
+    """The kernel's OOM kill is told in words with the limit, not only as exit status 137."""
+    hog = "b = bytearray(900 * 1024**2); b[::4096] = b'x' * len(b[::4096])"
+    settings = changed(docker_settings, server_command=["sh", "-c", f'sleep 1; exec python3 -c "{hog}"', "--"])
+    spawner = docker_spawner(settings, _request(user_name, token))
+    try:
+        try:
+            await spawner.start()
+        except SpawnerError as err:  # a fast machine: it died before it was seen running
+            assert "ran out of memory (limit 512m)" in str(err)
+            return
+        with anyio.fail_after(30):
+            while await spawner.poll() is None:
+                await anyio.sleep(0.2)
+        assert await spawner.poll() == 137
+        assert "The server ran out of memory (limit 512m)" in await spawner.log_tail()
+    finally:
+        await spawner.stop()
 
-    asked: list[object] = []
 
-    def fake_ensure_default_image(settings, on_event=None):
-        asked.append(settings)
+async def test_default_image_comes_from_the_deployment_fake_builder(token) -> None:
+    """Fake: the deployment's default-image build is a stub (building the real default
+    environment takes minutes); checks the spawner asks for it and uses its answer."""
+    asked: list[str] = []
+
+    def build_default_image() -> str:
+        asked.append("built")
         return "bindery-test-missing-default:1"
 
-    monkeypatch.setattr(bindery.builder, "ensure_default_image", fake_ensure_default_image)
-    from bindery.composition import Settings
-
-    app = Settings()
-    settings = docker_settings.model_copy(update={"image": None})
-    spawner = DockerSpawner(_request("dora", token), settings=settings, app_settings=app, hub_id="x")
+    settings = SpawnerSettings(image=None)
+    spawner = DockerSpawner(_request("dora", token), settings.options,
+                            settings.context("x", default_image=build_default_image))
     assert spawner._resolve_image() == "bindery-test-missing-default:1"
-    assert asked == [app]
+    assert asked == ["built"]
+    events = [e.message for e in spawner._progress.events]
+    assert events == ["Preparing the default environment (built on first use)"]
 
 
 @pytest.mark.engine
 async def test_a_container_that_was_never_started_is_not_a_running_server(
-    docker_engine, docker_settings, hub_id, user_name, token, spawner_image
+    docker_engine, engine, docker_settings, docker_spawner, hub_id, user_name, token, spawner_image
 ) -> None:
     """A hub that crashed between create and start left a 'created' container behind."""
     leftover = docker_engine.containers.create(
         spawner_image, ["sleep", "60"], name=container_name(user_name),
         labels={"bindery.hub": hub_id, "bindery.user": user_name, "bindery.server": ""},
     )
-    spawner = DockerSpawner(_request(user_name, token), settings=docker_settings, hub_id=hub_id)
+    spawner = docker_spawner(docker_settings, _request(user_name, token))
     spawner.load_state({"container_id": leftover.id, "port": None})
     assert await spawner.poll() == 0
-    assert all(f.container_id != leftover.id for f in await DockerSpawner.find_running(hub_id))
+    assert not engine.inspect(leftover.id).running
     # Starting again replaces the leftover (it carries this hub's label).
     url = await spawner.start()
     try:
-        await wait_for_http(status_url(url, f"/user/{user_name}/"), token, 60)
+        await wait_until_ready(status_url(url, f"/user/{user_name}/"), token, 60)
         with pytest.raises(docker.errors.NotFound):
             docker_engine.containers.get(leftover.id)
     finally:

@@ -11,15 +11,13 @@ import httpx
 import psutil
 import pytest
 
-from bindery.hub.spawners import (
-    SpawnerError,
-    SpawnRequest,
-    SpawnTimeout,
-    load_spawner_class,
-    wait_for_http,
-)
+from bindery.hub.spawners.base import SPAWNERS, Spawner, SpawnRequest
+from bindery.hub.spawners.errors import SpawnerError, SpawnTimeout
 from bindery.hub.spawners.local import LocalProcessSpawner
-from bindery.hub.spawners.readiness import status_url
+from bindery.plugins import PluginError
+from bindery.readiness import status_url, wait_until_ready
+
+from .conftest import changed, local_spawner
 
 pytestmark = pytest.mark.anyio
 
@@ -27,6 +25,14 @@ pytestmark = pytest.mark.anyio
 def _request(token: str, user: str = "alice", server: str = "") -> SpawnRequest:
     base = f"/user/{user}/" + (f"{server}/" if server else "")
     return SpawnRequest(user=user, server_name=server, base_url=base, api_token=token)
+
+
+async def _ready(spawner: Spawner, url: str, base_url: str, token: str, timeout: float = 60) -> None:
+    """The hub's readiness wait, ending early if the server dies."""
+    async def alive() -> bool:
+        return await spawner.poll() is None
+
+    await wait_until_ready(status_url(url, base_url), token, timeout, alive)
 
 
 async def _get(url: str, token: str | None = None) -> httpx.Response:
@@ -37,11 +43,11 @@ async def _get(url: str, token: str | None = None) -> httpx.Response:
 
 
 async def test_local_server_answers_with_token_only(local_settings, token) -> None:
-    spawner = LocalProcessSpawner(_request(token), settings=local_settings)
+    spawner = local_spawner(local_settings, _request(token))
     url = await spawner.start()
     try:
         assert url.startswith("http://127.0.0.1:")
-        await wait_for_http(status_url(url, "/user/alice/"), token, 60, poll=spawner.poll)
+        await _ready(spawner, url, "/user/alice/", token)
         ok = await _get(f"{url}/user/alice/api/status", token)
         anonymous = await _get(f"{url}/user/alice/api/status")
         wrong = await _get(f"{url}/user/alice/api/status", "not-the-token")
@@ -49,7 +55,7 @@ async def test_local_server_answers_with_token_only(local_settings, token) -> No
         assert anonymous.status_code == 403
         assert wrong.status_code == 403
         # The user's directory is where the server works.
-        assert (local_settings.local_root_dir / "alice").is_dir()
+        assert (local_settings.options.local_root_dir / "alice").is_dir()
         # The token is not visible to other local users through the process list.
         cmdline = " ".join(psutil.Process(spawner.pid).cmdline())
         assert token not in cmdline
@@ -63,7 +69,7 @@ async def test_local_server_answers_with_token_only(local_settings, token) -> No
 
 
 async def test_poll_reports_a_killed_server(local_settings, token) -> None:
-    spawner = LocalProcessSpawner(_request(token, "bob"), settings=local_settings)
+    spawner = local_spawner(local_settings, _request(token, "bob"))
     await spawner.start()
     try:
         assert await spawner.poll() is None
@@ -75,22 +81,22 @@ async def test_poll_reports_a_killed_server(local_settings, token) -> None:
 
 
 async def test_state_round_trip_finds_the_process_after_hub_restart(local_settings, token) -> None:
-    first = LocalProcessSpawner(_request(token, "carol", "proj"), settings=local_settings)
+    first = local_spawner(local_settings, _request(token, "carol", "proj"))
     url = await first.start()
     state = first.get_state()
     pid = first.pid
     # A "restarted hub": a new instance knows only the saved state.
-    second = LocalProcessSpawner(_request(token, "carol", "proj"), settings=local_settings)
+    second = local_spawner(local_settings, _request(token, "carol", "proj"))
     assert await second.poll() == 0  # knows nothing yet
     second.load_state(state)
     assert await second.poll() is None
     assert second.url == url
-    await wait_for_http(status_url(second.url, "/user/carol/proj/"), token, 60)
+    await wait_until_ready(status_url(second.url, "/user/carol/proj/"), token, 60)
     await second.stop()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     first._process.wait(timeout=5)  # reap: the first instance is the OS parent
     # The old instance's state now points at a dead process.
-    third = LocalProcessSpawner(_request(token, "carol", "proj"), settings=local_settings)
+    third = local_spawner(local_settings, _request(token, "carol", "proj"))
     third.load_state(state)
     assert await third.poll() == 1
 
@@ -99,7 +105,7 @@ async def test_recycled_pid_is_not_mistaken_for_the_server(local_settings, token
     """A state whose pid now belongs to another process (different start time) is 'gone'."""
     other = subprocess.Popen(["sleep", "30"])  # noqa: ASYNC220 - a bystander process, started once
     try:
-        spawner = LocalProcessSpawner(_request(token, "dave"), settings=local_settings)
+        spawner = local_spawner(local_settings, _request(token, "dave"))
         spawner.load_state({"pid": other.pid, "port": 1, "create_time": 1.0})
         assert await spawner.poll() == 1
         await spawner.stop()
@@ -110,7 +116,7 @@ async def test_recycled_pid_is_not_mistaken_for_the_server(local_settings, token
 
 
 async def test_progress_events_describe_the_start(local_settings, token) -> None:
-    spawner = LocalProcessSpawner(_request(token, "erin"), settings=local_settings)
+    spawner = local_spawner(local_settings, _request(token, "erin"))
     await spawner.start()
     try:
         events = [event async for event in spawner.progress()]
@@ -123,17 +129,17 @@ async def test_progress_events_describe_the_start(local_settings, token) -> None
 
 
 async def test_broken_command_gives_a_clear_error(local_settings, token) -> None:
-    settings = local_settings.model_copy(update={"local_command": ["/nonexistent/jupyter"]})
-    spawner = LocalProcessSpawner(_request(token, "frank"), settings=settings)
+    settings = changed(local_settings, local_command=["/nonexistent/jupyter"])
+    spawner = local_spawner(settings, _request(token, "frank"))
     with pytest.raises(SpawnerError, match="Could not run the Jupyter command"):
         await spawner.start()
 
 
 async def test_server_exiting_at_once_reports_its_log(local_settings, token) -> None:
-    settings = local_settings.model_copy(
-        update={"local_command": ["python3", "-c", "import sys; print('boom'); sys.exit(3)"]}
+    settings = changed(
+        local_settings, local_command=["python3", "-c", "import sys; print('boom'); sys.exit(3)"]
     )
-    spawner = LocalProcessSpawner(_request(token, "gina"), settings=settings)
+    spawner = local_spawner(settings, _request(token, "gina"))
     with pytest.raises(SpawnerError, match=r"(?s)status 3.*boom"):
         await spawner.start()
     assert await spawner.poll() == 0
@@ -141,29 +147,27 @@ async def test_server_exiting_at_once_reports_its_log(local_settings, token) -> 
 
 async def test_hub_secrets_do_not_reach_the_server(local_settings, token, monkeypatch) -> None:
     monkeypatch.setenv("BINDERY_HUB__COOKIE_SECRET", "hub-secret-value")
-    spawner = LocalProcessSpawner(_request(token, "hank"), settings=local_settings)
+    spawner = local_spawner(local_settings, _request(token, "hank"))
     env = spawner._environment()
     assert "BINDERY_HUB__COOKIE_SECRET" not in env
     assert env["JUPYTER_TOKEN"] == token
 
 
 def test_registry_finds_the_local_spawner_and_rejects_unknown_names() -> None:
-    assert load_spawner_class("local") is LocalProcessSpawner
-    with pytest.raises(SpawnerError, match="No spawner named 'kubernetes'"):
-        load_spawner_class("kubernetes")
+    assert SPAWNERS.load("local") is LocalProcessSpawner
+    with pytest.raises(PluginError, match="No spawner named 'kubernetes'"):
+        SPAWNERS.load("kubernetes")
 
 
 def test_user_names_cannot_escape_the_root(local_settings, token) -> None:
-    spawner = LocalProcessSpawner(_request(token, "../../etc"), settings=local_settings)
-    assert spawner.root_dir.parent == local_settings.local_root_dir
+    spawner = local_spawner(local_settings, _request(token, "../../etc"))
+    assert spawner.root_dir.parent == local_settings.options.local_root_dir
     assert ".." not in spawner.root_dir.name.split("/")
 
 
 async def test_a_server_that_never_listens_times_out_and_is_stopped(local_settings, token) -> None:
-    settings = local_settings.model_copy(
-        update={"local_command": ["sh", "-c", "sleep 60", "--"], "start_timeout": 1.0}
-    )
-    spawner = LocalProcessSpawner(_request(token, "ivan"), settings=settings)
+    settings = changed(local_settings, local_command=["sh", "-c", "sleep 60", "--"], start_timeout=1.0)
+    spawner = local_spawner(settings, _request(token, "ivan"))
     with pytest.raises(SpawnTimeout, match="did not start listening within 1 s"):
         await spawner.start()
     assert await spawner.poll() == 0
@@ -171,10 +175,10 @@ async def test_a_server_that_never_listens_times_out_and_is_stopped(local_settin
 
 async def test_a_cancelled_start_leaves_no_process_behind(local_settings, token) -> None:
     marker = f"bindery-test-cancel-{token[:8]}"
-    settings = local_settings.model_copy(
-        update={"local_command": ["python3", "-c", "import time; time.sleep(60)", marker]}
+    settings = changed(
+        local_settings, local_command=["python3", "-c", "import time; time.sleep(60)", marker]
     )
-    spawner = LocalProcessSpawner(_request(token, "judy"), settings=settings)
+    spawner = local_spawner(settings, _request(token, "judy"))
     with anyio.move_on_after(1.0):  # e.g. the hub's own timeout, or the user pressing stop
         await spawner.start()
 

@@ -4,7 +4,12 @@ One Spawner instance manages one server (a user's default server or one of
 their named servers). The hub persists ``get_state()`` in its database so that
 after a hub restart a new instance, given the saved state via ``load_state``,
 finds the same server again (``poll``) instead of starting a second one.
-Spawners are registered under the entry-point group ``bindery.spawners``.
+
+Spawners are plugins (:data:`SPAWNERS`, entry-point group ``bindery.spawners``).
+Each is constructed with three typed things and nothing else: the request, its own
+validated options (``options_model``: the keys beside ``kind`` in ``[hub.spawner]``)
+and a :class:`SpawnerContext` with what the deployment gives every spawner. A
+spawner never reads configuration files or the environment itself.
 
 The server must serve Jupyter under ``base_url`` and require ``api_token``
 (``Authorization: token <api_token>``): the proxy injects that header for
@@ -13,10 +18,17 @@ authenticated users, so the token never reaches a browser.
 
 from __future__ import annotations
 
+import fnmatch
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bindery.hub.spawners.errors import ImageNotAllowed, SpawnerError
+from bindery.plugins import PluginGroup, PluginOptions
+
+if TYPE_CHECKING:
+    from bindery.engine.base import Engine
 
 
 @dataclass
@@ -46,19 +58,83 @@ class ProgressEvent:
     message: str
 
 
+@dataclass(frozen=True)
+class ImagePolicy:
+    """Which images a request may name: the deployment's default and the allowed patterns.
+
+    Without it any image that happens to be on the machine could be run by anyone
+    able to start a server.
+    """
+
+    #: The configured default image (always allowed); ``None`` = the builder's default.
+    default: str | None = None
+    #: Shell-style patterns ("bindery-r/*").
+    allowed: tuple[str, ...] = ()
+
+    def allows(self, image: str) -> bool:
+        if self.default is not None and image == self.default:
+            return True
+        return any(fnmatch.fnmatchcase(image, pattern) for pattern in self.allowed)
+
+    def check(self, image: str) -> None:
+        """Raise :class:`ImageNotAllowed`, naming the allowed patterns, unless ``image`` may run."""
+        if not self.allows(image):
+            allowed = ", ".join(self.allowed) or "(none)"
+            raise ImageNotAllowed(
+                f"The image {image!r} is not allowed on this hub. Allowed images: "
+                f"{allowed}. Launch a repository through Bindery to get an allowed image."
+            )
+
+
+@dataclass(frozen=True)
+class SpawnerContext:
+    """What the deployment gives every spawner, whatever its kind.
+
+    Made by the composition root (:func:`bindery.composition.make_spawner_factory`);
+    a spawner uses what it needs and ignores the rest (the local spawner needs no engine).
+    """
+
+    #: Label value marking this hub's servers, so several hubs can share one engine.
+    hub_id: str
+    #: Seconds for the server to be running once its image is there.
+    start_timeout: float
+    images: ImagePolicy = field(default_factory=ImagePolicy)
+    #: The container engine (container spawners); ``None`` where the deployment has none.
+    engine: Engine | None = None
+    #: Makes (on first use) and names the default environment's image, for requests
+    #: naming no image when no default image is configured.
+    default_image: Callable[[], str] | None = None
+
+    def require_engine(self, spawner: str) -> Engine:
+        """The engine, or an error saying the deployment did not provide one."""
+        if self.engine is None:
+            raise SpawnerError(
+                f"The {spawner} spawner needs a container engine, but this hub was started "
+                "without one. Start it with `bindery hub` or `bindery serve`."
+            )
+        return self.engine
+
+
 class Spawner(ABC):
     """Start, stop and watch one Jupyter server."""
 
     #: Registered name, e.g. ``"docker"``.
     name: ClassVar[str]
+    #: The spawner's own keys in ``[hub.spawner]``, beside ``kind``.
+    options_model: ClassVar[type[PluginOptions]] = PluginOptions
     #: True when ``start`` enforces the start timeout itself. The Docker spawner does,
     #: because it may first build the default image (minutes), which is not "starting";
     #: for other spawners the hub bounds the whole ``start`` call.
     enforces_start_timeout: ClassVar[bool] = False
 
-    def __init__(self, request: SpawnRequest, **options: Any) -> None:
+    def __init__(self, request: SpawnRequest, options: PluginOptions, context: SpawnerContext) -> None:
+        if not isinstance(options, self.options_model):
+            raise TypeError(
+                f"{type(self).__name__} needs {self.options_model.__name__}, not {type(options).__name__}"
+            )
         self.request = request
         self.options = options
+        self.context = context
 
     @abstractmethod
     async def start(self) -> str:
@@ -92,3 +168,8 @@ class Spawner(ABC):
         """Progress events while ``start`` runs; default: none."""
         return
         yield  # pragma: no cover  (makes this an async generator)
+
+
+#: Every installed Spawner (entry-point group ``bindery.spawners``); ``[hub.spawner] kind``
+#: names one. (mypy refuses an abstract class as ``type[T]``; the registry only checks subclasses.)
+SPAWNERS: PluginGroup[Spawner] = PluginGroup("bindery.spawners", Spawner, "spawner")

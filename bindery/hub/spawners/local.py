@@ -26,16 +26,33 @@ from typing import Any, ClassVar
 
 import anyio
 import psutil
+from pydantic import Field
 
-from bindery.hub.spawners.base import ProgressEvent, Spawner, SpawnRequest
+from bindery.hub.spawners.base import ProgressEvent, Spawner, SpawnerContext, SpawnRequest
 from bindery.hub.spawners.errors import SpawnerError, SpawnTimeout
 from bindery.hub.spawners.naming import escape, server_slug
-from bindery.hub.spawners.options import spawner_settings
 from bindery.hub.spawners.progress import ProgressLog
+from bindery.plugins import PluginOptions
 
 #: Environment variables never passed on to users' servers (the hub's secrets).
 _SECRET_ENV = re.compile(r"^BINDERY_|SECRET|PASSWORD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
 _PORT_ATTEMPTS = 3
+
+
+def _default_local_root() -> Path:
+    return Path(os.environ.get("TMPDIR", "/tmp")) / "bindery" / "users"
+
+
+class LocalSpawnerOptions(PluginOptions):
+    """The local spawner's own keys in ``[hub.spawner]``."""
+
+    #: Command that starts a Jupyter server (``None`` = this venv's jupyter-lab,
+    #: else jupyter-server). Bindery adds ip, port, base_url and root dir flags.
+    local_command: tuple[str, ...] | None = None
+    #: Each user's server runs in ``<local_root_dir>/<user>/``.
+    local_root_dir: Path = Field(default_factory=_default_local_root)
+    #: Seconds between SIGTERM and SIGKILL when stopping a server.
+    stop_grace: float = 5.0
 
 
 def default_local_command() -> list[str]:
@@ -66,12 +83,14 @@ class LocalProcessSpawner(Spawner):
     """Runs ``jupyter lab``/``jupyter server`` as a subprocess on loopback."""
 
     name: ClassVar[str] = "local"
+    options_model: ClassVar[type[PluginOptions]] = LocalSpawnerOptions
 
-    def __init__(self, request: SpawnRequest, **options: Any) -> None:
-        super().__init__(request, **options)
+    options: LocalSpawnerOptions
+
+    def __init__(self, request: SpawnRequest, options: PluginOptions, context: SpawnerContext) -> None:
+        super().__init__(request, options, context)
         if not request.user:
             raise SpawnerError("A server needs a user name.")
-        self.settings = spawner_settings(options)
         self.pid: int | None = None
         self.port: int | None = None
         self.create_time: float | None = None
@@ -83,12 +102,12 @@ class LocalProcessSpawner(Spawner):
     @property
     def root_dir(self) -> Path:
         """The user's working directory (shared by their named servers)."""
-        return Path(self.settings.local_root_dir) / escape(self.request.user)
+        return self.options.local_root_dir / escape(self.request.user)
 
     @property
     def log_path(self) -> Path:
         """Server output, kept outside the user's directory so it does not clutter it."""
-        return Path(self.settings.local_root_dir) / ".logs" / f"{server_slug(self.request.user, self.request.server_name)}.log"
+        return self.options.local_root_dir / ".logs" / f"{server_slug(self.request.user, self.request.server_name)}.log"
 
     async def log_tail(self, lines: int = 20) -> str:
         return self._read_log_tail(lines)
@@ -103,7 +122,7 @@ class LocalProcessSpawner(Spawner):
 
     def _command(self, port: int) -> list[str]:
         base_url = self.request.base_url
-        command = list(self.settings.local_command or default_local_command())
+        command = list(self.options.local_command or default_local_command())
         command += [
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}",
@@ -142,7 +161,7 @@ class LocalProcessSpawner(Spawner):
         self._progress.emit(10, "Preparing your directory")
         self.root_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.settings.start_timeout
+        deadline = time.monotonic() + self.context.start_timeout
         for attempt in range(1, _PORT_ATTEMPTS + 1):
             port = free_port()
             self._progress.emit(30, "Starting the Jupyter server process")
@@ -155,7 +174,7 @@ class LocalProcessSpawner(Spawner):
                 if time.monotonic() > deadline:
                     raise SpawnTimeout(
                         f"The server process did not start listening within "
-                        f"{self.settings.start_timeout:g} s. Last log lines:\n{self._read_log_tail()}"
+                        f"{self.context.start_timeout:g} s. Last log lines:\n{self._read_log_tail()}"
                     )
                 await anyio.sleep(0.1)
             else:
@@ -223,7 +242,7 @@ class LocalProcessSpawner(Spawner):
             return
         if await self.poll() is None and self._same_process() is not None:
             self._signal_group(signal.SIGTERM)
-            deadline = time.monotonic() + self.settings.stop_grace
+            deadline = time.monotonic() + self.options.stop_grace
             while await self.poll() is None and time.monotonic() < deadline:
                 await anyio.sleep(0.05)
             if await self.poll() is None:

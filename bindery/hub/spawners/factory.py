@@ -1,0 +1,48 @@
+"""Making the configured spawner for each server the hub starts or finds again.
+
+The hub asks for a spawner per request (start, stop, reconcile after a restart);
+the factory gives each one the current options of ``[hub.spawner]`` and the
+deployment's :class:`~bindery.hub.spawners.base.SpawnerContext`. The composition
+root (:func:`bindery.composition.make_spawner_factory`) supplies the engine and
+the default-image build; :func:`load_spawner_factory` serves a hub made without
+them (tests, spawners that need neither, such as ``local``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bindery.hub.spawners.base import SPAWNERS, Spawner, SpawnRequest
+from bindery.hub.spawners.settings import SpawnerSettings
+
+if TYPE_CHECKING:
+    from bindery.engine.base import Engine
+    from bindery.hub.settings import HubSettings
+
+SpawnerFactory = Callable[[SpawnRequest], Spawner]
+
+
+def spawner_factory(
+    settings: SpawnerSettings,
+    hub_id: str,
+    engine: Engine | None = None,
+    default_image: Callable[[], str] | None = None,
+) -> SpawnerFactory:
+    """Spawners of the kind ``settings.kind`` names (a clear error if none is installed).
+
+    Options and timeouts are read from ``settings`` for every new spawner, so a
+    change made before a start applies to that start.
+    """
+    cls = SPAWNERS.load(settings.kind)
+
+    def make(request: SpawnRequest) -> Spawner:
+        context = settings.context(hub_id, engine=engine, default_image=default_image)
+        return cls(request, settings.options, context)
+
+    return make
+
+
+def load_spawner_factory(settings: HubSettings) -> SpawnerFactory:
+    """The configured spawner with no engine and no default-image build."""
+    return spawner_factory(settings.spawner, settings.hub_id)
