@@ -17,22 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from bindery.hub.api.errors import http_exception_handler
+from bindery.hub.api.errors import json_error
+from bindery.hub.context import HubContext
 from bindery.hub.db.engine import open_database
 from bindery.hub.db.models import User, utcnow
 from bindery.hub.metrics import HubMetrics
 from bindery.hub.proxy.base import PROXIES, Proxy, ProxyError, ProxyOptions
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
-from bindery.hub.servers import ServerManager, SpawnerFactory
+from bindery.hub.servers import ServerManager
 from bindery.hub.settings import HubSettings
-from bindery.hub.spawners.factory import load_spawner_factory
+from bindery.hub.spawners.factory import SpawnerFactory, load_spawner_factory
 from bindery.hub.tokens import ensure_service_token
 
 log = logging.getLogger("bindery.hub")
@@ -76,8 +80,8 @@ class Hub:
         self._spawner_factory = spawner_factory
         self._proxy_arg = proxy
         self._authenticator = authenticator
-        self.db: sessionmaker[Session] = None  # type: ignore[assignment]
-        self.manager: ServerManager = None  # type: ignore[assignment]
+        self._db: sessionmaker[Session] | None = None
+        self._manager: ServerManager | None = None
         self.proxy: Proxy | None = None
         self.authenticator: Any = None
         self._cookie_secret = load_cookie_secret(settings)
@@ -85,14 +89,28 @@ class Hub:
         self.secure_cookies = settings.effective_public_url.startswith("https://")
         self.login_limiter = settings.auth.rate_limiter()
         self._tasks: list[asyncio.Task[None]] = []
-        self.engine: Any = None
+        self.engine: Engine | None = None
+
+    @property
+    def db(self) -> sessionmaker[Session]:
+        """Sessions of the hub database (open from ``build_app`` on)."""
+        if self._db is None:
+            raise RuntimeError("The hub database is not open yet: call Hub.open_db() (build_app does).")
+        return self._db
+
+    @property
+    def manager(self) -> ServerManager:
+        """The domain service of users' servers (there from the app's start-up on)."""
+        if self._manager is None:
+            raise RuntimeError("The hub has not started yet: its server manager exists from Hub.start() on.")
+        return self._manager
 
     # -- lifecycle -----------------------------------------------------------
 
     def open_db(self) -> None:
         """Open and migrate the database, then make the authenticator (it may need the DB)."""
-        if self.db is None:
-            self.engine, self.db = open_database(self.settings.db_url)
+        if self._db is None:
+            self.engine, self._db = open_database(self.settings.db_url)
         if self.authenticator is None:
             # The cookie secret lets OAuth login state survive restarts and several workers.
             self.authenticator = self._authenticator or self.settings.auth.make_authenticator(
@@ -110,7 +128,7 @@ class Hub:
         elif isinstance(self._proxy_arg, Proxy):
             self.proxy = self._proxy_arg
         factory = self._spawner_factory or load_spawner_factory(self.settings)
-        self.manager = ServerManager(self.settings, self.db, self.proxy, factory, self.metrics)
+        self._manager = ServerManager(self.settings, self.db, self.proxy, factory, self.metrics)
         if self.proxy is not None:
             try:
                 await self.proxy.add_route("/hub/", self.settings.hub_url, {"hub": True})
@@ -131,8 +149,8 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        if self.manager is not None:
-            await self.manager.shutdown()
+        if self._manager is not None:
+            await self._manager.shutdown()
         if self.proxy is not None and self._proxy_arg is True:
             await self.proxy.aclose()
         if self.engine is not None:
@@ -167,7 +185,7 @@ class Hub:
 def build_app(hub: Hub) -> Starlette:
     """The hub's ASGI app (API, pages, static files, metrics)."""
     from bindery.hub.api.routes import api_routes
-    from bindery.hub.pages import authenticator_routes, page_routes
+    from bindery.hub.pages import authenticator_routes, http_exception_handler, page_routes
 
     hub.open_db()
 
@@ -181,7 +199,7 @@ def build_app(hub: Hub) -> Starlette:
 
     routes = [
         *api_routes(),
-        *page_routes(hub),
+        *page_routes(),
         Mount("/hub/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
         *authenticator_routes(hub.authenticator),
     ]
@@ -192,13 +210,12 @@ def build_app(hub: Hub) -> Starlette:
         middleware=[Middleware(SecurityHeadersMiddleware, frame_ancestors=hub.settings.frame_ancestors,
                                secure=hub.secure_cookies, metrics=hub.metrics, access_log=access_log)],
     )
-    app.state.hub = hub
+    context: HubContext = hub  # handlers see the hub through this Protocol (bindery.hub.context)
+    app.state.hub = context
     return app
 
 
-async def _unexpected(request: Any, exc: Exception) -> Any:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     """Last resort: log the traceback for us, show the person a sentence, not a traceback."""
-    from bindery.hub.api.errors import json_error
-
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return json_error(500, "The hub hit an unexpected error; it has been logged.")

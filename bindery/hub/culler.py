@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import Any
 
 from sqlalchemy import select
 
-from bindery.hub.api.models import is_active
+from bindery.hub.context import HubContext
 from bindery.hub.db.models import Server, User, utcnow
 from bindery.hub.proxy.base import ProxyError
+from bindery.hub.server_state import ServerStatus, status_is
+from bindery.hub.servers import NoSuchServer, NoSuchUser
 
 log = logging.getLogger("bindery.hub.culler")
 
 
-async def poll_activity(hub: Any) -> int:
+async def poll_activity(hub: HubContext) -> int:
     """Copy route ``last_activity`` from the proxy into servers and users; returns rows updated.
 
     Also re-adds routes the proxy lost, since this already holds its full route table.
@@ -42,7 +43,7 @@ async def poll_activity(hub: Any) -> int:
     updated = 0
     now = utcnow()
     with hub.db() as s:
-        for server in s.scalars(select(Server).where(Server.started.is_not(None))):
+        for server in s.scalars(select(Server).where(status_is(ServerStatus.RUNNING))):
             when = latest.get((server.user.name, server.name))
             if when is None:
                 continue
@@ -56,7 +57,7 @@ async def poll_activity(hub: Any) -> int:
     return updated
 
 
-async def activity_loop(hub: Any) -> None:
+async def activity_loop(hub: HubContext) -> None:
     while True:
         await asyncio.sleep(hub.settings.activity_poll_interval)
         try:
@@ -68,13 +69,13 @@ async def activity_loop(hub: Any) -> None:
             log.exception("activity poll failed")
 
 
-async def cull_once(hub: Any) -> list[str]:
+async def cull_once(hub: HubContext) -> list[str]:
     """One culling round; returns ``user/server`` names stopped (and deletes idle temporary users)."""
     settings = hub.settings.cull
     now = utcnow()
     victims: list[tuple[str, str, str]] = []
     with hub.db() as s:
-        for server in s.scalars(select(Server).where(Server.started.is_not(None), Server.pending.is_(None))):
+        for server in s.scalars(select(Server).where(status_is(ServerStatus.RUNNING))):
             last = server.last_activity or server.started
             if settings.timeout and last is not None and (now - last).total_seconds() > settings.timeout:
                 victims.append((server.user.name, server.name, "idle"))
@@ -83,13 +84,16 @@ async def cull_once(hub: Any) -> list[str]:
     stopped = []
     for user, name, reason in victims:
         log.info("culling %s/%s (%s)", user, name, reason)
-        await (await hub.manager.stop(user, name))
+        try:
+            await hub.manager.stop(user, name)
+        except (NoSuchUser, NoSuchServer):
+            continue  # deleted meanwhile: nothing left to cull
         hub.metrics.culled_servers.labels(reason).inc()
         stopped.append(f"{user}/{name}")
     if settings.temporary_users:
         with hub.db() as s:
             for user in s.scalars(select(User).where(User.kind == "temporary")):
-                if not any(is_active(srv) for srv in user.servers) and (
+                if not any(ServerStatus.of(srv).active for srv in user.servers) and (
                     (user.last_activity or user.created) < now - dt.timedelta(seconds=settings.timeout or 0)
                     or any(f"{user.name}/" in v for v in stopped)):
                     s.delete(user)
@@ -97,7 +101,7 @@ async def cull_once(hub: Any) -> list[str]:
     return stopped
 
 
-async def cull_loop(hub: Any) -> None:
+async def cull_loop(hub: HubContext) -> None:
     while True:
         await asyncio.sleep(hub.settings.cull.every)
         try:

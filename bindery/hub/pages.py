@@ -7,24 +7,28 @@ bar of spawn-pending (an EventSource on the progress API).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
 from bindery.hub.api.access import principal_from_cookie
-from bindery.hub.api.models import is_active, progress_url, server_base_url, user_model
+from bindery.hub.api.errors import json_error
+from bindery.hub.api.models import progress_url, user_model
 from bindery.hub.auth.base import Authenticator, AuthResult, CompletedLogin
 from bindery.hub.auth.routes import login_routes
+from bindery.hub.context import hub_of
 from bindery.hub.db.models import User
 from bindery.hub.names import InvalidName, check_name
 from bindery.hub.redirects import safe_next
 from bindery.hub.security import clear_session_cookie, set_session_cookie, xsrf_ok, xsrf_token
+from bindery.hub.server_state import ServerStatus, server_base_url
+from bindery.hub.servers import AlreadyRunning, NoSuchServer, NoSuchUser, StartRefused
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import Principal
 
@@ -47,8 +51,12 @@ def error_page(request: Request, status: int, message: str, headers: dict[str, s
     return render(request, "error.html", status=status, headers=headers, status_code=status, message=message)
 
 
-def _hub(request: Request) -> Any:
-    return request.app.state.hub
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    """An error for a person: JSON for the API and programs, the error page for browsers."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/hub/api") or "text/html" not in request.headers.get("accept", ""):
+        return json_error(exc.status_code, str(exc.detail), exc.headers)
+    return error_page(request, exc.status_code, str(exc.detail), exc.headers)
 
 
 def _login_redirect(request: Request) -> Response:
@@ -86,7 +94,7 @@ async def finish_login(request: Request, result: AuthResult, next_url: str | Non
     The one place a login ends, whichever way it came: the login form, a visit
     (temporary users) or an external provider's callback (:func:`authenticator_routes`).
     """
-    hub = _hub(request)
+    hub = hub_of(request)
     auth = hub.authenticator
     try:
         check_name(result.name)
@@ -104,7 +112,7 @@ async def finish_login(request: Request, result: AuthResult, next_url: str | Non
 
 
 async def login(request: Request) -> Response:
-    hub = _hub(request)
+    hub = hub_of(request)
     auth = hub.authenticator
     next_url = request.query_params.get("next", "")
     if request.method == "GET":
@@ -135,7 +143,7 @@ async def login(request: Request) -> Response:
 
 async def _login_on_visit(request: Request, next_url: str) -> Response:
     """Opening the page is the login (temporary users): a fresh name, retried if it is taken."""
-    hub = _hub(request)
+    hub = hub_of(request)
     auth = hub.authenticator
     for _ in range(5):
         result = await auth.authenticate(request, {})
@@ -150,7 +158,7 @@ async def _login_on_visit(request: Request, next_url: str) -> Response:
 
 async def logout(request: Request) -> Response:
     response = RedirectResponse("/hub/login", status_code=302)
-    clear_session_cookie(response, _hub(request).secure_cookies)
+    clear_session_cookie(response, hub_of(request).secure_cookies)
     return response
 
 
@@ -161,14 +169,15 @@ async def home(request: Request) -> Response:
     principal = _user_or_redirect(request)
     if isinstance(principal, Response):
         return principal
-    hub = _hub(request)
+    hub = hub_of(request)
     with hub.db() as s:
         user = s.scalars(select(User).where(User.name == principal.user_name)).one()
         model = user_model(user)
         named = sorted((srv for srv in user.servers if srv.name), key=lambda srv: srv.name)
-        named_models = [{"name": srv.name, "active": is_active(srv), "ready": srv.started is not None
-                         and srv.pending is None, "pending": srv.pending,
-                         "url": server_base_url(user.name, srv.name)} for srv in named]
+        statuses = [(srv.name, ServerStatus.of(srv)) for srv in named]
+    named_models = [{"name": name, "active": status.active, "ready": status is ServerStatus.RUNNING,
+                     "pending": status.pending, "url": server_base_url(user.name, name)}
+                    for name, status in statuses]
     default = model["servers"].get("")
     return render(request, "home.html", principal=principal, model=model, default=default,
                   named=named_models, allow_named=hub.settings.allow_named_servers,
@@ -182,7 +191,7 @@ async def spawn(request: Request) -> Response:
     form = await _checked_form(request)
     if isinstance(form, Response):
         return form
-    hub = _hub(request)
+    hub = hub_of(request)
     target = form.get("user") or principal.user_name
     server_name = form.get("server_name", "").strip()
     try:
@@ -193,18 +202,14 @@ async def spawn(request: Request) -> Response:
         return error_page(request, 400, str(err))
     if target != principal.user_name and not principal.is_admin:
         return error_page(request, 403, "You may only start your own servers.")
-    if server_name and not hub.settings.allow_named_servers:
-        return error_page(request, 400, "Named servers are not enabled on this hub.")
-    with hub.db() as s:
-        user = s.scalars(select(User).where(User.name == target)).first()
-        if user is None:
-            return error_page(request, 404, f"No such user: {target!r}.")
-        server = next((srv for srv in user.servers if srv.name == server_name), None)
-        running = server is not None and server.started is not None and server.pending is None
-    if running:
-        return RedirectResponse(server_base_url(target, server_name), status_code=302)
     try:
         await hub.manager.start(target, server_name, {})
+    except AlreadyRunning:
+        return RedirectResponse(server_base_url(target, server_name), status_code=302)
+    except StartRefused as err:
+        return error_page(request, 400, str(err))
+    except NoSuchUser as err:
+        return error_page(request, 404, str(err))
     except TooManyServers as err:
         return error_page(request, 429, str(err), {"Retry-After": str(err.retry_after)})
     tail = f"/{quote(server_name)}" if server_name else ""
@@ -218,7 +223,7 @@ async def stop(request: Request) -> Response:
     form = await _checked_form(request)
     if isinstance(form, Response):
         return form
-    hub = _hub(request)
+    hub = hub_of(request)
     target = form.get("user") or principal.user_name
     server_name = form.get("server_name", "")
     if target != principal.user_name and not principal.is_admin:
@@ -229,18 +234,11 @@ async def stop(request: Request) -> Response:
             check_name(server_name, "server name")
     except InvalidName as err:
         return error_page(request, 400, str(err))
-    task = await hub.manager.stop(target, server_name)
     try:
-        await asyncio.wait_for(asyncio.shield(task), hub.settings.slow_stop_timeout)
-    except TimeoutError:
-        pass
-    if form.get("remove") and server_name:
-        with hub.db() as s:
-            user = s.scalars(select(User).where(User.name == target)).first()
-            for srv in list(user.servers if user else []):
-                if srv.name == server_name and not is_active(srv):
-                    s.delete(srv)
-            s.commit()
+        await hub.manager.stop(target, server_name, remove=bool(form.get("remove")),
+                               wait=hub.settings.slow_stop_timeout)
+    except (NoSuchUser, NoSuchServer):
+        pass  # nothing of that name runs: the page shows what there is
     return RedirectResponse(safe_next(form.get("next")), status_code=302)
 
 
@@ -252,20 +250,13 @@ async def spawn_pending(request: Request) -> Response:
     server_name = request.path_params.get("server", "")
     if target != principal.user_name and not principal.is_admin:
         return error_page(request, 403, "You may only watch your own servers start.")
-    hub = _hub(request)
-    with hub.db() as s:
-        user = s.scalars(select(User).where(User.name == target)).first()
-        server = next((srv for srv in (user.servers if user else []) if srv.name == server_name), None)
-        ready = server is not None and server.started is not None and server.pending is None
-    if ready:
+    state = hub_of(request).manager.state(target, server_name)
+    if state.status is ServerStatus.RUNNING:
         return RedirectResponse(server_base_url(target, server_name), status_code=302)
-    if server is None or server.pending != "spawn":
-        failure = hub.manager.failures.get((target, server_name))
-        if failure is None:
-            return RedirectResponse("/hub/home", status_code=302)
+    if state.status is not ServerStatus.STARTING and state.failure is None:
+        return RedirectResponse("/hub/home", status_code=302)
     return render(request, "spawn_pending.html", principal=principal, target=target, server_name=server_name,
-                  progress_url=progress_url(target, server_name),
-                  failure=hub.manager.failures.get((target, server_name)))
+                  progress_url=progress_url(target, server_name), failure=state.failure)
 
 
 # -- admin ------------------------------------------------------------------------------
@@ -284,7 +275,7 @@ async def admin(request: Request) -> Response:
     principal = _admin_or_error(request)
     if isinstance(principal, Response):
         return principal
-    with _hub(request).db() as s:
+    with hub_of(request).db() as s:
         users = [user_model(u) for u in s.scalars(select(User).order_by(User.name).limit(1000))]
     return render(request, "admin.html", principal=principal, users=users)
 
@@ -296,20 +287,10 @@ async def admin_delete_user(request: Request) -> Response:
     form = await _checked_form(request)
     if isinstance(form, Response):
         return form
-    hub = _hub(request)
-    name = form.get("user", "")
-    with hub.db() as s:
-        user = s.scalars(select(User).where(User.name == name)).first()
-        if user is None:
-            return error_page(request, 404, f"No such user: {name!r}.")
-        active = [srv.name for srv in user.servers if is_active(srv)]
-    for server_name in active:
-        await (await hub.manager.stop(name, server_name))
-    with hub.db() as s:
-        user = s.scalars(select(User).where(User.name == name)).first()
-        if user is not None:
-            s.delete(user)
-            s.commit()
+    try:
+        await hub_of(request).manager.delete_user(form.get("user", ""))
+    except NoSuchUser as err:
+        return error_page(request, 404, str(err))
     return RedirectResponse("/hub/admin", status_code=302)
 
 
@@ -324,7 +305,7 @@ async def admin_add_user(request: Request) -> Response:
         name = check_name(form.get("user", "").strip().lower())
     except InvalidName as err:
         return error_page(request, 400, str(err))
-    _hub(request).get_or_create_user(name, admin=bool(form.get("admin")))
+    hub_of(request).get_or_create_user(name, admin=bool(form.get("admin")))
     return RedirectResponse("/hub/admin", status_code=302)
 
 
@@ -340,8 +321,6 @@ async def user_fallback(request: Request) -> Response:
     name = request.path_params["name"]
     if "text/html" not in request.headers.get("accept", ""):
         # Programs (API clients, kernels' websockets) get a plain answer, not a login page.
-        from bindery.hub.api.errors import json_error
-
         return json_error(503, f"No server of {name!r} is running at this address; "
                                "start it from the hub (POST /hub/api/users/<name>/server).")
     principal = principal_from_cookie(request)
@@ -351,7 +330,7 @@ async def user_fallback(request: Request) -> Response:
                   principal=principal, target=name)
 
 
-def page_routes(hub: Any) -> list[BaseRoute]:
+def page_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/", hub_root, methods=["GET"]),
         Route("/hub", hub_root, methods=["GET"]),
@@ -376,7 +355,7 @@ def page_routes(hub: Any) -> list[BaseRoute]:
 async def metrics(request: Request) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    hub = _hub(request)
+    hub = hub_of(request)
     hub.manager.refresh_gauges()
     return Response(generate_latest(hub.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -394,4 +373,7 @@ def authenticator_routes(auth: Authenticator) -> list[Route]:
     return login_routes(auth, finish)
 
 
-__all__ = ["authenticator_routes", "error_page", "finish_login", "page_routes", "render"]
+__all__ = [
+    "authenticator_routes", "error_page", "finish_login", "http_exception_handler", "page_routes",
+    "render",
+]

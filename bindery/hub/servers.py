@@ -1,19 +1,22 @@
-"""Starting and stopping users' servers: spawner + readiness + proxy route + DB, in one place.
+"""The domain service of users' servers: start/stop policy, server state, progress.
 
 Everything that changes whether a server runs goes through ``ServerManager`` so the
-DB row, the spawner, the proxy route and the metrics never disagree. The spawner's
-``get_state()`` is saved in the DB, so a restarted hub finds running servers again
-(``reconcile``) instead of forgetting or duplicating them.
+DB row, the spawner, the proxy route and the metrics never disagree, and everything
+that asks about a server (API, pages, culler) asks it rather than reading rows or
+in-memory bookkeeping itself. The spawner's ``get_state()`` is saved in the DB, so a
+restarted hub finds running servers again (``reconcile``) instead of forgetting or
+duplicating them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import fnmatch
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,43 +24,78 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bindery.errors import BinderyError
-from bindery.hub.api.models import server_base_url
+from bindery.eventlog import EventLog
 from bindery.hub.db.models import Server, User, utcnow
 from bindery.hub.metrics import HubMetrics
 from bindery.hub.proxy.base import Proxy, ProxyError
-from bindery.hub.readiness import wait_until_answers
+from bindery.hub.routing import RoutedServer, ServerRoutes
+from bindery.hub.server_state import ServerState, ServerStatus, active, server_base_url, status_is
 from bindery.hub.settings import HubSettings
+from bindery.hub.spawn_events import SpawnEvent
 from bindery.hub.spawners.base import ProgressEvent, Spawner, SpawnRequest
 from bindery.hub.spawners.errors import TooManyServers
+from bindery.hub.spawners.factory import SpawnerFactory
+from bindery.readiness import NotReady, status_url, wait_until_ready
 
 log = logging.getLogger("bindery.hub.servers")
 
-SpawnerFactory = Callable[[SpawnRequest], Spawner]
 Key = tuple[str, str]
+#: What a client asked for when starting a server (a JSON object, stored as ``user_options``).
+UserOptions = dict[str, Any]
 
 
 class SpawnFailed(BinderyError):
     """The server could not be started; the message is shown on the progress page."""
 
 
+class NoSuchUser(BinderyError):
+    """The user named in a request does not exist."""
+
+
+class NoSuchServer(BinderyError):
+    """The user has no named server of that name."""
+
+
+class StartRefused(BinderyError):
+    """A start that the hub's policy or the server's state does not allow; the message says why."""
+
+
+class AlreadyRunning(StartRefused):
+    """The server runs already (pages simply send the person there)."""
+
+
+class NothingToFollow(BinderyError):
+    """A progress request for a server that is neither running, starting nor failed to start."""
+
+
 @dataclass
-class Transition:
-    """A spawn in flight: its task, its progress events and how it ended."""
+class Spawn:
+    """One start of a server: its task and its replayable progress."""
 
-    task: asyncio.Task[None]
-    events: list[dict[str, Any]]
-    changed: asyncio.Event
-    started_at: float
-    done: bool = False
+    #: Ends with why the start failed, or ``None`` once the server is ready.
+    task: asyncio.Task[str | None]
+    #: Every progress event of this start, closed when the start ends.
+    events: EventLog[SpawnEvent]
 
-    def emit(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
-        changed, self.changed = self.changed, asyncio.Event()
-        changed.set()
+    @property
+    def done(self) -> bool:
+        return self.task.done()
+
+    @property
+    def failure(self) -> str | None:
+        """Why this start failed (``None`` while it runs, once it succeeded, or if it was cancelled)."""
+        if not self.task.done() or self.task.cancelled():
+            return None
+        return self.task.result()
+
+    async def finished(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the start to end; True if it did."""
+        done, _ = await asyncio.wait({self.task}, timeout=timeout)
+        return bool(done)
 
 
 class ServerManager:
-    """Owns spawner instances and in-flight transitions of every server of this hub."""
+    """Owns the policy, spawner instances and transitions of every server of this hub."""
 
     def __init__(
         self,
@@ -69,19 +107,66 @@ class ServerManager:
     ) -> None:
         self.settings = settings
         self.db = db
-        self.proxy = proxy
+        self.routes = ServerRoutes(proxy, settings.hub_url, settings.proxy_timeout, metrics)
         self.spawner_factory = spawner_factory
         self.metrics = metrics
-        self.spawners: dict[Key, Spawner] = {}
-        self.spawns: dict[Key, Transition] = {}
-        self.stops: dict[Key, asyncio.Task[None]] = {}
-        #: Last failure per server, so a late progress stream can still say why.
-        self.failures: dict[Key, str] = {}
+        self._spawners: dict[Key, Spawner] = {}
+        self._spawns: dict[Key, Spawn] = {}
+        self._stops: dict[Key, asyncio.Task[None]] = {}
+        #: Named servers whose row goes once their stop ends.
+        self._remove_after_stop: set[Key] = set()
+        #: Last failure per server, so a late progress stream or page can still say why.
+        self._failures: dict[Key, str] = {}
 
-    # -- helpers -------------------------------------------------------------
+    # -- what a server is doing ----------------------------------------------
 
-    def _request(self, user: str, name: str, token: str, options: dict[str, Any]) -> SpawnRequest:
-        image = options.get("image") if isinstance(options.get("image"), str) else None
+    def state(self, user_name: str, server_name: str) -> ServerState:
+        """The server's status, with the reason its last start failed if it did."""
+        with self.db() as s:
+            status = ServerStatus.of(self._server_row(s, (user_name, server_name)))
+        return ServerState(status, self._failures.get((user_name, server_name)))
+
+    def progress(self, user_name: str, server_name: str) -> AsyncIterator[SpawnEvent]:
+        """Progress of the server's current or last start, ending with a ready or failed event.
+
+        A server that runs without a start in memory (e.g. after a hub restart) reports
+        ready at once. Raises ``NothingToFollow`` when there is nothing to report.
+        """
+        key = (user_name, server_name)
+        state = self.state(user_name, server_name)
+        spawn = self._spawns.get(key)
+        if state.status is ServerStatus.RUNNING and (spawn is None or spawn.done):
+            return _one(SpawnEvent.ready_at(server_base_url(user_name, server_name), link=False))
+        if spawn is not None:
+            return spawn.events.follow()
+        if state.failure is not None:
+            return _one(SpawnEvent.failed_because(state.failure))
+        raise NothingToFollow(f"The server of {user_name!r}{'/' + server_name if server_name else ''} "
+                              "is not running and not starting.")
+
+    def count_running(self) -> int:
+        """Servers holding resources: running ones and those still stopping."""
+        with self.db() as s:
+            return self._count_running(s)
+
+    @staticmethod
+    def _count_running(s: Session) -> int:
+        running = status_is(ServerStatus.RUNNING, ServerStatus.STOPPING)
+        return s.scalar(select(func.count()).select_from(Server).where(running)) or 0
+
+    def refresh_gauges(self) -> None:
+        with self.db() as s:
+            running = self._count_running(s)
+            day_ago = utcnow() - dt.timedelta(days=1)
+            recent = s.scalar(select(func.count()).select_from(User).where(User.last_activity >= day_ago))
+            total = s.scalar(select(func.count()).select_from(User))
+        self.metrics.running_servers.set(running)
+        self.metrics.active_users.set(recent or 0)
+        self.metrics.total_users.set(total or 0)
+
+    # -- start ----------------------------------------------------------------
+
+    def _request(self, user: str, name: str, token: str, options: UserOptions) -> SpawnRequest:
         env = {
             "BINDERY_USER": user,
             "BINDERY_SERVER_NAME": name,
@@ -92,113 +177,116 @@ class ServerManager:
         default_url = options.get("default_url") if isinstance(options.get("default_url"), str) else None
         return SpawnRequest(
             user=user, server_name=name, base_url=server_base_url(user, name), api_token=token,
-            image=image or self.settings.spawner.image, env=env, default_url=default_url,
+            image=_requested_image(options) or self.settings.spawner.image, env=env, default_url=default_url,
         )
 
-    async def _proxy_call(self, operation: str, coro: Any) -> None:
-        try:
-            await asyncio.wait_for(coro, self.settings.proxy_timeout)
-        except (TimeoutError, ProxyError) as err:
-            self.metrics.proxy_route_ops.labels(operation, "error").inc()
-            raise ProxyError(f"The proxy did not accept the route change: {err}") from err
-        self.metrics.proxy_route_ops.labels(operation, "ok").inc()
-
-    async def add_route(self, user: str, name: str, target: str, token: str) -> None:
-        if self.proxy is None:
+    def _check_image(self, options: UserOptions) -> None:
+        image = options.get("image")
+        if image is None:
             return
-        data = {"user": user, "server_name": name, "server_token": token}
-        await self._proxy_call("add", self.proxy.add_route(server_base_url(user, name), target, data))
-
-    async def delete_route(self, user: str, name: str) -> None:
-        if self.proxy is None:
-            return
-        await self._proxy_call("delete", self.proxy.delete_route(server_base_url(user, name)))
-
-    def count_running(self) -> int:
-        with self.db() as s:
-            return s.scalar(select(func.count()).select_from(Server).where(Server.started.is_not(None))) or 0
-
-    def refresh_gauges(self) -> None:
-        with self.db() as s:
-            running = s.scalar(select(func.count()).select_from(Server).where(Server.started.is_not(None)))
-            day_ago = utcnow() - dt.timedelta(days=1)
-            active = s.scalar(select(func.count()).select_from(User).where(User.last_activity >= day_ago))
-            total = s.scalar(select(func.count()).select_from(User))
-        self.metrics.running_servers.set(running or 0)
-        self.metrics.active_users.set(active or 0)
-        self.metrics.total_users.set(total or 0)
-
-    # -- start ----------------------------------------------------------------
-
-    def _check_capacity(self) -> None:
+        if not isinstance(image, str) or not image or len(image) > 255:
+            raise StartRefused("'image' must be an image name such as 'bindery-r/owner-repo:abc123'.")
         sp = self.settings.spawner
-        pending = sum(1 for t in self.spawns.values() if not t.done)
-        if pending >= sp.max_concurrent_spawns:
+        if image != sp.image and not any(fnmatch.fnmatchcase(image, p) for p in sp.allowed_images):
+            raise StartRefused(f"The image {image!r} is not allowed here (allowed: "
+                               f"{', '.join(sp.allowed_images) or 'only the default image'}).")
+
+    def _check_startable(self, user: User, server_name: str) -> Server | None:
+        """The server's row if this start is allowed; else ``StartRefused`` saying why."""
+        row = next((srv for srv in user.servers if srv.name == server_name), None)
+        if server_name:
+            if not self.settings.allow_named_servers:
+                raise StartRefused("Named servers are not enabled on this hub.")
+            limit = self.settings.named_server_limit_per_user
+            named_active = [srv for srv in user.servers if srv.name and ServerStatus.of(srv).active]
+            if limit and row is None and len(named_active) >= limit:
+                raise StartRefused(f"User {user.name!r} already has the maximum of {limit} named servers.")
+        status = ServerStatus.of(row)
+        if status is ServerStatus.STOPPING:
+            raise StartRefused(f"The server {user.name}/{server_name} is stopping; try again shortly.")
+        if status is ServerStatus.RUNNING:
+            raise AlreadyRunning(f"The server of {user.name!r}{'/' + server_name if server_name else ''} "
+                                 "is already running.")
+        return row
+
+    def _check_capacity(self, s: Session) -> None:
+        """``TooManyServers`` (→ 429 + Retry-After) when one more start would overload the hub.
+
+        Starts in flight count against both limits; no ``await`` lies between this
+        check and registering the new start, so concurrent requests cannot both pass.
+        """
+        sp = self.settings.spawner
+        starting = sum(1 for spawn in self._spawns.values() if not spawn.done)
+        if starting >= sp.max_concurrent_spawns:
             raise TooManyServers(
-                f"{pending} servers are starting right now (the limit is {sp.max_concurrent_spawns}); "
+                f"{starting} servers are starting right now (the limit is {sp.max_concurrent_spawns}); "
                 "try again in a few seconds.", sp.retry_after)
-        if sp.max_active_servers and self.count_running() + pending >= sp.max_active_servers:
+        if sp.max_active_servers and self._count_running(s) + starting >= sp.max_active_servers:
             raise TooManyServers(
                 f"This hub already runs its maximum of {sp.max_active_servers} servers; "
                 "try again later.", sp.retry_after)
 
-    async def start(self, user_name: str, server_name: str, options: dict[str, Any]) -> Transition:
-        """Begin starting a server; returns the transition (await ``task`` for the outcome).
+    async def start(self, user_name: str, server_name: str, options: UserOptions) -> Spawn:
+        """Begin starting a server, or join the start already under way.
 
-        Raises ``TooManyServers`` (→ 429) when capacity is used up.
+        Raises ``StartRefused`` (``AlreadyRunning``) when policy or state forbids it,
+        ``NoSuchUser``, and ``TooManyServers`` when capacity is used up.
         """
         key = (user_name, server_name)
-        existing = self.spawns.get(key)
-        if existing is not None and not existing.done:
-            return existing
-        self._check_capacity()
+        self._check_image(options)
         token = secrets.token_hex(32)
         with self.db() as s:
-            user = s.scalars(select(User).where(User.name == user_name)).one()
-            server = next((x for x in user.servers if x.name == server_name), None)
+            user = _user(s, user_name)
+            server = self._check_startable(user, server_name)
+            existing = self._spawns.get(key)
+            if existing is not None and not existing.done:
+                return existing
+            self._check_capacity(s)
             if server is None:
                 server = Server(name=server_name, state={}, user_options={})
                 user.servers.append(server)
-            server.pending = "spawn"
+            server.pending = ServerStatus.STARTING.pending
             server.user_options = options
-            server.image = options.get("image") if isinstance(options.get("image"), str) else None
+            server.image = _requested_image(options)
             server.api_token = token
             s.commit()
-        self.failures.pop(key, None)
-        transition = Transition(task=None, events=[], changed=asyncio.Event(),  # type: ignore[arg-type]
-                                started_at=time.monotonic())
-        self.spawns[key] = transition
-        transition.task = asyncio.create_task(self._spawn(key, token, options, transition))
-        return transition
+        self._failures.pop(key, None)
+        events: EventLog[SpawnEvent] = EventLog()
+        task = asyncio.create_task(self._spawn(key, token, options, events, time.monotonic()))
+        spawn = self._spawns[key] = Spawn(task, events)
+        return spawn
 
-    async def _spawn(self, key: Key, token: str, options: dict[str, Any], tr: Transition) -> None:
+    async def _spawn(self, key: Key, token: str, options: UserOptions, events: EventLog[SpawnEvent],
+                     started_at: float) -> str | None:
+        """Run one start to its end; returns why it failed, or ``None`` when the server is ready."""
         user_name, server_name = key
         request = self._request(user_name, server_name, token, options)
         spawner = self.spawner_factory(request)
-        self.spawners[key] = spawner
+        self._spawners[key] = spawner
         sp = self.settings.spawner
-        tr.emit({"progress": 0, "message": "Server requested"})
-        forwarder = asyncio.create_task(self._forward_progress(spawner, tr))
+        events.append(SpawnEvent(progress=0, message="Server requested"))
+        forwarder = asyncio.create_task(_forward_progress(spawner, events))
         try:
             try:
                 limit = None if spawner.enforces_start_timeout else sp.start_timeout
                 target = await asyncio.wait_for(spawner.start(), limit)
             except TimeoutError as err:
                 raise SpawnFailed(f"The server did not start within {sp.start_timeout:.0f} s.") from err
-            tr.emit({"progress": 70, "message": "Server started, waiting for it to answer"})
+            events.append(SpawnEvent(progress=70, message="Server started, waiting for it to answer"))
 
             async def alive() -> bool:
                 return await spawner.poll() is None
 
             try:
-                await wait_until_answers(f"{target.rstrip('/')}{request.base_url}api", token,
-                                         sp.http_timeout, alive)
-            except TimeoutError as err:
+                await wait_until_ready(status_url(target, request.base_url), token, sp.http_timeout, alive)
+            except NotReady as err:
                 raise SpawnFailed(f"The server started but {err}.") from err
-            await self.add_route(user_name, server_name, target, token)
+            await self.routes.add(RoutedServer(user_name, server_name, target, token))
             now = utcnow()
             with self.db() as s:
                 server = self._server_row(s, key)
+                if server is None:
+                    raise SpawnFailed("The server was removed while it started.")
                 server.pending = None
                 server.started = now
                 server.last_activity = now
@@ -206,44 +294,32 @@ class ServerManager:
                 server.state = spawner.get_state()
                 server.user.last_activity = now
                 s.commit()
-            elapsed = time.monotonic() - tr.started_at
+            elapsed = time.monotonic() - started_at
             self.metrics.spawn_duration.labels("success").observe(elapsed)
-            url = request.base_url + (request.default_url or "")
-            tr.emit({"progress": 100, "ready": True, "message": f"Server ready at {request.base_url}",
-                     "html_message": f'Server ready at <a href="{url}">{request.base_url}</a>',
-                     "url": url})
+            events.append(SpawnEvent.ready_at(request.base_url, request.base_url + (request.default_url or "")))
             log.info("started %s/%s in %.1f s at %s", user_name, server_name, elapsed, target)
+            return None
         except Exception as err:  # noqa: BLE001 - any failure must end as a clear "failed" event
             message = str(err) if isinstance(err, BinderyError) else f"{type(err).__name__}: {err}"
             log.warning("spawn of %s/%s failed: %s", user_name, server_name, message)
-            self.metrics.spawn_duration.labels("failure").observe(time.monotonic() - tr.started_at)
-            self.failures[key] = message
+            self.metrics.spawn_duration.labels("failure").observe(time.monotonic() - started_at)
+            self._failures[key] = message
             try:
                 await spawner.stop()
             except Exception:
                 log.exception("stopping failed spawn %s/%s", *key)
-            self.spawners.pop(key, None)
+            self._spawners.pop(key, None)
             with self.db() as s:
                 server = self._server_row(s, key)
                 if server is not None:
                     _mark_stopped(server)
                     s.commit()
-            tr.emit({"progress": 100, "failed": True, "message": f"Spawn failed: {message}"})
+            events.append(SpawnEvent.failed_because(message))
+            return message
         finally:
             forwarder.cancel()
-            tr.done = True
-            tr.emit({"progress": -1, "message": "", "_end": True})
+            events.close()
             self.refresh_gauges()
-
-    async def _forward_progress(self, spawner: Spawner, tr: Transition) -> None:
-        try:
-            async for event in spawner.progress():
-                if isinstance(event, ProgressEvent):
-                    tr.emit({"progress": max(1, min(event.progress, 69)), "message": event.message})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.debug("spawner progress failed", exc_info=True)
 
     @staticmethod
     def _server_row(s: Session, key: Key) -> Server | None:
@@ -251,53 +327,59 @@ class ServerManager:
             select(Server).join(User).where(User.name == key[0], Server.name == key[1])
         ).first()
 
-    async def follow(self, key: Key) -> AsyncIterator[dict[str, Any]]:
-        """Progress events of the current/last spawn of ``key``, ending with ready or failed."""
-        tr = self.spawns.get(key)
-        if tr is None:
-            return
-        index = 0
-        while True:
-            while index < len(tr.events):
-                event = tr.events[index]
-                index += 1
-                if event.get("_end"):
-                    return
-                yield event
-            changed = tr.changed
-            if index < len(tr.events):
-                continue
-            await changed.wait()
-
     # -- stop -----------------------------------------------------------------
 
-    async def stop(self, user_name: str, server_name: str) -> asyncio.Task[None]:
-        """Begin stopping; await the returned task to know it is gone."""
+    async def stop(self, user_name: str, server_name: str, *, remove: bool = False,
+                   wait: float | None = None) -> bool:
+        """Stop a server (a start under way is cancelled); with ``remove``, also forget a named one.
+
+        Waits ``wait`` seconds (``None``: until done) and returns whether the stop has ended;
+        it goes on in the background otherwise. Raises ``NoSuchUser``, and ``NoSuchServer``
+        for a named server the user does not have.
+        """
         key = (user_name, server_name)
-        running = self.stops.get(key)
+        remove = remove and bool(server_name)
+        with self.db() as s:
+            _user(s, user_name)
+            server = self._server_row(s, key)
+            if server is None:
+                if server_name:
+                    raise NoSuchServer(f"User {user_name!r} has no server named {server_name!r}.")
+                return True
+            if not ServerStatus.of(server).active:
+                if remove:
+                    s.delete(server)
+                    s.commit()
+                return True
+        if remove:
+            self._remove_after_stop.add(key)
+        done, _ = await asyncio.wait({self._begin_stop(key)}, timeout=wait)
+        return bool(done)
+
+    def _begin_stop(self, key: Key) -> asyncio.Task[None]:
+        running = self._stops.get(key)
         if running is not None and not running.done():
             return running
-        spawning = self.spawns.get(key)
+        spawning = self._spawns.get(key)
         if spawning is not None and not spawning.done:
             spawning.task.cancel()
         with self.db() as s:
             server = self._server_row(s, key)
             if server is not None:
-                server.pending = "stop"
+                server.pending = ServerStatus.STOPPING.pending
                 s.commit()
-        task = asyncio.create_task(self._stop(key))
-        self.stops[key] = task
+        task = self._stops[key] = asyncio.create_task(self._stop(key))
         return task
 
     async def _stop(self, key: Key) -> None:
-        spawner = self.spawners.pop(key, None)
-        old = self.spawns.get(key)
+        spawner = self._spawners.pop(key, None)
+        old = self._spawns.get(key)
         if old is not None and old.done:
-            # Its events describe a server that is going away; a new spawn starts a new log.
-            del self.spawns[key]
+            # Its events describe a server that is going away; a new start begins a new log.
+            del self._spawns[key]
         try:
             try:
-                await self.delete_route(*key)
+                await self.routes.delete(*key)
             except ProxyError:
                 log.warning("could not remove the route of %s/%s", *key)
             if spawner is None:
@@ -308,8 +390,12 @@ class ServerManager:
             with self.db() as s:
                 server = self._server_row(s, key)
                 if server is not None:
-                    _mark_stopped(server)
+                    if key in self._remove_after_stop:
+                        s.delete(server)
+                    else:
+                        _mark_stopped(server)
                     s.commit()
+            self._remove_after_stop.discard(key)
             self.refresh_gauges()
 
     def _spawner_from_db(self, key: Key) -> Spawner | None:
@@ -322,6 +408,18 @@ class ServerManager:
             spawner.load_state(server.state or {})
             return spawner
 
+    async def delete_user(self, user_name: str) -> None:
+        """Stop every server of the user, then forget the user (servers and tokens go with it)."""
+        with self.db() as s:
+            names = [srv.name for srv in _user(s, user_name).servers if ServerStatus.of(srv).active]
+        for server_name in names:
+            await self.stop(user_name, server_name)
+        with self.db() as s:
+            user = s.scalars(select(User).where(User.name == user_name)).first()
+            if user is not None:
+                s.delete(user)
+                s.commit()
+
     # -- restart --------------------------------------------------------------
 
     async def reconcile(self) -> dict[str, int]:
@@ -330,35 +428,34 @@ class ServerManager:
         with self.db() as s:
             rows = [
                 (srv.user.name, srv.name, srv.api_token, srv.url, srv.state or {}, srv.user_options or {},
-                 srv.pending)
-                for srv in s.scalars(select(Server).where(
-                    (Server.started.is_not(None)) | (Server.pending.is_not(None))))
+                 ServerStatus.of(srv))
+                for srv in s.scalars(select(Server).where(active()))
             ]
-        for user_name, name, token, target, state, options, pending in rows:
+        for user_name, name, token, target, state, options, status in rows:
             key = (user_name, name)
             spawner = self.spawner_factory(self._request(user_name, name, token or "", options))
             spawner.load_state(state)
             try:
-                status = await spawner.poll()
+                exit_status = await spawner.poll()
             except Exception:
                 log.exception("polling %s/%s", *key)
-                status = 1
-            if status is None and pending is None and target and token:
-                self.spawners[key] = spawner
+                exit_status = 1
+            if exit_status is None and status is ServerStatus.RUNNING and target and token:
+                self._spawners[key] = spawner
                 try:
-                    await self.add_route(user_name, name, target, token)
+                    await self.routes.add(RoutedServer(user_name, name, target, token))
                 except ProxyError:
                     log.warning("could not restore the route of %s/%s", *key)
                 counts["running"] += 1
                 continue
-            if status is None:
+            if exit_status is None:
                 # Half-started when the hub stopped: finish the job by stopping it.
                 try:
                     await spawner.stop()
                 except Exception:
                     log.exception("stopping %s/%s", *key)
             try:
-                await self.delete_route(user_name, name)
+                await self.routes.delete(user_name, name)
             except ProxyError:
                 pass
             with self.db() as s:
@@ -373,37 +470,50 @@ class ServerManager:
     async def check_routes(self, routes: dict[str, dict[str, Any]]) -> int:
         """Re-add routes the proxy lost (e.g. it restarted on its own); returns how many."""
         with self.db() as s:
-            running = [(srv.user.name, srv.name, srv.url, srv.api_token)
-                       for srv in s.scalars(select(Server).where(Server.started.is_not(None),
-                                                                 Server.pending.is_(None)))]
-        missing = 0
-        for user_name, name, target, token in running:
-            spec = server_base_url(user_name, name)
-            if spec not in routes and target and token:
-                missing += 1
-                log.warning("the proxy lost the route %s; adding it again", spec)
-                try:
-                    await self.add_route(user_name, name, target, token)
-                except ProxyError:
-                    log.warning("could not restore the route %s", spec)
-        if self.proxy is not None and "/hub/" not in routes:
-            try:
-                await self.proxy.add_route("/hub/", self.settings.hub_url, {"hub": True})
-            except ProxyError:
-                pass
-        return missing
+            running = [RoutedServer(srv.user.name, srv.name, srv.url, srv.api_token)
+                       for srv in s.scalars(select(Server).where(status_is(ServerStatus.RUNNING)))
+                       if srv.url and srv.api_token]
+        return await self.routes.restore(routes, running)
 
     async def shutdown(self) -> None:
-        """Hub exit: cancel spawns in flight but leave running servers alone."""
-        for tr in self.spawns.values():
-            if not tr.done:
-                tr.task.cancel()
-        for task in self.stops.values():
+        """Hub exit: cancel starts in flight but leave running servers alone."""
+        for spawn in self._spawns.values():
+            if not spawn.done:
+                spawn.task.cancel()
+        for task in self._stops.values():
             if not task.done():
                 try:
                     await asyncio.wait_for(asyncio.shield(task), 10)
                 except (TimeoutError, Exception):  # noqa: BLE001
                     pass
+
+
+async def _forward_progress(spawner: Spawner, events: EventLog[SpawnEvent]) -> None:
+    """Pass the spawner's own progress on, between "requested" (0) and "started" (70)."""
+    try:
+        async for event in spawner.progress():
+            if isinstance(event, ProgressEvent):
+                events.append(SpawnEvent(progress=max(1, min(event.progress, 69)), message=event.message))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.debug("spawner progress failed", exc_info=True)
+
+
+async def _one(event: SpawnEvent) -> AsyncIterator[SpawnEvent]:
+    yield event
+
+
+def _user(s: Session, name: str) -> User:
+    user = s.scalars(select(User).where(User.name == name)).first()
+    if user is None:
+        raise NoSuchUser(f"No such user: {name!r}.")
+    return user
+
+
+def _requested_image(options: UserOptions) -> str | None:
+    image = options.get("image")
+    return image if isinstance(image, str) else None
 
 
 def _mark_stopped(server: Server) -> None:

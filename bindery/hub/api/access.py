@@ -9,16 +9,13 @@ from sqlalchemy import select
 from starlette.requests import Request
 
 from bindery.hub.api.errors import ApiError
+from bindery.hub.context import hub_of
 from bindery.hub.db.models import User
 from bindery.hub.scopes import has_scope, owner_scopes
 from bindery.hub.security import SAFE_METHODS, SESSION_COOKIE, XSRF_HEADER, xsrf_ok
 from bindery.hub.tokens import Principal, find_token, principal_for_token
 
 MAX_BODY = 1024 * 1024
-
-
-def hub_of(request: Request) -> Any:
-    return request.app.state.hub
 
 
 def token_from_request(request: Request) -> str | None:

@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import fnmatch
 import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from bindery import __version__
-from bindery.hub.api.access import can, get_principal, hub_of, json_body, require
+from bindery.hub.api.access import (
+    can,
+    get_principal,
+    json_body,
+    principal_from_cookie,
+    principal_from_token,
+    require,
+)
 from bindery.hub.api.errors import ApiError
-from bindery.hub.api.models import is_active, user_model
+from bindery.hub.api.models import user_model
+from bindery.hub.context import hub_of
 from bindery.hub.db.models import ApiToken, Server, User, utcnow
 from bindery.hub.names import InvalidName, check_name
 from bindery.hub.scopes import ScopeError, allowed_to_grant, check_scopes
+from bindery.hub.security import session_cookie_header
+from bindery.hub.server_state import ServerStatus, active, status_is
+from bindery.hub.servers import NoSuchServer, NoSuchUser, NothingToFollow, StartRefused
+from bindery.hub.spawn_events import SpawnEvent
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import create_token, token_model
 from bindery.proxy.protocol import PROXY_TOKEN_HEADER
@@ -121,10 +131,9 @@ async def list_users(request: Request) -> Response:
     servers = can(principal, "read:servers")
     with hub.db() as s:
         query = select(User)
-        active_q = select(Server.user_id).where((Server.started.is_not(None)) | (Server.pending.is_not(None)))
+        active_q = select(Server.user_id).where(active())
         if state == "ready":
-            query = query.where(User.id.in_(
-                select(Server.user_id).where(Server.started.is_not(None), Server.pending.is_(None))))
+            query = query.where(User.id.in_(select(Server.user_id).where(status_is(ServerStatus.RUNNING))))
         elif state == "active":
             query = query.where(User.id.in_(active_q))
         elif state == "inactive":
@@ -201,14 +210,10 @@ async def user_detail(request: Request) -> Response:
             s.commit()
             return JSONResponse(user_model(user))
     # DELETE: stop the user's servers first, then forget the user.
-    with hub.db() as s:
-        user = _load_user(s, name)
-        server_names = [srv.name for srv in user.servers if is_active(srv)]
-    for server_name in server_names:
-        await (await hub.manager.stop(name, server_name))
-    with hub.db() as s:
-        s.delete(_load_user(s, name))
-        s.commit()
+    try:
+        await hub.manager.delete_user(name)
+    except NoSuchUser as err:
+        raise ApiError(404, str(err)) from err
     return Response(status_code=204)
 
 
@@ -253,116 +258,58 @@ def _server_key(request: Request) -> tuple[str, str]:
     return name, server_name
 
 
-def _check_image(hub: Any, options: dict[str, Any]) -> None:
-    image = options.get("image")
-    if image is None:
-        return
-    if not isinstance(image, str) or not image or len(image) > 255:
-        raise ApiError(400, "'image' must be an image name such as 'bindery-r/owner-repo:abc123'.")
-    sp = hub.settings.spawner
-    if image != sp.image and not any(fnmatch.fnmatchcase(image, p) for p in sp.allowed_images):
-        raise ApiError(400, f"The image {image!r} is not allowed here (allowed: "
-                            f"{', '.join(sp.allowed_images) or 'only the default image'}).")
-
-
 async def server_action(request: Request) -> Response:
+    """Start (POST) or stop (DELETE) a server; 201/204 when done in time, else 202 (still going)."""
     name, server_name = _server_key(request)
     hub = hub_of(request)
     if request.method == "POST":
         require(request, "servers", name)
         options = await json_body(request)
-        _check_image(hub, options)
-        with hub.db() as s:
-            user = _load_user(s, name)
-            existing = next((srv for srv in user.servers if srv.name == server_name), None)
-            if server_name:
-                if not hub.settings.allow_named_servers:
-                    raise ApiError(400, "Named servers are not enabled on this hub.")
-                limit = hub.settings.named_server_limit_per_user
-                named_active = [srv for srv in user.servers if srv.name and is_active(srv)]
-                if limit and existing is None and len(named_active) >= limit:
-                    raise ApiError(400, f"User {name!r} already has the maximum of {limit} named servers.")
-            if existing is not None and existing.pending == "stop":
-                raise ApiError(400, f"The server {name}/{server_name} is stopping; try again shortly.")
-            if existing is not None and existing.started is not None and existing.pending is None:
-                raise ApiError(400, f"The server of {name!r}{'/' + server_name if server_name else ''} "
-                                    "is already running.")
         try:
-            transition = await hub.manager.start(name, server_name, options)
+            spawn = await hub.manager.start(name, server_name, options)
+        except NoSuchUser as err:
+            raise ApiError(404, str(err)) from err
+        except StartRefused as err:  # includes AlreadyRunning
+            raise ApiError(400, str(err)) from err
         except TooManyServers as err:
             raise ApiError(429, str(err), {"Retry-After": str(err.retry_after)}) from err
-        try:
-            await asyncio.wait_for(asyncio.shield(transition.task), hub.settings.slow_spawn_timeout)
-        except TimeoutError:
+        if not await spawn.finished(hub.settings.slow_spawn_timeout):
             return Response(status_code=202)
-        failure = hub.manager.failures.get((name, server_name))
-        if failure:
-            raise ApiError(503, f"The server could not be started: {failure}")
+        if spawn.failure:
+            raise ApiError(503, f"The server could not be started: {spawn.failure}")
         return Response(status_code=201)
     # DELETE
     require(request, "delete:servers", name)
     body = await json_body(request)
-    remove = body.get("remove", False)
-    with hub.db() as s:
-        user = _load_user(s, name)
-        existing = next((srv for srv in user.servers if srv.name == server_name), None)
-        if existing is None or not is_active(existing):
-            if existing is not None and remove and server_name:
-                s.delete(existing)
-                s.commit()
-                return Response(status_code=204)
-            if server_name and existing is None:
-                raise ApiError(404, f"User {name!r} has no server named {server_name!r}.")
-            return Response(status_code=204)
-    task = await hub.manager.stop(name, server_name)
     try:
-        await asyncio.wait_for(asyncio.shield(task), hub.settings.slow_stop_timeout)
-    except TimeoutError:
-        return Response(status_code=202)
-    if remove and server_name:
-        with hub.db() as s:
-            s.execute(delete(Server).where(Server.name == server_name,
-                                           Server.user_id == _load_user(s, name).id))
-            s.commit()
-    return Response(status_code=204)
+        stopped = await hub.manager.stop(name, server_name, remove=bool(body.get("remove", False)),
+                                         wait=hub.settings.slow_stop_timeout)
+    except (NoSuchUser, NoSuchServer) as err:
+        raise ApiError(404, str(err)) from err
+    return Response(status_code=204 if stopped else 202)
 
 
 async def server_progress(request: Request) -> Response:
+    """The progress of the server's start as Server-Sent Events (JupyterHub's progress API)."""
     name, server_name = _server_key(request)
     require(request, "read:servers", name)
-    hub = hub_of(request)
-    key = (name, server_name)
-    with hub.db() as s:
-        user = _load_user(s, name)
-        server = next((srv for srv in user.servers if srv.name == server_name), None)
-        ready = server is not None and server.started is not None and server.pending is None
-    transition = hub.manager.spawns.get(key)
-    if not ready and transition is None:
-        failure = hub.manager.failures.get(key)
-        if failure is None:
-            raise ApiError(400, f"The server of {name!r}{'/' + server_name if server_name else ''} "
-                                "is not running and not starting.")
+    with hub_of(request).db() as s:
+        _load_user(s, name)
+    try:
+        progress = hub_of(request).manager.progress(name, server_name)
+    except NothingToFollow as err:
+        raise ApiError(400, str(err)) from err
 
     async def events() -> AsyncIterator[bytes]:
-        if ready and (transition is None or transition.done):
-            from bindery.hub.api.models import server_base_url
-
-            url = server_base_url(name, server_name)
-            yield _sse({"progress": 100, "ready": True, "message": f"Server ready at {url}", "url": url})
-            return
-        if transition is None:
-            yield _sse({"progress": 100, "failed": True,
-                        "message": f"Spawn failed: {hub.manager.failures.get(key)}"})
-            return
-        async for event in hub.manager.follow(key):
+        async for event in progress:
             yield _sse(event)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _sse(event: dict[str, Any]) -> bytes:
-    return f"data: {json.dumps(event)}\n\n".encode()
+def _sse(event: SpawnEvent) -> bytes:
+    return f"data: {json.dumps(event.as_json())}\n\n".encode()
 
 
 # -- tokens ---------------------------------------------------------------------------
@@ -435,8 +382,6 @@ async def proxy_authorize(request: Request) -> Response:
     Only the proxy may ask: it must present the shared route-API secret in
     ``X-Bindery-Proxy-Token`` (a header, so the secret never sits in a URL or a log).
     """
-    from bindery.hub.security import session_cookie_header
-
     hub = hub_of(request)
     secret = hub.settings.proxy.auth_token
     presented = request.headers.get(PROXY_TOKEN_HEADER, "")
@@ -447,8 +392,6 @@ async def proxy_authorize(request: Request) -> Response:
         check_name(target)
     except InvalidName as err:
         raise ApiError(400, str(err)) from err
-    from bindery.hub.api.access import principal_from_cookie, principal_from_token
-
     query_token = request.headers.get("X-Bindery-Token")
     principal = None
     try:
