@@ -484,8 +484,8 @@ class ServerManager:
             if not task.done():
                 try:
                     await asyncio.wait_for(asyncio.shield(task), 10)
-                except (TimeoutError, Exception):  # noqa: BLE001
-                    pass
+                except Exception:  # exiting anyway: say what was left behind
+                    log.warning("a server was still stopping when the hub exited", exc_info=True)
 
 
 async def _forward_progress(spawner: Spawner, events: EventLog[SpawnEvent]) -> None:

@@ -148,7 +148,7 @@ class HubProcess:
 
     def cli(self, *args: str, env: dict[str, str] | None = None) -> str:
         done = subprocess.run([sys.executable, "-m", "bindery.cli", "hub", *args], env={**self.env(), **(env or {})},
-                              capture_output=True, text=True, timeout=60, cwd=self.tmp_path)
+                              capture_output=True, text=True, timeout=60, cwd=self.tmp_path, check=False)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 

@@ -68,10 +68,10 @@ def get_principal(request: Request, *, required: bool = True) -> Principal | Non
         if required:
             raise ApiError(401, "You are not logged in: log in, or send 'Authorization: token <api token>'.")
         return None
-    if principal.via == "cookie" and request.method not in SAFE_METHODS:
-        if not xsrf_ok(request, request.headers.get(XSRF_HEADER)):
-            raise ApiError(403, "XSRF check failed: send the '_xsrf' cookie's value in the "
-                                f"{XSRF_HEADER} header (or use an API token).")
+    if (principal.via == "cookie" and request.method not in SAFE_METHODS
+            and not xsrf_ok(request, request.headers.get(XSRF_HEADER))):
+        raise ApiError(403, "XSRF check failed: send the '_xsrf' cookie's value in the "
+                            f"{XSRF_HEADER} header (or use an API token).")
     request.scope["bindery.principal"] = principal
     return principal
 

@@ -77,7 +77,7 @@ def _parse_time(value: Any, field: str) -> dt.datetime:
     if not isinstance(value, str):
         raise ApiError(400, f"'{field}' must be an ISO 8601 timestamp string.")
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError as err:
         raise ApiError(400, f"'{field}' is not an ISO 8601 timestamp: {value[:40]!r}.") from err
     if parsed.tzinfo is None:

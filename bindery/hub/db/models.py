@@ -1,4 +1,4 @@
-"""The hub's tables: users, their servers, groups, API tokens.
+"""The hub's tables: users, their servers, API tokens.
 
 Timestamps are stored timezone-aware in UTC. Spawner ``state`` is JSON so that a
 restarted hub can find each running server again (see ``servers.reconcile``).
@@ -12,12 +12,10 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Column,
     DateTime,
     ForeignKey,
     Integer,
     String,
-    Table,
     Text,
     UniqueConstraint,
 )
@@ -48,14 +46,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value
 
 
-group_members = Table(
-    "group_members",
-    Base.metadata,
-    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-)
-
-
 class User(Base):
     __tablename__ = "users"
 
@@ -69,9 +59,6 @@ class User(Base):
 
     servers: Mapped[list[Server]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
-    )
-    groups: Mapped[list[Group]] = relationship(
-        secondary=group_members, back_populates="users", lazy="selectin"
     )
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="select"
@@ -103,14 +90,6 @@ class Server(Base):
     api_token: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="servers")
-
-
-class Group(Base):
-    __tablename__ = "groups"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(255), unique=True, index=True)
-    users: Mapped[list[User]] = relationship(secondary=group_members, back_populates="groups")
 
 
 class ApiToken(Base):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
 
 from bindery.hub.db.base import Base
 from bindery.hub.db.engine import import_all_models
@@ -15,9 +17,10 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("no database: set sqlalchemy.url or pass a connection")
+        engine = create_engine(url)
         with engine.connect() as connection:
             _run(connection)
         engine.dispose()
@@ -25,7 +28,7 @@ def run_migrations_online() -> None:
         _run(connection)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -1,7 +1,8 @@
-"""wait_for_http against real HTTP servers on loopback (a slow starter, a wrong token)."""
+"""The readiness probe against real HTTP servers on loopback (a slow starter, a wrong token)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -9,10 +10,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bindery.hub.spawners import SpawnerError, SpawnTimeout, status_url, wait_for_http
-from bindery.hub.spawners.local import free_port
+from bindery.readiness import NotReady, status_url, wait_until_ready
 
 pytestmark = pytest.mark.anyio
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_status_url_joins_server_and_base_url() -> None:
@@ -50,43 +56,43 @@ def _serve(ready_after: float, token: str, port: int) -> Iterator[ThreadingHTTPS
 
 
 async def test_waits_until_the_server_is_up() -> None:
-    port = free_port()
+    port = _free_port()
     gen = _serve(0.6, "t0k", port)
     next(gen)
     try:
-        waited = await wait_for_http(f"http://127.0.0.1:{port}/user/a/", "t0k", 10)
+        waited = await wait_until_ready(status_url(f"http://127.0.0.1:{port}", "/user/a/"), "t0k", 10)
         assert 0.5 <= waited < 5
     finally:
         gen.close()
 
 
 async def test_wrong_token_fails_fast_with_a_clear_message() -> None:
-    port = free_port()
+    port = _free_port()
     gen = _serve(0, "right", port)
     next(gen)
     try:
         began = time.monotonic()
-        with pytest.raises(SpawnerError, match="rejected the server token"):
-            await wait_for_http(status_url(f"http://127.0.0.1:{port}", "/user/a/"), "wrong", 30)
+        with pytest.raises(NotReady, match="rejected its token"):
+            await wait_until_ready(status_url(f"http://127.0.0.1:{port}", "/user/a/"), "wrong", 30)
         assert time.monotonic() - began < 5
     finally:
         gen.close()
 
 
 async def test_nothing_listening_times_out() -> None:
-    port = free_port()
+    port = _free_port()
     began = time.monotonic()
-    with pytest.raises(SpawnTimeout, match=r"did not answer within 0.5 s \(connection failed"):
-        await wait_for_http(f"http://127.0.0.1:{port}/", "t", 0.5)
+    with pytest.raises(NotReady, match=r"did not answer within 0.5 s \(connection failed"):
+        await wait_until_ready(status_url(f"http://127.0.0.1:{port}"), "t", 0.5)
     assert time.monotonic() - began < 3
 
 
 async def test_a_dead_server_ends_the_wait_early() -> None:
-    async def dead() -> int | None:
-        return 137
+    async def dead() -> bool:
+        return False
 
-    port = free_port()
+    port = _free_port()
     began = time.monotonic()
-    with pytest.raises(SpawnerError, match="exit status 137"):
-        await wait_for_http(f"http://127.0.0.1:{port}/", "t", 30, poll=dead)
+    with pytest.raises(NotReady, match="exited before it answered"):
+        await wait_until_ready(status_url(f"http://127.0.0.1:{port}"), "t", 30, is_alive=dead)
     assert time.monotonic() - began < 3
