@@ -92,11 +92,11 @@ async def cull_once(hub: HubContext) -> list[str]:
         stopped.append(f"{user}/{name}")
     if settings.temporary_users:
         with hub.db() as s:
-            for user in s.scalars(select(User).where(User.kind == "temporary")):
-                if not any(ServerStatus.of(srv).active for srv in user.servers) and (
-                    (user.last_activity or user.created) < now - dt.timedelta(seconds=settings.timeout or 0)
-                    or any(f"{user.name}/" in v for v in stopped)):
-                    s.delete(user)
+            for visitor in s.scalars(select(User).where(User.kind == "temporary")):
+                if not any(ServerStatus.of(srv).active for srv in visitor.servers) and (
+                    (visitor.last_activity or visitor.created) < now - dt.timedelta(seconds=settings.timeout or 0)
+                    or any(f"{visitor.name}/" in v for v in stopped)):
+                    s.delete(visitor)
             s.commit()
     return stopped
 

@@ -7,6 +7,7 @@ bar of spawn-pending (an EventSource on the progress API).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -37,7 +38,7 @@ TEMPLATES = Jinja2Templates(
 )
 
 
-def render(request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None,
+def render(request: Request, name: str, status: int = 200, headers: Mapping[str, str] | None = None,
            **context: Any) -> Response:
     principal = context.pop("principal", None) or principal_from_cookie(request)
     return TEMPLATES.TemplateResponse(
@@ -47,7 +48,7 @@ def render(request: Request, name: str, status: int = 200, headers: dict[str, st
     )
 
 
-def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_page(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     return render(request, "error.html", status=status, headers=headers, status_code=status, message=message)
 
 
@@ -192,7 +193,7 @@ async def spawn(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     hub = hub_of(request)
-    target = form.get("user") or principal.user_name
+    target = form.get("user") or principal.user_name or ""
     server_name = form.get("server_name", "").strip()
     try:
         check_name(target)
@@ -224,7 +225,7 @@ async def stop(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     hub = hub_of(request)
-    target = form.get("user") or principal.user_name
+    target = form.get("user") or principal.user_name or ""
     server_name = form.get("server_name", "")
     if target != principal.user_name and not principal.is_admin:
         return error_page(request, 403, "You may only stop your own servers.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
@@ -13,5 +15,5 @@ class ApiError(HTTPException):
         super().__init__(status_code=status, detail=message, headers=headers)
 
 
-def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def json_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"status": status, "message": message}, status_code=status, headers=headers)
