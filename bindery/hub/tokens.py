@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bindery.hub.db.models import ApiToken, User, utcnow
-from bindery.hub.scopes import KNOWN_SCOPES, check_scopes
+from bindery.hub.scopes import check_scopes
 
 PREFIX_LENGTH = 4
 #: A token is looked up again only after this long, so activity writes stay cheap.
@@ -115,24 +115,4 @@ def ensure_service_token(session: Session, token: str, service: str, scopes: lis
     return row
 
 
-def token_model(row: ApiToken) -> dict[str, object]:
-    """JupyterHub's token model (never the token itself)."""
-    from bindery.hub.api.models import iso
-
-    return {
-        "kind": "api_token",
-        "id": str(row.id),
-        "user": row.user.name if row.user else None,
-        "service": row.service,
-        "prefix": row.prefix,
-        "scopes": list(row.scopes),
-        "note": row.note,
-        "created": iso(row.created),
-        "expires_at": iso(row.expires_at),
-        "last_activity": iso(row.last_activity),
-        "roles": [],
-        "session_id": None,
-    }
-
-
-__all__ = ["KNOWN_SCOPES", "Principal", "create_token", "find_token", "hash_token", "new_token"]
+__all__ = ["Principal", "create_token", "ensure_service_token", "find_token", "hash_token", "new_token"]

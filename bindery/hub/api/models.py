@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from bindery.hub.db.models import Server, User
+from bindery.hub.db.models import ApiToken, Server, User
 from bindery.hub.server_state import ServerStatus, server_base_url
 
 
@@ -67,3 +67,21 @@ def user_model(
         model["pending"] = default_status.pending
         model["servers"] = {s.name: server_model(s, user.name, include_state=state) for s in listed}
     return model
+
+
+def token_model(row: ApiToken) -> dict[str, object]:
+    """JupyterHub's token model (never the token itself)."""
+    return {
+        "kind": "api_token",
+        "id": str(row.id),
+        "user": row.user.name if row.user else None,
+        "service": row.service,
+        "prefix": row.prefix,
+        "scopes": list(row.scopes),
+        "note": row.note,
+        "created": iso(row.created),
+        "expires_at": iso(row.expires_at),
+        "last_activity": iso(row.last_activity),
+        "roles": [],
+        "session_id": None,
+    }

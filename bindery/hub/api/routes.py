@@ -25,7 +25,7 @@ from bindery.hub.api.access import (
     require,
 )
 from bindery.hub.api.errors import ApiError
-from bindery.hub.api.models import user_model
+from bindery.hub.api.models import token_model, user_model
 from bindery.hub.context import hub_of
 from bindery.hub.db.models import ApiToken, Server, User, utcnow
 from bindery.hub.names import InvalidName, check_name
@@ -35,7 +35,7 @@ from bindery.hub.server_state import ServerStatus, active, status_is
 from bindery.hub.servers import NoSuchServer, NoSuchUser, NothingToFollow, StartRefused
 from bindery.hub.spawn_events import SpawnEvent
 from bindery.hub.spawners.errors import TooManyServers
-from bindery.hub.tokens import create_token, token_model
+from bindery.hub.tokens import create_token
 from bindery.proxy.protocol import PROXY_TOKEN_HEADER
 
 #: The JupyterHub REST API version this API follows (clients such as the idle culler check it).
