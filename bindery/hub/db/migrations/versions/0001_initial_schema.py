@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 19:54:58.573466
 
 All tables of ``bindery.hub.db.base.Base``. Plugins' tables (the password
