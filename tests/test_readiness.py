@@ -60,7 +60,9 @@ async def test_waits_until_the_server_is_up() -> None:
     gen = _serve(0.6, "t0k", port)
     next(gen)
     try:
-        waited = await wait_until_ready(status_url(f"http://127.0.0.1:{port}", "/user/a/"), "t0k", 10)
+        waited = await wait_until_ready(
+            status_url(f"http://127.0.0.1:{port}", "/user/a/"), "t0k", 10
+        )
         assert 0.5 <= waited < 5
     finally:
         gen.close()

@@ -48,7 +48,7 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 def load_cookie_secret(settings: HubSettings) -> str:
-    """The configured secret, else one kept in ``cookie_secret_file`` (created 0600 on first start)."""
+    """The configured secret, else one kept in ``cookie_secret_file`` (made 0600 at first start)."""
     if settings.cookie_secret:
         return settings.cookie_secret
     path = Path(settings.cookie_secret_file)
@@ -95,14 +95,16 @@ class Hub:
     def db(self) -> sessionmaker[Session]:
         """Sessions of the hub database (open from ``build_app`` on)."""
         if self._db is None:
-            raise RuntimeError("The hub database is not open yet: call Hub.open_db() (build_app does).")
+            raise RuntimeError("The hub database is not open yet: call Hub.open_db() "
+                               "(build_app does).")
         return self._db
 
     @property
     def manager(self) -> ServerManager:
         """The domain service of users' servers (there from the app's start-up on)."""
         if self._manager is None:
-            raise RuntimeError("The hub has not started yet: its server manager exists from Hub.start() on.")
+            raise RuntimeError("The hub has not started yet: its server manager exists from "
+                               "Hub.start() on.")
         return self._manager
 
     # -- lifecycle -----------------------------------------------------------
@@ -169,7 +171,8 @@ class Hub:
 
     # -- users -----------------------------------------------------------------
 
-    def get_or_create_user(self, name: str, *, admin: bool | None = None, kind: str = "user") -> User:
+    def get_or_create_user(self, name: str, *, admin: bool | None = None,
+                           kind: str = "user") -> User:
         with self.db() as s:
             user = s.scalars(select(User).where(User.name == name)).first()
             if user is None:
@@ -207,8 +210,10 @@ def build_app(hub: Hub) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler, Exception: _unexpected},
-        middleware=[Middleware(SecurityHeadersMiddleware, frame_ancestors=hub.settings.frame_ancestors,
-                               secure=hub.secure_cookies, metrics=hub.metrics, access_log=access_log)],
+        middleware=[Middleware(SecurityHeadersMiddleware,
+                               frame_ancestors=hub.settings.frame_ancestors,
+                               secure=hub.secure_cookies, metrics=hub.metrics,
+                               access_log=access_log)],
     )
     context: HubContext = hub  # handlers see the hub through this Protocol (bindery.hub.context)
     app.state.hub = context

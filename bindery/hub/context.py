@@ -56,7 +56,9 @@ class HubContext(Protocol):
     @property
     def login_limiter(self) -> LoginRateLimiter: ...
 
-    def get_or_create_user(self, name: str, *, admin: bool | None = None, kind: str = "user") -> User: ...
+    def get_or_create_user(
+        self, name: str, *, admin: bool | None = None, kind: str = "user"
+    ) -> User: ...
 
 
 def hub_of(connection: HTTPConnection) -> HubContext:

@@ -70,16 +70,24 @@ async def activity_loop(hub: HubContext) -> None:
 
 
 async def cull_once(hub: HubContext) -> list[str]:
-    """One culling round; returns ``user/server`` names stopped (and deletes idle temporary users)."""
+    """One culling round; returns ``user/server`` names stopped (idle temporary users go too)."""
     settings = hub.settings.cull
     now = utcnow()
     victims: list[tuple[str, str, str]] = []
     with hub.db() as s:
         for server in s.scalars(select(Server).where(status_is(ServerStatus.RUNNING))):
             last = server.last_activity or server.started
-            if settings.timeout and last is not None and (now - last).total_seconds() > settings.timeout:
+            if (
+                settings.timeout
+                and last is not None
+                and (now - last).total_seconds() > settings.timeout
+            ):
                 victims.append((server.user.name, server.name, "idle"))
-            elif settings.max_age and server.started and (now - server.started).total_seconds() > settings.max_age:
+            elif (
+                settings.max_age
+                and server.started
+                and (now - server.started).total_seconds() > settings.max_age
+            ):
                 victims.append((server.user.name, server.name, "max_age"))
     stopped = []
     for user, name, reason in victims:
@@ -94,8 +102,10 @@ async def cull_once(hub: HubContext) -> list[str]:
         with hub.db() as s:
             for visitor in s.scalars(select(User).where(User.kind == "temporary")):
                 if not any(ServerStatus.of(srv).active for srv in visitor.servers) and (
-                    (visitor.last_activity or visitor.created) < now - dt.timedelta(seconds=settings.timeout or 0)
-                    or any(f"{visitor.name}/" in v for v in stopped)):
+                    (visitor.last_activity or visitor.created)
+                    < now - dt.timedelta(seconds=settings.timeout or 0)
+                    or any(f"{visitor.name}/" in v for v in stopped)
+                ):
                     s.delete(visitor)
             s.commit()
     return stopped

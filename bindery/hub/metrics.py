@@ -19,16 +19,24 @@ class HubMetrics:
         self.active_users = Gauge(
             "bindery_hub_active_users", "Users active in the last 24 hours", registry=self.registry
         )
-        self.total_users = Gauge("bindery_hub_total_users", "Users in the database", registry=self.registry)
+        self.total_users = Gauge(
+            "bindery_hub_total_users", "Users in the database", registry=self.registry
+        )
         self.request_duration = Histogram(
-            "bindery_hub_request_duration_seconds", "Hub HTTP request duration",
-            ["method", "handler", "code"], registry=self.registry,
+            "bindery_hub_request_duration_seconds",
+            "Hub HTTP request duration",
+            ["method", "handler", "code"],
+            registry=self.registry,
         )
         self.proxy_route_ops = Counter(
-            "bindery_hub_proxy_route_operations_total", "Route changes sent to the proxy",
-            ["operation", "status"], registry=self.registry,
+            "bindery_hub_proxy_route_operations_total",
+            "Route changes sent to the proxy",
+            ["operation", "status"],
+            registry=self.registry,
         )
         self.culled_servers = Counter(
-            "bindery_hub_culled_servers_total", "Servers stopped by the built-in culler",
-            ["reason"], registry=self.registry,
+            "bindery_hub_culled_servers_total",
+            "Servers stopped by the built-in culler",
+            ["reason"],
+            registry=self.registry,
         )

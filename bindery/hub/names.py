@@ -18,7 +18,9 @@ def check_name(name: object, what: str = "user name") -> str:
     if not isinstance(name, str) or not name:
         raise InvalidName(f"A {what} is required.")
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidName(f"The {what} is too long ({len(name)} characters; at most {MAX_NAME_LENGTH}).")
+        raise InvalidName(
+            f"The {what} is too long ({len(name)} characters; at most {MAX_NAME_LENGTH})."
+        )
     if not NAME_RE.fullmatch(name) or ".." in name:
         shown = name if name.isprintable() else repr(name)
         raise InvalidName(

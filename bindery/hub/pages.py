@@ -8,6 +8,7 @@ bar of spawn-pending (an EventSource on the progress API).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -33,9 +34,7 @@ from bindery.hub.servers import AlreadyRunning, NoSuchServer, NoSuchUser, StartR
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import Principal
 
-TEMPLATES = Jinja2Templates(
-    directory=str(__import__("pathlib").Path(__file__).resolve().parent.parent / "web" / "templates")
-)
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "web" / "templates")
 
 
 def render(request: Request, name: str, status: int = 200, headers: Mapping[str, str] | None = None,
@@ -48,14 +47,17 @@ def render(request: Request, name: str, status: int = 200, headers: Mapping[str,
     )
 
 
-def error_page(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    return render(request, "error.html", status=status, headers=headers, status_code=status, message=message)
+def error_page(request: Request, status: int, message: str,
+               headers: Mapping[str, str] | None = None) -> Response:
+    return render(request, "error.html", status=status, headers=headers, status_code=status,
+                  message=message)
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     """An error for a person: JSON for the API and programs, the error page for browsers."""
     assert isinstance(exc, HTTPException)
-    if request.url.path.startswith("/hub/api") or "text/html" not in request.headers.get("accept", ""):
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if request.url.path.startswith("/hub/api") or not wants_page:
         return json_error(exc.status_code, str(exc.detail), exc.headers)
     return error_page(request, exc.status_code, str(exc.detail), exc.headers)
 
@@ -256,8 +258,9 @@ async def spawn_pending(request: Request) -> Response:
         return RedirectResponse(server_base_url(target, server_name), status_code=302)
     if state.status is not ServerStatus.STARTING and state.failure is None:
         return RedirectResponse("/hub/home", status_code=302)
-    return render(request, "spawn_pending.html", principal=principal, target=target, server_name=server_name,
-                  progress_url=progress_url(target, server_name), failure=state.failure)
+    return render(request, "spawn_pending.html", principal=principal, target=target,
+                  server_name=server_name, progress_url=progress_url(target, server_name),
+                  failure=state.failure)
 
 
 # -- admin ------------------------------------------------------------------------------

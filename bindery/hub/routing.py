@@ -33,7 +33,9 @@ class RoutedServer:
 class ServerRoutes:
     """Route changes for users' servers (no proxy configured: every change is a no-op)."""
 
-    def __init__(self, proxy: Proxy | None, hub_url: str, timeout: float, metrics: HubMetrics) -> None:
+    def __init__(
+        self, proxy: Proxy | None, hub_url: str, timeout: float, metrics: HubMetrics
+    ) -> None:
         self.proxy = proxy
         self.hub_url = hub_url
         self.timeout = timeout
@@ -52,8 +54,10 @@ class ServerRoutes:
         if self.proxy is None:
             return
         data = {"user": server.user, "server_name": server.name, "server_token": server.token}
-        await self._call("add", self.proxy.add_route(server_base_url(server.user, server.name),
-                                                     server.target, data))
+        await self._call(
+            "add",
+            self.proxy.add_route(server_base_url(server.user, server.name), server.target, data),
+        )
 
     async def delete(self, user: str, name: str) -> None:
         """Forget the server's route; raises ``ProxyError``."""
@@ -61,9 +65,12 @@ class ServerRoutes:
             return
         await self._call("delete", self.proxy.delete_route(server_base_url(user, name)))
 
-    async def restore(self, routes: dict[str, dict[str, Any]], running: Iterable[RoutedServer]) -> int:
+    async def restore(
+        self, routes: dict[str, dict[str, Any]], running: Iterable[RoutedServer]
+    ) -> int:
         """Re-add routes of ``running`` servers missing from ``routes`` (e.g. the proxy restarted
-        on its own), and the hub's own ``/hub/`` route; returns how many server routes were missing."""
+        on its own), and the hub's own ``/hub/`` route; returns how many server routes were
+        missing."""
         missing = 0
         for server in running:
             spec = server_base_url(server.user, server.name)

@@ -65,13 +65,18 @@ def owner_scopes(admin: bool) -> frozenset[str]:
 
 def has_scope(scopes: frozenset[str] | set[str], wanted: str, *, principal_user: str | None,
               target_user: str | None, owner_admin: bool = False) -> bool:
-    """May someone holding ``scopes`` (as ``principal_user``) do ``wanted`` to ``target_user``'s things?"""
+    """May someone holding ``scopes`` (as ``principal_user``) do ``wanted`` to ``target_user``'s
+    things?"""
     for scope in scopes:
         base, _, filt = scope.partition("!")
         if base == "self":
             if owner_admin and wanted in expand("admin"):
                 return True
-            if principal_user is not None and target_user == principal_user and wanted in SELF_SCOPES:
+            if (
+                principal_user is not None
+                and target_user == principal_user
+                and wanted in SELF_SCOPES
+            ):
                 return True
             continue
         if wanted in expand(base):
@@ -82,7 +87,9 @@ def has_scope(scopes: frozenset[str] | set[str], wanted: str, *, principal_user:
     return False
 
 
-def allowed_to_grant(owner_scopes_: frozenset[str], requested: list[str], owner: str, admin: bool) -> bool:
+def allowed_to_grant(
+    owner_scopes_: frozenset[str], requested: list[str], owner: str, admin: bool
+) -> bool:
     """A user may only hand out scopes they hold themselves."""
     if admin:
         return True

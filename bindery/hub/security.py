@@ -29,7 +29,10 @@ XSRF_COOKIE = "_xsrf"
 XSRF_HEADER = "X-XSRFToken"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Query parameters and headers whose values must never reach a log.
-_SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|proxy_token|_xsrf|access_token|code|state|password)=)[^&\s]*", re.IGNORECASE)
+_SECRET_QUERY = re.compile(
+    r"((?:^|[?&])(?:token|proxy_token|_xsrf|access_token|code|state|password)=)[^&\s]*",
+    re.IGNORECASE,
+)
 
 
 class SessionSigner:
@@ -54,8 +57,15 @@ class SessionSigner:
 
 
 def set_session_cookie(response: Response, signer: SessionSigner, name: str, secure: bool) -> None:
-    response.set_cookie(SESSION_COOKIE, signer.dumps(name), max_age=signer.max_age, path="/",
-                        httponly=True, samesite="lax", secure=secure)
+    response.set_cookie(
+        SESSION_COOKIE,
+        signer.dumps(name),
+        max_age=signer.max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
 
 
 def session_cookie_header(signer: SessionSigner, name: str, secure: bool) -> str:
@@ -91,8 +101,14 @@ def redact(text: str) -> str:
 class SecurityHeadersMiddleware:
     """Adds CSP ``frame-ancestors``, ``X-Content-Type-Options``, the XSRF cookie; times requests."""
 
-    def __init__(self, app: ASGIApp, frame_ancestors: str, secure: bool, metrics: Any = None,
-                 access_log: Any = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        frame_ancestors: str,
+        secure: bool,
+        metrics: Any = None,
+        access_log: Any = None,
+    ) -> None:
         self.app = app
         self.csp = f"frame-ancestors {frame_ancestors}"
         self.secure = secure
@@ -128,9 +144,12 @@ class SecurityHeadersMiddleware:
             route = scope.get("route")
             handler = getattr(route, "path", "unmatched")
             if self.metrics is not None:
-                self.metrics.request_duration.labels(scope["method"], handler, str(status["code"])).observe(elapsed)
+                self.metrics.request_duration.labels(
+                    scope["method"], handler, str(status["code"])
+                ).observe(elapsed)
             if self.access_log is not None:
                 query = scope.get("query_string", b"").decode("latin-1")
                 path = scope["path"] + (f"?{query}" if query else "")
-                self.access_log.info("%s %s %s %.1fms", status["code"], scope["method"], redact(path),
-                                     elapsed * 1000)
+                self.access_log.info(
+                    "%s %s %s %.1fms", status["code"], scope["method"], redact(path), elapsed * 1000
+                )

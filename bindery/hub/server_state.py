@@ -45,7 +45,9 @@ class ServerStatus(StrEnum):
     @property
     def pending(self) -> str | None:
         """JupyterHub's ``pending`` value: ``"spawn"``, ``"stop"`` or ``None``; stored as such."""
-        return {ServerStatus.STARTING: _PENDING_START, ServerStatus.STOPPING: _PENDING_STOP}.get(self)
+        return {ServerStatus.STARTING: _PENDING_START, ServerStatus.STOPPING: _PENDING_STOP}.get(
+            self
+        )
 
     @property
     def active(self) -> bool:

@@ -83,7 +83,7 @@ class Spawn:
 
     @property
     def failure(self) -> str | None:
-        """Why this start failed (``None`` while it runs, once it succeeded, or if it was cancelled)."""
+        """Why this start failed (``None`` while it runs, after success, or if it was cancelled)."""
         if not self.task.done() or self.task.cancelled():
             return None
         return self.task.result()
@@ -141,8 +141,10 @@ class ServerManager:
             return spawn.events.follow()
         if state.failure is not None:
             return _one(SpawnEvent.failed_because(state.failure))
-        raise NothingToFollow(f"The server of {user_name!r}{'/' + server_name if server_name else ''} "
-                              "is not running and not starting.")
+        raise NothingToFollow(
+            f"The server of {user_name!r}{'/' + server_name if server_name else ''} "
+            "is not running and not starting."
+        )
 
     def count_running(self) -> int:
         """Servers holding resources: running ones and those still stopping."""
@@ -158,7 +160,9 @@ class ServerManager:
         with self.db() as s:
             running = self._count_running(s)
             day_ago = utcnow() - dt.timedelta(days=1)
-            recent = s.scalar(select(func.count()).select_from(User).where(User.last_activity >= day_ago))
+            recent = s.scalar(
+                select(func.count()).select_from(User).where(User.last_activity >= day_ago)
+            )
             total = s.scalar(select(func.count()).select_from(User))
         self.metrics.running_servers.set(running)
         self.metrics.active_users.set(recent or 0)
@@ -174,10 +178,17 @@ class ServerManager:
             "JUPYTERHUB_SERVER_NAME": name,
             "JUPYTERHUB_API_URL": f"{self.settings.hub_url}/hub/api",
         }
-        default_url = options.get("default_url") if isinstance(options.get("default_url"), str) else None
+        default_url = (
+            options.get("default_url") if isinstance(options.get("default_url"), str) else None
+        )
         return SpawnRequest(
-            user=user, server_name=name, base_url=server_base_url(user, name), api_token=token,
-            image=_requested_image(options) or self.settings.spawner.image, env=env, default_url=default_url,
+            user=user,
+            server_name=name,
+            base_url=server_base_url(user, name),
+            api_token=token,
+            image=_requested_image(options) or self.settings.spawner.image,
+            env=env,
+            default_url=default_url,
         )
 
     def _check_image(self, options: UserOptions) -> None:
@@ -185,11 +196,15 @@ class ServerManager:
         if image is None:
             return
         if not isinstance(image, str) or not image or len(image) > 255:
-            raise StartRefused("'image' must be an image name such as 'bindery-r/owner-repo:abc123'.")
+            raise StartRefused(
+                "'image' must be an image name such as 'bindery-r/owner-repo:abc123'."
+            )
         sp = self.settings.spawner
         if image != sp.image and not any(fnmatch.fnmatchcase(image, p) for p in sp.allowed_images):
-            raise StartRefused(f"The image {image!r} is not allowed here (allowed: "
-                               f"{', '.join(sp.allowed_images) or 'only the default image'}).")
+            raise StartRefused(
+                f"The image {image!r} is not allowed here (allowed: "
+                f"{', '.join(sp.allowed_images) or 'only the default image'})."
+            )
 
     def _check_startable(self, user: User, server_name: str) -> Server | None:
         """The server's row if this start is allowed; else ``StartRefused`` saying why."""
@@ -200,13 +215,19 @@ class ServerManager:
             limit = self.settings.named_server_limit_per_user
             named_active = [srv for srv in user.servers if srv.name and ServerStatus.of(srv).active]
             if limit and row is None and len(named_active) >= limit:
-                raise StartRefused(f"User {user.name!r} already has the maximum of {limit} named servers.")
+                raise StartRefused(
+                    f"User {user.name!r} already has the maximum of {limit} named servers."
+                )
         status = ServerStatus.of(row)
         if status is ServerStatus.STOPPING:
-            raise StartRefused(f"The server {user.name}/{server_name} is stopping; try again shortly.")
+            raise StartRefused(
+                f"The server {user.name}/{server_name} is stopping; try again shortly."
+            )
         if status is ServerStatus.RUNNING:
-            raise AlreadyRunning(f"The server of {user.name!r}{'/' + server_name if server_name else ''} "
-                                 "is already running.")
+            raise AlreadyRunning(
+                f"The server of {user.name!r}{'/' + server_name if server_name else ''} "
+                "is already running."
+            )
         return row
 
     def _check_capacity(self, s: Session) -> None:
@@ -219,12 +240,17 @@ class ServerManager:
         starting = sum(1 for spawn in self._spawns.values() if not spawn.done)
         if starting >= sp.max_concurrent_spawns:
             raise TooManyServers(
-                f"{starting} servers are starting right now (the limit is {sp.max_concurrent_spawns}); "
-                "try again in a few seconds.", sp.retry_after)
+                f"{starting} servers are starting right now "
+                f"(the limit is {sp.max_concurrent_spawns}); "
+                "try again in a few seconds.",
+                sp.retry_after,
+            )
         if sp.max_active_servers and self._count_running(s) + starting >= sp.max_active_servers:
             raise TooManyServers(
                 f"This hub already runs its maximum of {sp.max_active_servers} servers; "
-                "try again later.", sp.retry_after)
+                "try again later.",
+                sp.retry_after,
+            )
 
     async def start(self, user_name: str, server_name: str, options: UserOptions) -> Spawn:
         """Begin starting a server, or join the start already under way.
@@ -256,8 +282,14 @@ class ServerManager:
         spawn = self._spawns[key] = Spawn(task, events)
         return spawn
 
-    async def _spawn(self, key: Key, token: str, options: UserOptions, events: EventLog[SpawnEvent],
-                     started_at: float) -> str | None:
+    async def _spawn(
+        self,
+        key: Key,
+        token: str,
+        options: UserOptions,
+        events: EventLog[SpawnEvent],
+        started_at: float,
+    ) -> str | None:
         """Run one start to its end; returns why it failed, or ``None`` when the server is ready."""
         user_name, server_name = key
         request = self._request(user_name, server_name, token, options)
@@ -271,14 +303,20 @@ class ServerManager:
                 limit = None if spawner.enforces_start_timeout else sp.start_timeout
                 target = await asyncio.wait_for(spawner.start(), limit)
             except TimeoutError as err:
-                raise SpawnFailed(f"The server did not start within {sp.start_timeout:.0f} s.") from err
-            events.append(SpawnEvent(progress=70, message="Server started, waiting for it to answer"))
+                raise SpawnFailed(
+                    f"The server did not start within {sp.start_timeout:.0f} s."
+                ) from err
+            events.append(
+                SpawnEvent(progress=70, message="Server started, waiting for it to answer")
+            )
 
             async def alive() -> bool:
                 return await spawner.poll() is None
 
             try:
-                await wait_until_ready(status_url(target, request.base_url), token, sp.http_timeout, alive)
+                await wait_until_ready(
+                    status_url(target, request.base_url), token, sp.http_timeout, alive
+                )
             except NotReady as err:
                 raise SpawnFailed(f"The server started but {err}.") from err
             await self.routes.add(RoutedServer(user_name, server_name, target, token))
@@ -296,7 +334,11 @@ class ServerManager:
                 s.commit()
             elapsed = time.monotonic() - started_at
             self.metrics.spawn_duration.labels("success").observe(elapsed)
-            events.append(SpawnEvent.ready_at(request.base_url, request.base_url + (request.default_url or "")))
+            events.append(
+                SpawnEvent.ready_at(
+                    request.base_url, request.base_url + (request.default_url or "")
+                )
+            )
             log.info("started %s/%s in %.1f s at %s", user_name, server_name, elapsed, target)
             return None
         except Exception as err:  # noqa: BLE001 - any failure must end as a clear "failed" event
@@ -329,8 +371,9 @@ class ServerManager:
 
     # -- stop -----------------------------------------------------------------
 
-    async def stop(self, user_name: str, server_name: str, *, remove: bool = False,
-                   wait: float | None = None) -> bool:
+    async def stop(
+        self, user_name: str, server_name: str, *, remove: bool = False, wait: float | None = None
+    ) -> bool:
         """Stop a server (a start under way is cancelled); with ``remove``, also forget a named one.
 
         Waits ``wait`` seconds (``None``: until done) and returns whether the stop has ended;
@@ -403,8 +446,9 @@ class ServerManager:
             server = self._server_row(s, key)
             if server is None or server.api_token is None:
                 return None
-            spawner = self.spawner_factory(self._request(key[0], key[1], server.api_token,
-                                                         server.user_options or {}))
+            spawner = self.spawner_factory(
+                self._request(key[0], key[1], server.api_token, server.user_options or {})
+            )
             spawner.load_state(server.state or {})
             return spawner
 
@@ -427,8 +471,15 @@ class ServerManager:
         counts = {"running": 0, "stopped": 0}
         with self.db() as s:
             rows = [
-                (srv.user.name, srv.name, srv.api_token, srv.url, srv.state or {}, srv.user_options or {},
-                 ServerStatus.of(srv))
+                (
+                    srv.user.name,
+                    srv.name,
+                    srv.api_token,
+                    srv.url,
+                    srv.state or {},
+                    srv.user_options or {},
+                    ServerStatus.of(srv),
+                )
                 for srv in s.scalars(select(Server).where(active()))
             ]
         for user_name, name, token, target, state, options, status in rows:
@@ -470,9 +521,11 @@ class ServerManager:
     async def check_routes(self, routes: dict[str, dict[str, Any]]) -> int:
         """Re-add routes the proxy lost (e.g. it restarted on its own); returns how many."""
         with self.db() as s:
-            running = [RoutedServer(srv.user.name, srv.name, srv.url, srv.api_token)
-                       for srv in s.scalars(select(Server).where(status_is(ServerStatus.RUNNING)))
-                       if srv.url and srv.api_token]
+            running = [
+                RoutedServer(srv.user.name, srv.name, srv.url, srv.api_token)
+                for srv in s.scalars(select(Server).where(status_is(ServerStatus.RUNNING)))
+                if srv.url and srv.api_token
+            ]
         return await self.routes.restore(routes, running)
 
     async def shutdown(self) -> None:
@@ -493,7 +546,9 @@ async def _forward_progress(spawner: Spawner, events: EventLog[SpawnEvent]) -> N
     try:
         async for event in spawner.progress():
             if isinstance(event, ProgressEvent):
-                events.append(SpawnEvent(progress=max(1, min(event.progress, 69)), message=event.message))
+                events.append(
+                    SpawnEvent(progress=max(1, min(event.progress, 69)), message=event.message)
+                )
     except asyncio.CancelledError:
         raise
     except Exception:

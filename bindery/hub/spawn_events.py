@@ -28,8 +28,13 @@ class SpawnEvent:
         """The final event of a successful start; ``url`` defaults to ``base_url``."""
         target = url or base_url
         html = f'Server ready at <a href="{target}">{base_url}</a>' if link else None
-        return cls(progress=100, message=f"Server ready at {base_url}", ready=True,
-                   html_message=html, url=target)
+        return cls(
+            progress=100,
+            message=f"Server ready at {base_url}",
+            ready=True,
+            html_message=html,
+            url=target,
+        )
 
     @classmethod
     def failed_because(cls, reason: str) -> SpawnEvent:

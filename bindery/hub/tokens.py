@@ -102,12 +102,18 @@ def principal_for_token(row: ApiToken) -> Principal:
 
 
 def ensure_service_token(session: Session, token: str, service: str, scopes: list[str]) -> ApiToken:
-    """Register a token given by the deployment (e.g. ``$BINDERY_HUB_ADMIN_TOKEN``), stored hashed."""
+    """Register a token the deployment gives (e.g. ``$BINDERY_HUB_ADMIN_TOKEN``), stored hashed."""
     hashed = hash_token(token)
     row = session.scalars(select(ApiToken).where(ApiToken.hashed == hashed)).first()
     if row is None:
-        row = ApiToken(hashed=hashed, prefix=token[:PREFIX_LENGTH], service=service,
-                       scopes=check_scopes(scopes), note=f"from ${service}", created=utcnow())
+        row = ApiToken(
+            hashed=hashed,
+            prefix=token[:PREFIX_LENGTH],
+            service=service,
+            scopes=check_scopes(scopes),
+            note=f"from ${service}",
+            created=utcnow(),
+        )
         session.add(row)
     else:
         row.scopes = check_scopes(scopes)
@@ -115,4 +121,11 @@ def ensure_service_token(session: Session, token: str, service: str, scopes: lis
     return row
 
 
-__all__ = ["Principal", "create_token", "ensure_service_token", "find_token", "hash_token", "new_token"]
+__all__ = [
+    "Principal",
+    "create_token",
+    "ensure_service_token",
+    "find_token",
+    "hash_token",
+    "new_token",
+]

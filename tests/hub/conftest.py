@@ -97,12 +97,14 @@ def api_hub(tmp_path: Path) -> Iterator[ApiHub]:
         from sqlalchemy import select
 
         from bindery.hub.db.models import Server
+        from bindery.hub.server_state import active
 
         with hub.db() as s:
-            running = [(srv.user.name, srv.name) for srv in s.scalars(select(Server).where(Server.started.is_not(None)))]
+            rows = s.scalars(select(Server).where(active()))
+            running = [(srv.user.name, srv.name) for srv in rows]
         for user, name in running:
-            path = f"/hub/api/users/{user}/servers/{name}" if name else f"/hub/api/users/{user}/server"
-            client.delete(path, headers=api.headers())
+            tail = f"servers/{name}" if name else "server"
+            client.delete(f"/hub/api/users/{user}/{tail}", headers=api.headers())
 
 
 @dataclass
@@ -147,8 +149,9 @@ class HubProcess:
         return env
 
     def cli(self, *args: str, env: dict[str, str] | None = None) -> str:
-        done = subprocess.run([sys.executable, "-m", "bindery.cli", "hub", *args], env={**self.env(), **(env or {})},
-                              capture_output=True, text=True, timeout=60, cwd=self.tmp_path, check=False)
+        done = subprocess.run([sys.executable, "-m", "bindery.cli", "hub", *args],
+                              env={**self.env(), **(env or {})}, capture_output=True, text=True,
+                              timeout=60, cwd=self.tmp_path, check=False)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
@@ -194,7 +197,8 @@ class HubProcess:
         for user in users:
             for name in user.get("servers", {}):
                 path = f"servers/{name}" if name else "server"
-                httpx.delete(f"{self.api}/users/{user['name']}/{path}", headers=self.headers(), timeout=30)
+                httpx.delete(f"{self.api}/users/{user['name']}/{path}", headers=self.headers(),
+                             timeout=30)
 
 
 @pytest.fixture

@@ -27,7 +27,10 @@ def test_users_can_be_created_read_and_deleted(api_hub):
     assert created.status_code == 201
     assert sorted(u["name"] for u in created.json()) == ["ann", "bob"]
     assert c.post("/hub/api/users", json={"usernames": ["ann"]}, headers=h).status_code == 409
-    assert c.post("/hub/api/users/tmp", json={"kind": "temporary"}, headers=h).json()["user_kind"] == "temporary"
+    assert (
+        c.post("/hub/api/users/tmp", json={"kind": "temporary"}, headers=h).json()["user_kind"]
+        == "temporary"
+    )
     assert c.post("/hub/api/users/odd", json={"kind": "robot"}, headers=h).status_code == 400
     assert c.post("/hub/api/users/cy", json={"admin": True}, headers=h).status_code == 201
     cy = c.get("/hub/api/users/cy", headers=h).json()
@@ -64,17 +67,27 @@ def test_missing_invalid_expired_and_revoked_tokens_are_refused(api_hub):
     time.sleep(0.01)
     assert c.get("/hub/api/user", headers=api_hub.headers(expired)).status_code == 401
     token = api_hub.token_for("dan")
-    assert c.get("/hub/api/user", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "dan"
+    assert (
+        c.get("/hub/api/user", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "dan"
+    )
     tokens = c.get("/hub/api/users/dan/tokens", headers=api_hub.headers(token)).json()["api_tokens"]
     mine = [t for t in tokens if t["prefix"] == token[:4]]
     assert mine and "token" not in mine[0]
-    assert c.delete(f"/hub/api/users/dan/tokens/{mine[0]['id']}", headers=api_hub.headers(token)).status_code == 204
+    assert (
+        c.delete(
+            f"/hub/api/users/dan/tokens/{mine[0]['id']}", headers=api_hub.headers(token)
+        ).status_code
+        == 204
+    )
     assert c.get("/hub/api/user", headers=api_hub.headers(token)).status_code == 401
 
 
 def test_tokens_are_stored_only_as_hashes(api_hub):
-    answer = api_hub.client.post("/hub/api/users/eve/tokens", json={"note": "laptop"},
-                                 headers=api_hub.headers(api_hub.token_for("eve")))
+    answer = api_hub.client.post(
+        "/hub/api/users/eve/tokens",
+        json={"note": "laptop"},
+        headers=api_hub.headers(api_hub.token_for("eve")),
+    )
     assert answer.status_code == 201
     token = answer.json()["token"]
     with api_hub.hub.db() as s:
@@ -93,12 +106,18 @@ def test_scopes_limit_what_a_token_can_do(api_hub):
     assert other.status_code == 403 and "read:users" in other.json()["message"]
     assert c.get("/hub/api/users", headers=api_hub.headers(alice)).status_code == 403
     # ...and cannot mint a token with more power than they have.
-    grab = c.post("/hub/api/users/alice/tokens", json={"scopes": ["admin"]}, headers=api_hub.headers(alice))
+    grab = c.post(
+        "/hub/api/users/alice/tokens", json={"scopes": ["admin"]}, headers=api_hub.headers(alice)
+    )
     assert grab.status_code == 403
-    bad = c.post("/hub/api/users/alice/tokens", json={"scopes": ["fly"]}, headers=api_hub.headers(alice))
+    bad = c.post(
+        "/hub/api/users/alice/tokens", json={"scopes": ["fly"]}, headers=api_hub.headers(alice)
+    )
     assert bad.status_code == 400 and "Unknown scope" in bad.json()["message"]
     # A culler-like service token lists users with activity but cannot create users.
-    culler = api_hub.service_token(["list:users", "read:users:activity", "read:servers", "delete:servers"])
+    culler = api_hub.service_token(
+        ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+    )
     listed = c.get("/hub/api/users", headers=api_hub.headers(culler))
     assert listed.status_code == 200 and {"alice", "bob"} <= {u["name"] for u in listed.json()}
     assert "last_activity" in listed.json()[0] and "servers" in listed.json()[0]
@@ -112,15 +131,19 @@ def test_scopes_limit_what_a_token_can_do(api_hub):
 def test_pagination_follows_jupyterhub(api_hub):
     c, h = api_hub.client, api_hub.headers()
     c.post("/hub/api/users", json={"usernames": [f"u{i:02d}" for i in range(25)]}, headers=h)
-    first = c.get("/hub/api/users?limit=10", headers={**h, "Accept": "application/jupyterhub-pagination+json"})
+    first = c.get(
+        "/hub/api/users?limit=10", headers={**h, "Accept": "application/jupyterhub-pagination+json"}
+    )
     page = first.json()
     assert [u["name"] for u in page["items"]][:2] == ["u00", "u01"]
     assert page["_pagination"]["total"] == 25 and page["_pagination"]["next"]["offset"] == 10
     seen, url = [], first.json()["_pagination"]["next"]["url"]
     seen += [u["name"] for u in page["items"]]
     while url:
-        nxt = c.get(urlparse(url).path + "?" + urlparse(url).query,
-                    headers={**h, "Accept": "application/jupyterhub-pagination+json"}).json()
+        nxt = c.get(
+            urlparse(url).path + "?" + urlparse(url).query,
+            headers={**h, "Accept": "application/jupyterhub-pagination+json"},
+        ).json()
         seen += [u["name"] for u in nxt["items"]]
         url = nxt["_pagination"]["next"] and nxt["_pagination"]["next"]["url"]
     assert seen == [f"u{i:02d}" for i in range(25)]
@@ -139,14 +162,23 @@ def test_activity_updates_user_and_server(api_hub):
     time.sleep(1.1)
     when = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     before = c.get("/hub/api/users/fay", headers=api_hub.headers(token)).json()["last_activity"]
-    answer = c.post("/hub/api/users/fay/activity", json={"last_activity": when}, headers=api_hub.headers(token))
+    answer = c.post(
+        "/hub/api/users/fay/activity", json={"last_activity": when}, headers=api_hub.headers(token)
+    )
     assert answer.status_code == 204
     after = c.get("/hub/api/users/fay", headers=api_hub.headers(token)).json()["last_activity"]
     assert after == when and after > before
-    bad = c.post("/hub/api/users/fay/activity", json={"last_activity": "yesterday"}, headers=api_hub.headers(token))
+    bad = c.post(
+        "/hub/api/users/fay/activity",
+        json={"last_activity": "yesterday"},
+        headers=api_hub.headers(token),
+    )
     assert bad.status_code == 400 and "ISO 8601" in bad.json()["message"]
-    unknown = c.post("/hub/api/users/fay/activity", json={"servers": {"nope": {"last_activity": "2026-01-01T00:00:00Z"}}},
-                     headers=api_hub.headers(token))
+    unknown = c.post(
+        "/hub/api/users/fay/activity",
+        json={"servers": {"nope": {"last_activity": "2026-01-01T00:00:00Z"}}},
+        headers=api_hub.headers(token),
+    )
     assert unknown.status_code == 400
 
 
@@ -161,7 +193,11 @@ def _port_open(url: str) -> bool:
 
 def _server_target(api_hub, user: str, name: str = "") -> str:
     with api_hub.hub.db() as s:
-        return s.scalars(select(Server).join(User).where(User.name == user, Server.name == name)).one().url
+        return (
+            s.scalars(select(Server).join(User).where(User.name == user, Server.name == name))
+            .one()
+            .url
+        )
 
 
 def test_start_progress_and_stop_a_real_server(api_hub):
@@ -178,7 +214,11 @@ def test_start_progress_and_stop_a_real_server(api_hub):
     assert _port_open(target)
     with c.stream("GET", "/hub/api/users/gil/server/progress", headers=h) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
-        events = [json.loads(line[len("data: "):]) for line in stream.iter_lines() if line.startswith("data: ")]
+        events = [
+            json.loads(line[len("data: ") :])
+            for line in stream.iter_lines()
+            if line.startswith("data: ")
+        ]
     assert events[-1]["ready"] is True and events[-1]["url"] == "/user/gil/"
     again = c.post("/hub/api/users/gil/server", headers=h)
     assert again.status_code == 400 and "already running" in again.json()["message"]
@@ -197,7 +237,12 @@ def test_named_servers_start_stop_and_remove(api_hub):
     assert c.post("/hub/api/users/hal/servers/proj", headers=h).status_code == 201
     servers = c.get("/hub/api/users/hal", headers=h).json()["servers"]
     assert servers["proj"]["url"] == "/user/hal/proj/" and servers["proj"]["ready"]
-    assert c.request("DELETE", "/hub/api/users/hal/servers/proj", json={"remove": True}, headers=h).status_code == 204
+    assert (
+        c.request(
+            "DELETE", "/hub/api/users/hal/servers/proj", json={"remove": True}, headers=h
+        ).status_code
+        == 204
+    )
     with api_hub.hub.db() as s:
         assert s.scalars(select(Server).where(Server.name == "proj")).first() is None
     assert c.delete("/hub/api/users/hal/servers/ghost", headers=h).status_code == 404
@@ -207,7 +252,9 @@ def test_named_servers_start_stop_and_remove(api_hub):
 
 def test_disallowed_image_is_refused_before_anything_starts(api_hub):
     h = api_hub.headers(api_hub.token_for("ida"))
-    answer = api_hub.client.post("/hub/api/users/ida/server", json={"image": "evil/miner:latest"}, headers=h)
+    answer = api_hub.client.post(
+        "/hub/api/users/ida/server", json={"image": "evil/miner:latest"}, headers=h
+    )
     assert answer.status_code == 400 and "not allowed" in answer.json()["message"]
 
 
@@ -235,8 +282,11 @@ def test_cookie_requests_that_change_state_need_xsrf(api_hub):
     refused = c.post("/hub/api/users/lee/activity", json={"last_activity": "2026-01-01T00:00:00Z"})
     assert refused.status_code == 403 and "XSRF" in refused.json()["message"]
     c.cookies.set(XSRF_COOKIE, "x" * 32)
-    ok = c.post("/hub/api/users/lee/activity", json={"last_activity": "2026-01-01T00:00:00Z"},
-                headers={"X-XSRFToken": "x" * 32})
+    ok = c.post(
+        "/hub/api/users/lee/activity",
+        json={"last_activity": "2026-01-01T00:00:00Z"},
+        headers={"X-XSRFToken": "x" * 32},
+    )
     assert ok.status_code == 204
     c.cookies.set(SESSION_COOKIE, "forged.value.here")
     assert c.get("/hub/api/user").status_code == 401
@@ -256,9 +306,13 @@ def test_security_headers_and_redacted_access_log(api_hub, caplog):
 def test_metrics_expose_spawns_servers_users_requests(api_hub):
     api_hub.client.get("/hub/api", headers=api_hub.headers())
     text = api_hub.client.get("/hub/metrics").text
-    for name in ("bindery_hub_spawn_duration_seconds", "bindery_hub_running_servers",
-                 "bindery_hub_active_users", "bindery_hub_request_duration_seconds",
-                 "bindery_hub_proxy_route_operations_total"):
+    for name in (
+        "bindery_hub_spawn_duration_seconds",
+        "bindery_hub_running_servers",
+        "bindery_hub_active_users",
+        "bindery_hub_request_duration_seconds",
+        "bindery_hub_proxy_route_operations_total",
+    ):
         assert name in text
     assert 'handler="/hub/api"' in text
 

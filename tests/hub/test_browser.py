@@ -75,7 +75,9 @@ def test_login_start_server_land_in_it_and_admin_stops_it(hub_process, browser):
 
 
 def test_login_form_without_xsrf_is_refused(hub_process):
-    answer = httpx.post(f"{hub_process.url}/hub/login", data={"username": "x", "password": "y"}, timeout=10)
+    answer = httpx.post(
+        f"{hub_process.url}/hub/login", data={"username": "x", "password": "y"}, timeout=10
+    )
     assert answer.status_code == 403
     assert "XSRF" in answer.text
 
@@ -84,8 +86,12 @@ def test_repeated_wrong_passwords_are_rate_limited(hub_process):
     with httpx.Client(base_url=hub_process.url, timeout=10) as http:
         http.get("/hub/login")
         xsrf = http.cookies["_xsrf"]
-        codes = [http.post("/hub/login", data={"username": "mallory", "password": f"guess{i}", "_xsrf": xsrf}).status_code
-                 for i in range(7)]
+        codes = [
+            http.post(
+                "/hub/login", data={"username": "mallory", "password": f"guess{i}", "_xsrf": xsrf}
+            ).status_code
+            for i in range(7)
+        ]
     assert codes[:5] == [403] * 5 and codes[-1] == 429
 
 

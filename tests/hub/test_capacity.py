@@ -100,7 +100,9 @@ def _manager(tmp_path: Path, stage: Stage, **limits: int) -> ServerManager:
     return ServerManager(settings, db, None, factory, HubMetrics())
 
 
-async def test_concurrent_starts_are_capped_and_released(tmp_path: Path, jupyter_stand_in: str) -> None:
+async def test_concurrent_starts_are_capped_and_released(
+    tmp_path: Path, jupyter_stand_in: str
+) -> None:
     stage = Stage(jupyter_stand_in)
     manager = _manager(tmp_path, stage, max_concurrent_spawns=2, retry_after=7)
     first = await manager.start("a", "", {})
@@ -116,10 +118,14 @@ async def test_concurrent_starts_are_capped_and_released(tmp_path: Path, jupyter
     assert await third.finished(10) and third.failure is None
 
 
-async def test_active_server_limit_counts_starts_under_way(tmp_path: Path, jupyter_stand_in: str) -> None:
+async def test_active_server_limit_counts_starts_under_way(
+    tmp_path: Path, jupyter_stand_in: str
+) -> None:
     stage = Stage(jupyter_stand_in)
     stage.go.set()
-    manager = _manager(tmp_path, stage, max_concurrent_spawns=10, max_active_servers=2, retry_after=30)
+    manager = _manager(
+        tmp_path, stage, max_concurrent_spawns=10, max_active_servers=2, retry_after=30
+    )
     assert await (await manager.start("a", "", {})).finished(10)
     stage.go.clear()
     starting = await manager.start("b", "", {})
@@ -133,7 +139,9 @@ async def test_active_server_limit_counts_starts_under_way(tmp_path: Path, jupyt
     assert manager.count_running() == 2
 
 
-async def test_failed_start_releases_its_slot_and_says_why(tmp_path: Path, jupyter_stand_in: str) -> None:
+async def test_failed_start_releases_its_slot_and_says_why(
+    tmp_path: Path, jupyter_stand_in: str
+) -> None:
     stage = Stage(jupyter_stand_in)
     stage.go.set()
     stage.failing.add("a")
@@ -144,12 +152,16 @@ async def test_failed_start_releases_its_slot_and_says_why(tmp_path: Path, jupyt
     state = manager.state("a", "")
     assert state.status is ServerStatus.STOPPED and state.failure == "The image is missing."
     events = [event async for event in manager.progress("a", "")]
-    assert events[0].progress == 0 and events[-1].failed and "image is missing" in events[-1].message
+    assert (
+        events[0].progress == 0 and events[-1].failed and "image is missing" in events[-1].message
+    )
     assert await (await manager.start("b", "", {})).finished(10)
     assert manager.count_running() == 1
 
 
-async def test_the_same_server_joins_its_start_under_way(tmp_path: Path, jupyter_stand_in: str) -> None:
+async def test_the_same_server_joins_its_start_under_way(
+    tmp_path: Path, jupyter_stand_in: str
+) -> None:
     stage = Stage(jupyter_stand_in)
     manager = _manager(tmp_path, stage, max_concurrent_spawns=1)
     first = await manager.start("a", "", {})

@@ -47,10 +47,37 @@ def postgres_url() -> Iterator[str]:
     if as_postgres:
         shutil.chown(root, "postgres")
     port = _free_port()
-    subprocess.run([*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-U", "bindery", "--auth=trust",
-                    "-E", "UTF8"], check=True, capture_output=True)
-    subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                    f"-p {port} -h 127.0.0.1 -k {root}", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_postgres,
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "bindery",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -h 127.0.0.1 -k {root}",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         url = f"postgresql+psycopg://bindery@127.0.0.1:{port}/postgres"
         deadline = time.monotonic() + 20
@@ -67,8 +94,11 @@ def postgres_url() -> Iterator[str]:
                 engine.dispose()
         yield url
     finally:
-        subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -107,8 +137,12 @@ def test_upgrading_a_first_schema_database_keeps_users_and_drops_groups(db_url):
     try:
         upgrade(engine, "0001")
         with engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO users (name, admin, kind, created) "
-                                 "VALUES ('ann', false, 'user', CURRENT_TIMESTAMP)"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (name, admin, kind, created) "
+                    "VALUES ('ann', false, 'user', CURRENT_TIMESTAMP)"
+                )
+            )
             conn.execute(sa.text("INSERT INTO groups (name) VALUES ('staff')"))
             conn.execute(sa.text("INSERT INTO group_members (group_id, user_id) VALUES (1, 1)"))
         upgrade(engine)
@@ -125,10 +159,19 @@ def test_users_servers_tokens_round_trip(db_url):
     try:
         with db() as s:
             user = User(name="ann", admin=True, kind="temporary", created=utcnow())
-            user.servers.append(Server(name="", state={"pid": 12, "nested": {"a": [1, 2]}}, user_options={},
-                                       started=utcnow(), api_token="secret"))
+            user.servers.append(
+                Server(
+                    name="",
+                    state={"pid": 12, "nested": {"a": [1, 2]}},
+                    user_options={},
+                    started=utcnow(),
+                    api_token="secret",
+                )
+            )
             s.add(user)
-            token, _ = create_token(s, user=user, scopes=["read:servers"], note="ci", expires_in=3600)
+            token, _ = create_token(
+                s, user=user, scopes=["read:servers"], note="ci", expires_in=3600
+            )
             s.commit()
         with db() as s:
             ann = s.scalars(select(User).where(User.name == "ann")).one()

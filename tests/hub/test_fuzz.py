@@ -7,14 +7,21 @@ from urllib.parse import quote
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=10,
 )
-names = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="/?#%"),
-                min_size=1, max_size=80)
+names = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="/?#%"),
+    min_size=1,
+    max_size=80,
+)
 
 
 def _no_500(answer) -> None:
@@ -32,15 +39,22 @@ def test_random_user_names_and_bodies(api_hub, name: str, body: object) -> None:
     c = api_hub.client
     payload = json.dumps(body).encode()
     name = quote(name, safe="")
-    for method, path in [("POST", f"/hub/api/users/{name}"), ("GET", f"/hub/api/users/{name}"),
-                         ("POST", "/hub/api/users"), ("POST", f"/hub/api/users/{name}/activity"),
-                         ("POST", f"/hub/api/users/{name}/tokens"), ("PATCH", f"/hub/api/users/{name}"),
-                         ("DELETE", f"/hub/api/users/{name}/tokens/{name}")]:
+    for method, path in [
+        ("POST", f"/hub/api/users/{name}"),
+        ("GET", f"/hub/api/users/{name}"),
+        ("POST", "/hub/api/users"),
+        ("POST", f"/hub/api/users/{name}/activity"),
+        ("POST", f"/hub/api/users/{name}/tokens"),
+        ("PATCH", f"/hub/api/users/{name}"),
+        ("DELETE", f"/hub/api/users/{name}/tokens/{name}"),
+    ]:
         _no_500(c.request(method, path, content=payload, headers=h))
 
 
 @FUZZ
-@given(token=st.text(max_size=300), scheme=st.sampled_from(["token", "Bearer", "bearer", "Basic", ""]))
+@given(
+    token=st.text(max_size=300), scheme=st.sampled_from(["token", "Bearer", "bearer", "Basic", ""])
+)
 def test_random_tokens_are_refused_cleanly(api_hub, token: str, scheme: str) -> None:
     header = f"{scheme} {token}".strip()
     try:

@@ -21,7 +21,9 @@ def _start(hub, user: str, server: str = "") -> None:
 
 def _user_token(hub, user: str) -> str:
     httpx.post(f"{hub.api}/users/{user}", headers=hub.headers(), timeout=10)
-    answer = httpx.post(f"{hub.api}/users/{user}/tokens", json={"note": "test"}, headers=hub.headers(), timeout=10)
+    answer = httpx.post(
+        f"{hub.api}/users/{user}/tokens", json={"note": "test"}, headers=hub.headers(), timeout=10
+    )
     assert answer.status_code == 201, answer.text
     return answer.json()["token"]
 
@@ -45,8 +47,9 @@ def test_edge_auth_lets_only_the_owner_in(hub_process):
         cookie = linked.cookies.get("bindery-session")
         assert http.get(status_url, cookies={"bindery-session": cookie}).status_code == 200
         # Only the proxy may ask the hub's authorization endpoint.
-        direct = http.get(f"{hub.api}/proxy/authorize?user=alice&path=/user/alice/",
-                          headers=hub.headers(alice))
+        direct = http.get(
+            f"{hub.api}/proxy/authorize?user=alice&path=/user/alice/", headers=hub.headers(alice)
+        )
         assert direct.status_code == 403 and "proxy" in direct.json()["message"]
 
 
@@ -71,7 +74,9 @@ def test_dead_servers_are_forgotten_at_restart(hub_process):
 
     hub = hub_process
     _start(hub, "dora")
-    state = httpx.get(f"{hub.api}/users/dora", headers=hub.headers(), timeout=10).json()["servers"][""]["state"]
+    state = httpx.get(f"{hub.api}/users/dora", headers=hub.headers(), timeout=10).json()["servers"][
+        ""
+    ]["state"]
     hub.stop()
     os.killpg(os.getpgid(state["pid"]), signal.SIGKILL)
     hub.start()
@@ -84,21 +89,41 @@ def test_real_jupyterhub_idle_culler_culls_idle_and_keeps_active(hub_process):
     _start(hub, "idle")
     _start(hub, "busy")
     busy = _user_token(hub, "busy")
-    culler_token = hub.cli("token", "--service", "idle-culler", "--scopes",
-                           "list:users read:users:activity read:servers delete:servers")
+    culler_token = hub.cli(
+        "token",
+        "--service",
+        "idle-culler",
+        "--scopes",
+        "list:users read:users:activity read:servers delete:servers",
+    )
     culler = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub_idle_culler", f"--url=http://127.0.0.1:{hub.hub_port}/hub/api",
-         "--timeout=10", "--cull-every=2"],
+        [
+            sys.executable,
+            "-m",
+            "jupyterhub_idle_culler",
+            f"--url=http://127.0.0.1:{hub.hub_port}/hub/api",
+            "--timeout=10",
+            "--cull-every=2",
+        ],
         env={"JUPYTERHUB_API_TOKEN": culler_token, "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
         culled = False
         while time.monotonic() < deadline:
             # Using busy's server through the proxy is what keeps it active.
-            assert httpx.get(f"{hub.url}/user/busy/api/status", headers=hub.headers(busy), timeout=10).status_code == 200
-            users = {u["name"]: u for u in httpx.get(f"{hub.api}/users", headers=hub.headers(), timeout=10).json()}
+            assert (
+                httpx.get(
+                    f"{hub.url}/user/busy/api/status", headers=hub.headers(busy), timeout=10
+                ).status_code
+                == 200
+            )
+            users = {
+                u["name"]: u
+                for u in httpx.get(f"{hub.api}/users", headers=hub.headers(), timeout=10).json()
+            }
             if not users["idle"]["servers"]:
                 culled = True
                 break
@@ -117,7 +142,9 @@ def test_hub_restores_a_route_the_proxy_lost(hub_process):
     token = _user_token(hub, "erin")
     url = f"{hub.url}/user/erin/api/status"
     proxy_api = f"http://127.0.0.1:{hub.api_port}/api/routes/user/erin"
-    answer = httpx.delete(proxy_api, headers={"Authorization": f"token {hub.proxy_token}"}, timeout=10)
+    answer = httpx.delete(
+        proxy_api, headers={"Authorization": f"token {hub.proxy_token}"}, timeout=10
+    )
     assert answer.status_code == 204
     assert httpx.get(url, headers=hub.headers(token), timeout=10).status_code != 200
     deadline = time.monotonic() + 20  # the hub polls the proxy every 2 s in these tests

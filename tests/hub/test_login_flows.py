@@ -1,4 +1,4 @@
-"""Login flows that need no browser: Binder's temporary users, the edge-auth endpoint, the token CLI."""
+"""Login flows that need no browser: Binder's temporary users, edge auth, the token CLI."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from bindery.plugins import PluginOptions
 PROXY_SECRET = "proxy-secret-for-tests-0123456789"
 
 
-def test_anonymous_login_makes_a_temporary_user_and_logs_the_browser_in(tmp_path, make_hub_settings):
+def test_anonymous_login_makes_a_temporary_user_and_logs_the_browser_in(
+    tmp_path, make_hub_settings
+):
     settings = make_hub_settings(tmp_path)
     settings.auth.kind = "anonymous"
     hub = Hub(settings, proxy=False)
@@ -116,13 +118,15 @@ def test_edge_auth_endpoint_answers_only_the_proxy(api_hub):
     api_hub.token_for("bob")
     url = "/hub/api/proxy/authorize?user=alice&path=/user/alice/lab"
     proxy = {"X-Bindery-Proxy-Token": PROXY_SECRET}
-    assert c.get(url, headers={"Authorization": f"token {alice}"}).status_code == 403  # not the proxy
+    # Only the proxy may ask.
+    assert c.get(url, headers={"Authorization": f"token {alice}"}).status_code == 403
     assert c.get(url, headers={**proxy, "X-Bindery-Proxy-Token": "guess"}).status_code == 403
     assert c.get(url, headers=proxy).status_code == 401
     ok = c.get(url, headers={**proxy, "Authorization": f"token {alice}"})
     assert ok.status_code == 200 and ok.json()["name"] == "alice"
     assert "set-cookie" not in ok.headers  # header tokens do not turn into cookies
-    bob = c.get(url, headers={**proxy, "Cookie": f"{SESSION_COOKIE}={api_hub.hub.signer.dumps('bob')}"})
+    bob_cookie = f"{SESSION_COOKIE}={api_hub.hub.signer.dumps('bob')}"
+    bob = c.get(url, headers={**proxy, "Cookie": bob_cookie})
     assert bob.status_code == 403
     linked = c.get(url, headers={**proxy, "X-Bindery-Token": alice})
     assert linked.status_code == 200 and SESSION_COOKIE in linked.headers["set-cookie"]
@@ -131,7 +135,8 @@ def test_edge_auth_endpoint_answers_only_the_proxy(api_hub):
     c.cookies.clear()
     assert c.get(url, headers={**proxy, "Cookie": f"{SESSION_COOKIE}={value}"}).status_code == 200
     # Admins may enter users' servers (scope access:servers).
-    assert c.get(url, headers={**proxy, "Authorization": f"token {api_hub.admin_token}"}).status_code == 200
+    admin = {**proxy, "Authorization": f"token {api_hub.admin_token}"}
+    assert c.get(url, headers=admin).status_code == 200
     assert c.get("/hub/api/proxy/authorize?user=Bad!&path=/", headers=proxy).status_code == 400
 
 
@@ -142,5 +147,7 @@ def test_token_cli_prints_a_working_admin_token(api_hub):
     token = result.output.strip()
     answer = api_hub.client.get("/hub/api/users", headers={"Authorization": f"token {token}"})
     assert answer.status_code == 200
-    bad = CliRunner().invoke(hub_group, ["token", "--scopes", "fly", "--db-url", api_hub.hub.settings.db_url], obj={})
+    bad = CliRunner().invoke(
+        hub_group, ["token", "--scopes", "fly", "--db-url", api_hub.hub.settings.db_url], obj={}
+    )
     assert bad.exit_code != 0 and "Unknown scope" in bad.output

@@ -51,8 +51,12 @@ def _spawn(tmp_path: Path, cls: type[LocalProcessSpawner]) -> list[dict]:
         name = "u" + secrets.token_hex(3)
         client.post(f"/hub/api/users/{name}", headers=headers)
         client.post(f"/hub/api/users/{name}/server", headers=headers)
-        with client.stream("GET", f"/hub/api/users/{name}/server/progress", headers=headers) as stream:
-            events = [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ")]
+        with client.stream(
+            "GET", f"/hub/api/users/{name}/server/progress", headers=headers
+        ) as stream:
+            events = [
+                json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ")
+            ]
         client.delete(f"/hub/api/users/{name}/server", headers=headers)
     return events
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -61,24 +61,41 @@ def get_principal(request: Request, *, required: bool = True) -> Principal | Non
     """Token first, then the login cookie; cookie-authenticated changes must pass XSRF."""
     cached = request.scope.get("bindery.principal")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cast(Principal, cached)
     token = token_from_request(request)
-    principal = principal_from_token(request, token) if token is not None else principal_from_cookie(request)
+    principal = (
+        principal_from_token(request, token)
+        if token is not None
+        else principal_from_cookie(request)
+    )
     if principal is None:
         if required:
-            raise ApiError(401, "You are not logged in: log in, or send 'Authorization: token <api token>'.")
+            raise ApiError(
+                401, "You are not logged in: log in, or send 'Authorization: token <api token>'."
+            )
         return None
-    if (principal.via == "cookie" and request.method not in SAFE_METHODS
-            and not xsrf_ok(request, request.headers.get(XSRF_HEADER))):
-        raise ApiError(403, "XSRF check failed: send the '_xsrf' cookie's value in the "
-                            f"{XSRF_HEADER} header (or use an API token).")
+    if (
+        principal.via == "cookie"
+        and request.method not in SAFE_METHODS
+        and not xsrf_ok(request, request.headers.get(XSRF_HEADER))
+    ):
+        raise ApiError(
+            403,
+            "XSRF check failed: send the '_xsrf' cookie's value in the "
+            f"{XSRF_HEADER} header (or use an API token).",
+        )
     request.scope["bindery.principal"] = principal
     return principal
 
 
 def can(principal: Principal, scope: str, target_user: str | None = None) -> bool:
-    return has_scope(principal.scopes, scope, principal_user=principal.user_name,
-                     target_user=target_user, owner_admin=principal.owner_admin)
+    return has_scope(
+        principal.scopes,
+        scope,
+        principal_user=principal.user_name,
+        target_user=target_user,
+        owner_admin=principal.owner_admin,
+    )
 
 
 def require(request: Request, scope: str, target_user: str | None = None) -> Principal:
@@ -102,5 +119,7 @@ async def json_body(request: Request, default: Any = None, kind: type = dict) ->
     except (ValueError, UnicodeDecodeError) as err:
         raise ApiError(400, f"The request body is not valid JSON: {err}.") from err
     if not isinstance(data, kind):
-        raise ApiError(400, f"The request body must be a JSON {'object' if kind is dict else 'array'}.")
+        raise ApiError(
+            400, f"The request body must be a JSON {'object' if kind is dict else 'array'}."
+        )
     return data

@@ -63,7 +63,9 @@ def user_model(
     if activity:
         model["last_activity"] = iso(user.last_activity)
     if servers:
-        model["server"] = server_base_url(user.name) if default_status is ServerStatus.RUNNING else None
+        model["server"] = (
+            server_base_url(user.name) if default_status is ServerStatus.RUNNING else None
+        )
         model["pending"] = default_status.pending
         model["servers"] = {s.name: server_model(s, user.name, include_state=state) for s in listed}
     return model

@@ -98,8 +98,9 @@ async def health(request: Request) -> Response:
         with hub.db() as s:
             s.execute(select(1))
     except Exception:  # noqa: BLE001 - health answers, it does not raise
-        return JSONResponse({"status": "error", "message": "The hub database cannot be reached."},
-                            status_code=503)
+        return JSONResponse(
+            {"status": "error", "message": "The hub database cannot be reached."}, status_code=503
+        )
     return JSONResponse({"status": "ok"})
 
 
@@ -107,8 +108,9 @@ async def whoami(request: Request) -> Response:
     principal = get_principal(request)
     assert principal is not None
     if principal.user_name is None:
-        return JSONResponse({"kind": "service", "name": principal.name,
-                             "scopes": sorted(principal.scopes)})
+        return JSONResponse(
+            {"kind": "service", "name": principal.name, "scopes": sorted(principal.scopes)}
+        )
     with hub_of(request).db() as s:
         model = user_model(_load_user(s, principal.user_name))
     model["scopes"] = sorted(principal.scopes)
@@ -133,7 +135,9 @@ async def list_users(request: Request) -> Response:
         query = select(User)
         active_q = select(Server.user_id).where(active())
         if state == "ready":
-            query = query.where(User.id.in_(select(Server.user_id).where(status_is(ServerStatus.RUNNING))))
+            query = query.where(
+                User.id.in_(select(Server.user_id).where(status_is(ServerStatus.RUNNING)))
+            )
         elif state == "active":
             query = query.where(User.id.in_(active_q))
         elif state == "inactive":
@@ -147,10 +151,17 @@ async def list_users(request: Request) -> Response:
     if offset + len(items) < total:
         params = dict(request.query_params)
         params.update(offset=str(offset + len(items)), limit=str(limit))
-        next_info = {"offset": offset + len(items), "limit": limit,
-                     "url": f"{request.url.replace(query=urlencode(params))}"}
-    return JSONResponse({"items": items,
-                         "_pagination": {"offset": offset, "limit": limit, "total": total, "next": next_info}})
+        next_info = {
+            "offset": offset + len(items),
+            "limit": limit,
+            "url": f"{request.url.replace(query=urlencode(params))}",
+        }
+    return JSONResponse(
+        {
+            "items": items,
+            "_pagination": {"offset": offset, "limit": limit, "total": total, "next": next_info},
+        }
+    )
 
 
 async def create_users(request: Request) -> Response:
@@ -158,7 +169,7 @@ async def create_users(request: Request) -> Response:
     body = await json_body(request)
     names = body.get("usernames")
     if not isinstance(names, list) or not names:
-        raise ApiError(400, "Send {\"usernames\": [\"name\", ...]} with at least one name.")
+        raise ApiError(400, 'Send {"usernames": ["name", ...]} with at least one name.')
     admin = body.get("admin", False)
     if not isinstance(admin, bool):
         raise ApiError(400, "'admin' must be true or false.")
@@ -180,8 +191,13 @@ async def user_detail(request: Request) -> Response:
     if request.method == "GET":
         principal = require(request, "read:users", name)
         with hub.db() as s:
-            return JSONResponse(user_model(_load_user(s, name), servers=can(principal, "read:servers", name),
-                                           state=principal.is_admin))
+            return JSONResponse(
+                user_model(
+                    _load_user(s, name),
+                    servers=can(principal, "read:servers", name),
+                    state=principal.is_admin,
+                )
+            )
     require(request, "admin:users", name)
     if request.method == "POST":
         body = await json_body(request)
@@ -190,8 +206,11 @@ async def user_detail(request: Request) -> Response:
             raise ApiError(400, "'admin' must be true or false.")
         kind = body.get("kind", "user")
         if kind not in ("user", "temporary"):
-            raise ApiError(400, "'kind' must be \"user\" or \"temporary\" (temporary users are culled "
-                                "with their server).")
+            raise ApiError(
+                400,
+                '\'kind\' must be "user" or "temporary" (temporary users are culled '
+                "with their server).",
+            )
         with hub.db() as s:
             if s.scalars(select(User).where(User.name == name)).first() is not None:
                 raise ApiError(409, f"User {name!r} exists already.")
@@ -221,7 +240,9 @@ async def user_activity(request: Request) -> Response:
     name = _name(request.path_params["name"])
     require(request, "users:activity", name)
     body = await json_body(request)
-    user_time = _parse_time(body["last_activity"], "last_activity") if "last_activity" in body else None
+    user_time = (
+        _parse_time(body["last_activity"], "last_activity") if "last_activity" in body else None
+    )
     servers = body.get("servers", {})
     if not isinstance(servers, dict):
         raise ApiError(400, "'servers' must be an object {server name: {\"last_activity\": ...}}.")
@@ -233,7 +254,9 @@ async def user_activity(request: Request) -> Response:
             if server_name not in by_name:
                 raise ApiError(400, f"User {name!r} has no server named {server_name!r}.")
             if not isinstance(info, dict) or "last_activity" not in info:
-                raise ApiError(400, f"servers[{server_name!r}] must be {{\"last_activity\": <timestamp>}}.")
+                raise ApiError(
+                    400, f'servers[{server_name!r}] must be {{"last_activity": <timestamp>}}.'
+                )
             when = min(_parse_time(info["last_activity"], "last_activity"), now)
             srv = by_name[server_name]
             if srv.last_activity is None or when > srv.last_activity:
@@ -282,8 +305,12 @@ async def server_action(request: Request) -> Response:
     require(request, "delete:servers", name)
     body = await json_body(request)
     try:
-        stopped = await hub.manager.stop(name, server_name, remove=bool(body.get("remove", False)),
-                                         wait=hub.settings.slow_stop_timeout)
+        stopped = await hub.manager.stop(
+            name,
+            server_name,
+            remove=bool(body.get("remove", False)),
+            wait=hub.settings.slow_stop_timeout,
+        )
     except (NoSuchUser, NoSuchServer) as err:
         raise ApiError(404, str(err)) from err
     return Response(status_code=204 if stopped else 202)
@@ -304,8 +331,11 @@ async def server_progress(request: Request) -> Response:
         async for event in progress:
             yield _sse(event)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _sse(event: SpawnEvent) -> bytes:
@@ -324,8 +354,13 @@ async def user_tokens(request: Request) -> Response:
             user = _load_user(s, name)
             rows = s.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all()
             now = utcnow()
-            return JSONResponse({"api_tokens": [token_model(r) for r in rows
-                                                if r.expires_at is None or r.expires_at > now]})
+            return JSONResponse(
+                {
+                    "api_tokens": [
+                        token_model(r) for r in rows if r.expires_at is None or r.expires_at > now
+                    ]
+                }
+            )
     principal = require(request, "tokens", name)
     body = await json_body(request)
     note = body.get("note", "")
@@ -333,9 +368,14 @@ async def user_tokens(request: Request) -> Response:
     scopes = body.get("scopes", ["self"])
     if not isinstance(note, str) or len(note) > 1000:
         raise ApiError(400, "'note' must be text of at most 1000 characters.")
-    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, (int, float))
-                                   or not 0 < expires_in <= 10 * 365 * 86400):
-        raise ApiError(400, "'expires_in' must be a number of seconds greater than 0 (at most 10 years).")
+    if expires_in is not None and (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, (int, float))
+        or not 0 < expires_in <= 10 * 365 * 86400
+    ):
+        raise ApiError(
+            400, "'expires_in' must be a number of seconds greater than 0 (at most 10 years)."
+        )
     try:
         scopes = check_scopes(scopes)
     except ScopeError as err:
@@ -343,10 +383,18 @@ async def user_tokens(request: Request) -> Response:
     with hub.db() as s:
         user = _load_user(s, name)
         if not allowed_to_grant(principal.scopes, scopes, name, principal.is_admin or user.admin):
-            raise ApiError(403, "You may only create tokens with scopes you hold yourself "
-                                f"(e.g. ['self'] or 'servers!user={name}').")
-        token, row = create_token(s, user=user, scopes=scopes, note=note or f"Requested via API by {principal.name}",
-                                  expires_in=expires_in)
+            raise ApiError(
+                403,
+                "You may only create tokens with scopes you hold yourself "
+                f"(e.g. ['self'] or 'servers!user={name}').",
+            )
+        token, row = create_token(
+            s,
+            user=user,
+            scopes=scopes,
+            note=note or f"Requested via API by {principal.name}",
+            expires_in=expires_in,
+        )
         s.commit()
         model = token_model(row)
     model["token"] = token
@@ -362,8 +410,9 @@ async def user_token(request: Request) -> Response:
         raise ApiError(404, f"No such token: {token_id[:40]!r}.")
     with hub.db() as s:
         user = _load_user(s, name)
-        row = s.scalars(select(ApiToken).where(ApiToken.id == int(token_id),
-                                               ApiToken.user_id == user.id)).first()
+        row = s.scalars(
+            select(ApiToken).where(ApiToken.id == int(token_id), ApiToken.user_id == user.id)
+        ).first()
         if row is None:
             raise ApiError(404, f"User {name!r} has no token {token_id}.")
         if request.method == "GET":
@@ -386,7 +435,9 @@ async def proxy_authorize(request: Request) -> Response:
     secret = hub.settings.proxy.auth_token
     presented = request.headers.get(PROXY_TOKEN_HEADER, "")
     if not secret or not hmac.compare_digest(presented.encode(), secret.encode()):
-        raise ApiError(403, "Only the proxy may use this endpoint (X-Bindery-Proxy-Token is missing or wrong).")
+        raise ApiError(
+            403, "Only the proxy may use this endpoint (X-Bindery-Proxy-Token is missing or wrong)."
+        )
     target = request.query_params.get("user", "")
     try:
         check_name(target)
@@ -412,7 +463,9 @@ async def proxy_authorize(request: Request) -> Response:
     headers = {}
     if query_token and principal.user_name is not None and principal.via == "token":
         # A ?token= link logs the browser in, so the token can leave the URL bar.
-        headers["Set-Cookie"] = session_cookie_header(hub.signer, principal.user_name, hub.secure_cookies)
+        headers["Set-Cookie"] = session_cookie_header(
+            hub.signer, principal.user_name, hub.secure_cookies
+        )
     return JSONResponse({"name": principal.name, "admin": principal.is_admin}, headers=headers)
 
 
