@@ -148,14 +148,17 @@ async def _login_on_visit(request: Request, next_url: str) -> Response:
     """Opening the page is the login (temporary users): a fresh name, retried if it is taken."""
     hub = hub_of(request)
     auth = hub.authenticator
+    result: AuthResult | None = None
     for _ in range(5):
         result = await auth.authenticate(request, {})
         if result is None:
-            return render(request, "login.html", status=403, error="This hub could not log you in.",
-                          authenticator=auth, next=next_url)
+            break
         with hub.db() as s:
             if s.scalars(select(User).where(User.name == result.name)).first() is None:
                 break
+    if result is None:
+        return render(request, "login.html", status=403, error="This hub could not log you in.",
+                      authenticator=auth, next=next_url)
     return await finish_login(request, result, next_url)
 
 
