@@ -21,8 +21,9 @@ from bindery.hub.db.models import User
 from bindery.hub.metrics import HubMetrics
 from bindery.hub.server_state import ServerStatus
 from bindery.hub.servers import AlreadyRunning, ServerManager, StartRefused
-from bindery.hub.spawners.base import Spawner, SpawnRequest
+from bindery.hub.spawners.base import Spawner, SpawnerContext, SpawnRequest
 from bindery.hub.spawners.errors import SpawnerError, TooManyServers
+from bindery.plugins import PluginOptions
 
 from .conftest import make_settings
 
@@ -95,7 +96,7 @@ def _manager(tmp_path: Path, stage: Stage, **limits: int) -> ServerManager:
         s.commit()
 
     def factory(request: SpawnRequest) -> Spawner:
-        return cls(request)
+        return cls(request, PluginOptions(), SpawnerContext(hub_id="test", start_timeout=10))
 
     return ServerManager(settings, db, None, factory, HubMetrics())
 
