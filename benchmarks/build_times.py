@@ -25,9 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bindery.builder import Builder  # noqa: E402
-from bindery.composition import make_builder  # noqa: E402
 from bindery.cli import wait_until_ready  # noqa: E402
-from bindery.composition import Settings  # noqa: E402
+from bindery.composition import (
+    Settings,  # noqa: E402
+    make_builder,  # noqa: E402
+)
 from bindery.engine.base import RunRequest  # noqa: E402
 from bindery.sources import resolve  # noqa: E402
 

@@ -94,9 +94,9 @@ def apt_mirror() -> str:
     for path in sorted(sources_dir.glob("*.sources")) if sources_dir.is_dir() else []:
         text = path.read_text(errors="replace")
         for block in text.split("\n\n"):
-            if re.search(r"^Suites:.*\b(bookworm|trixie|bullseye|sid)\b", block, re.M):
-                if m := re.search(r"^URIs:\s*(\S+)", block, re.M):
-                    candidates.append(m.group(1))
+            suite = re.search(r"^Suites:.*\b(bookworm|trixie|bullseye|sid)\b", block, re.M)
+            if suite and (m := re.search(r"^URIs:\s*(\S+)", block, re.M)):
+                candidates.append(m.group(1))
     legacy = Path("/etc/apt/sources.list")
     if legacy.is_file():
         for line in legacy.read_text(errors="replace").splitlines():

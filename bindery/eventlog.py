@@ -2,7 +2,8 @@
 
 A build or a server start is watched by whoever asks, possibly late (a second tab, a
 reconnecting client). Each reader gets the whole history first and then follows live,
-without one slow reader holding up the producer.
+without one slow reader holding up the producer. Producers may write from worker
+threads (a spawner's blocking engine calls): readers are then woken on their own loop.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class EventLog(Generic[E]):
         self.events: list[E] = []
         self.closed = False
         self._changed = asyncio.Event()
+        #: The loop readers wait on, known once one follows.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def append(self, event: E) -> None:
         """Record ``event`` and wake every follower."""
@@ -35,11 +38,16 @@ class EventLog(Generic[E]):
         self._wake()
 
     def _wake(self) -> None:
+        loop = self._loop
+        if loop is not None and not _runs_in(loop):
+            loop.call_soon_threadsafe(self._wake)
+            return
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
     async def follow(self) -> AsyncIterator[E]:
         """Every event from the first, then live ones, until the log is closed."""
+        self._loop = asyncio.get_running_loop()
         index = 0
         while True:
             changed = self._changed
@@ -49,3 +57,11 @@ class EventLog(Generic[E]):
             if self.closed:
                 return
             await changed.wait()
+
+
+def _runs_in(loop: asyncio.AbstractEventLoop) -> bool:
+    """True when called from the thread that runs ``loop``."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

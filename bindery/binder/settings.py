@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pydantic import Field, field_validator
+
 from bindery.config import Section
-from pydantic import BaseModel, Field, field_validator
 
 
 class BinderSettings(Section):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bindery.config import Section
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from bindery.config import Section
 from bindery.hub.auth.settings import AuthSettings
 from bindery.hub.proxy.settings import HubProxySettings
 from bindery.hub.spawners.settings import SpawnerSettings

@@ -106,7 +106,7 @@ def run_git(
                         "or the repository very large."
                     ) from None
                 if watch is not None and max_bytes is not None and dir_size(watch) > max_bytes:
-                    raise GitSizeExceeded()
+                    raise GitSizeExceeded() from None
     except BaseException:
         process.kill()
         process.communicate()

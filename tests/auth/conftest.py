@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
@@ -42,14 +49,6 @@ def session_factory(db_url: str) -> Iterator[sessionmaker]:
 
 # -- a real OpenID Connect provider process (oidc-provider-mock) -------------------
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-
-import httpx
 
 #: Users the provider knows: alice is staff, bob has no groups, "Bad Name" is not a valid hub name.
 OIDC_USERS = [

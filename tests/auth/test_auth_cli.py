@@ -5,8 +5,8 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from bindery.hub.auth.base import AuthContext
 from bindery.commands.hub import hub_group
+from bindery.hub.auth.base import AuthContext
 from bindery.hub.auth.password import PasswordAuthenticator, PasswordOptions
 
 

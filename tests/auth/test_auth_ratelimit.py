@@ -1,5 +1,8 @@
 """Login rate limiting windows, per IP and per name, with bounded memory."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bindery.hub.auth.ratelimit import LoginRateLimiter
 
 
@@ -66,8 +69,6 @@ def test_memory_is_bounded() -> None:
     assert len(limiter) <= 100
 
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 _events = st.lists(
     st.tuples(

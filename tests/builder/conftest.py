@@ -14,8 +14,7 @@ import docker
 import pytest
 
 from bindery.builder import Builder
-from bindery.composition import make_builder
-from bindery.composition import Settings
+from bindery.composition import Settings, make_builder
 
 PREFIX = "bindery-test-builder"
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from bindery.builder import Builder
-from bindery.composition import make_builder
-from bindery.composition import Settings
+from bindery.composition import Settings, make_builder
 from bindery.errors import BuildError, BuildLimitExceeded
 from bindery.sources import resolve
 

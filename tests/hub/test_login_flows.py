@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.testclient import TestClient
 
-from bindery.hub.app import Hub, build_app
 from bindery.commands.hub import hub_group
+from bindery.hub.app import Hub, build_app
 from bindery.hub.auth.base import AuthContext, Authenticator, AuthResult, CompletedLogin, LoginRoute
 from bindery.hub.auth.errors import LoginError
 from bindery.hub.db.models import User

@@ -48,7 +48,7 @@ async def one(settings: SpawnerSettings, user: str) -> tuple[float, float, float
 
 
 def report(label: str, rows: list[tuple[float, float, float]]) -> None:
-    run, ready, stop = zip(*rows)
+    run, ready, stop = zip(*rows, strict=True)
     print(f"{label:<28} n={len(rows)}  running median {statistics.median(run):.2f}s  "
           f"answering median {statistics.median(ready):.2f}s (max {max(ready):.2f}s)  "
           f"stop median {statistics.median(stop):.2f}s")

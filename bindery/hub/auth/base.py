@@ -145,7 +145,7 @@ class Authenticator(ABC):
         """This authenticator's own routes under ``/hub`` (an OAuth start and callback); default none."""
         return []
 
-    def end_login(self, request: Request, response: Response) -> None:
+    def end_login(self, request: Request, response: Response) -> None:  # noqa: B027 - optional hook
         """Called on the hub's answer once a login through :meth:`routes` ended, well or not.
 
         The place to drop per-login state the authenticator set (e.g. a state cookie).

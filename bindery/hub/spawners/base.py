@@ -157,7 +157,7 @@ class Spawner(ABC):
         """JSON-able facts needed to find the server again after a hub restart."""
         return {}
 
-    def load_state(self, state: dict[str, Any]) -> None:
+    def load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Restore what ``get_state`` returned (called before ``poll``/``stop``)."""
 
     async def log_tail(self, lines: int = 20) -> str:

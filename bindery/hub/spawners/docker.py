@@ -33,10 +33,10 @@ from bindery.engine.base import (
     NamedVolume,
     RunRequest,
 )
+from bindery.eventlog import EventLog
 from bindery.hub.spawners.base import ProgressEvent, Spawner, SpawnerContext, SpawnRequest
 from bindery.hub.spawners.errors import SpawnerError, SpawnTimeout
 from bindery.hub.spawners.naming import container_name, home_volume_name
-from bindery.hub.spawners.progress import ProgressLog
 from bindery.plugins import PluginOptions
 
 #: Port Jupyter listens on inside every container.
@@ -121,7 +121,7 @@ class DockerSpawner(Spawner):
         self.container_id: str | None = None
         self.port: int | None = None
         self.image: str | None = None
-        self._progress = ProgressLog()
+        self._progress: EventLog[ProgressEvent] = EventLog()
 
     @property
     def engine(self) -> Engine:
@@ -154,13 +154,13 @@ class DockerSpawner(Spawner):
                 "No image was requested and this hub has no default image; set "
                 "hub.spawner.image or start the hub with `bindery hub`."
             )
-        self._progress.emit(10, "Preparing the default environment (built on first use)")
+        self._progress.append(ProgressEvent(10, "Preparing the default environment (built on first use)"))
         return self.context.default_image()
 
     def _ensure_image_present(self, image: str) -> None:
         if self.engine.image_labels(image) is not None:
             return
-        self._progress.emit(20, f"Pulling image {image}")
+        self._progress.append(ProgressEvent(20, f"Pulling image {image}"))
         self.engine.pull_image(image)
 
     # -- container ---------------------------------------------------------------
@@ -264,24 +264,24 @@ class DockerSpawner(Spawner):
         except EngineError as err:
             raise SpawnerError(str(err)) from err
         finally:
-            self._progress.finish()
+            self._progress.close()
 
     async def _start(self) -> str:
-        self._progress.emit(5, "Choosing the image")
+        self._progress.append(ProgressEvent(5, "Choosing the image"))
         image = await _in_thread(self._resolve_image)
         await _in_thread(self._ensure_image_present, image)
         # The start timeout counts once the image is there (in ``engine.run``):
         # a first-use build is not "starting".
         try:
-            self._progress.emit(40, "Creating your server container")
+            self._progress.append(ProgressEvent(40, "Creating your server container"))
             await _in_thread(self._remove_stale_container)
-            self._progress.emit(60, "Starting the container")
+            self._progress.append(ProgressEvent(60, "Starting the container"))
             await _in_thread(self._run, image)
         except BaseException:
             with anyio.CancelScope(shield=True):  # clean up even when the spawn is cancelled
                 await self.stop()
             raise
-        self._progress.emit(90, "Container is running; waiting for the server to answer")
+        self._progress.append(ProgressEvent(90, "Container is running; waiting for the server to answer"))
         return f"http://127.0.0.1:{self.port}"
 
     async def poll(self) -> int | None:

@@ -28,10 +28,10 @@ import anyio
 import psutil
 from pydantic import Field
 
+from bindery.eventlog import EventLog
 from bindery.hub.spawners.base import ProgressEvent, Spawner, SpawnerContext, SpawnRequest
 from bindery.hub.spawners.errors import SpawnerError, SpawnTimeout
 from bindery.hub.spawners.naming import escape, server_slug
-from bindery.hub.spawners.progress import ProgressLog
 from bindery.plugins import PluginOptions
 
 #: Environment variables never passed on to users' servers (the hub's secrets).
@@ -95,7 +95,7 @@ class LocalProcessSpawner(Spawner):
         self.port: int | None = None
         self.create_time: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._progress = ProgressLog()
+        self._progress: EventLog[ProgressEvent] = EventLog()
 
     # -- paths ---------------------------------------------------------------
 
@@ -155,18 +155,18 @@ class LocalProcessSpawner(Spawner):
                 await self.stop()
             raise
         finally:
-            self._progress.finish()
+            self._progress.close()
 
     async def _start(self) -> str:
-        self._progress.emit(10, "Preparing your directory")
+        self._progress.append(ProgressEvent(10, "Preparing your directory"))
         self.root_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.context.start_timeout
         for attempt in range(1, _PORT_ATTEMPTS + 1):
             port = free_port()
-            self._progress.emit(30, "Starting the Jupyter server process")
+            self._progress.append(ProgressEvent(30, "Starting the Jupyter server process"))
             self._launch(port)
-            self._progress.emit(50, f"Waiting for the server to listen on port {port}")
+            self._progress.append(ProgressEvent(50, f"Waiting for the server to listen on port {port}"))
             while not _listening(port):
                 status = await self.poll()
                 if status is not None:
@@ -178,7 +178,7 @@ class LocalProcessSpawner(Spawner):
                     )
                 await anyio.sleep(0.1)
             else:
-                self._progress.emit(90, "Server process is running")
+                self._progress.append(ProgressEvent(90, "Server process is running"))
                 return f"http://127.0.0.1:{port}"
             tail = self._read_log_tail()
             if "already in use" in tail and attempt < _PORT_ATTEMPTS:
