@@ -28,11 +28,17 @@ SETUP_HINT = (
 )
 
 
-def require_example_plugin() -> None:
-    """Fail (never skip) when the example distribution is missing."""
+def example_plugin_installed() -> bool:
     try:
         distribution(EXAMPLE_DISTRIBUTION)
     except PackageNotFoundError:
+        return False
+    return True
+
+
+def require_example_plugin() -> None:
+    """Fail (never skip) when the example distribution is missing."""
+    if not example_plugin_installed():
         pytest.fail(SETUP_HINT, pytrace=False)
 
 
