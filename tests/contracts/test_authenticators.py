@@ -86,7 +86,7 @@ def make(session_factory: sessionmaker[Session]) -> Callable[..., Authenticator]
         cls = AUTHENTICATORS.load(name)
         options = cls.options_model.model_validate(_entry(USABLE_OPTIONS, name, "USABLE_OPTIONS"))
         context = AuthContext(session_factory=session_factory, cookie_secret="c" * 64,
-                              **lists)  # type: ignore[arg-type]
+                              **lists)
         with no_io():  # building it contacts nothing (the hub may start offline)
             return cls(options, context)
 

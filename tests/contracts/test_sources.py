@@ -18,10 +18,11 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from pydantic import ValidationError
@@ -34,6 +35,7 @@ from bindery.sources.base import DEFAULT_LINK_REF, SOURCES, LaunchProvider, Ref,
 from .support import no_io, require_example_plugin
 
 NAMES = SOURCES.names()
+T = TypeVar("T")
 
 #: One spec written in each source's syntax.
 SAMPLES: dict[str, str] = {
@@ -80,7 +82,7 @@ LINK_SAMPLES: dict[str, tuple[str, str]] = {
 }
 
 
-def _entry(table: dict[str, object], name: str, table_name: str) -> object:
+def _entry(table: Mapping[str, T], name: str, table_name: str) -> T:
     if name not in table:
         pytest.fail(f"The source {name!r} is registered but has no entry in {table_name} of "
                     f"{__file__}: add one so the contract suite covers it.", pytrace=False)
@@ -119,7 +121,7 @@ def test_constructed_without_arguments(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_accepts_reads_only_the_syntax(name: str) -> None:
     cls = SOURCES.load(name)
-    sample = str(_entry(SAMPLES, name, "SAMPLES"))
+    sample = _entry(SAMPLES, name, "SAMPLES")
     for spec in [sample, *GARBAGE]:
         cls.accepts(spec)  # a first call may import lazily; the checked one below may not
     with no_io(files=True):
@@ -133,7 +135,7 @@ def test_accepts_reads_only_the_syntax(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_resolve_refuses_malformed_specs_before_contacting_anything(name: str) -> None:
     source = SOURCES.load(name)()
-    for spec in ["", *_entry(MALFORMED, name, "MALFORMED")]:  # type: ignore[misc]
+    for spec in ["", *_entry(MALFORMED, name, "MALFORMED")]:
         with no_io(), pytest.raises(SpecError) as refused:
             source.resolve(spec)
         assert str(refused.value).strip(), f"{name} refused {spec!r} without saying why"
@@ -142,7 +144,7 @@ def test_resolve_refuses_malformed_specs_before_contacting_anything(name: str) -
 @pytest.mark.parametrize("name", NAMES)
 def test_resolve_refuses_malformed_refs_before_contacting_anything(name: str, tmp_path: Path) -> None:
     source = SOURCES.load(name)()
-    spec = str(tmp_path) if name == "local" else str(_entry(SAMPLES, name, "SAMPLES"))
+    spec = str(tmp_path) if name == "local" else _entry(SAMPLES, name, "SAMPLES")
     for ref in BAD_REFS:
         with no_io(), pytest.raises(SpecError):
             source.resolve(spec, ref)
@@ -171,7 +173,7 @@ def test_launch_provider_parses_what_it_writes(name: str) -> None:
     assert isinstance(provider, LaunchProvider)
     assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", provider.id), "the id is a path segment of links"
     assert provider.display_name and provider.repo_label and provider.placeholder
-    repository, ref = _entry(LINK_SAMPLES, provider.id, "LINK_SAMPLES")  # type: ignore[misc]
+    repository, ref = _entry(LINK_SAMPLES, provider.id, "LINK_SAMPLES")
     with no_io(files=True):
         spec = provider.spec_for(repository, ref)
         link = provider.parse(spec)
@@ -305,7 +307,7 @@ FETCHABLE: dict[str, Callable[[type[Source], Served], tuple[Source, str]]] = {
 
 def _resolved(name: str, served: Served) -> tuple[Source, Ref]:
     make = _entry(FETCHABLE, name, "FETCHABLE")
-    source, spec = make(SOURCES.load(name), served)  # type: ignore[operator]
+    source, spec = make(SOURCES.load(name), served)
     return source, source.resolve(spec)
 
 
