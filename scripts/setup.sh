@@ -38,6 +38,7 @@ fi
 if [[ $DEV -eq 1 ]]; then
   say "Installing Bindery with test extras"
   .venv/bin/uv pip install -q --python .venv/bin/python -e '.[test,postgres]'
+  .venv/bin/uv pip install -q --python .venv/bin/python -e tests/contracts/example_plugin
 else
   say "Installing Bindery"
   .venv/bin/uv pip install -q --python .venv/bin/python -e '.[postgres]'
