@@ -22,15 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import anyio
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bindery.builder import Builder  # noqa: E402
-from bindery.cli import wait_until_ready  # noqa: E402
-from bindery.composition import (
-    Settings,  # noqa: E402
-    make_builder,  # noqa: E402
-)
+from bindery.composition import Settings, make_builder  # noqa: E402
 from bindery.engine.base import RunRequest  # noqa: E402
+from bindery.readiness import wait_until_ready  # noqa: E402
 from bindery.sources import resolve  # noqa: E402
 
 DOCKER = "/usr/bin/docker"
@@ -84,7 +83,7 @@ def start_to_ready(builder: Builder, image: str, runs: int = 5) -> list[float]:
         started = time.monotonic()
         server = builder.engine.run(RunRequest(image=image, token=token, memory="1g", cpus=1.0))
         try:
-            wait_until_ready(server.url, token, timeout=60)
+            anyio.run(wait_until_ready, f"{server.url}/api/status", token, 60)
             figures.append(time.monotonic() - started)
         finally:
             builder.engine.stop(server.container_id)

@@ -6,12 +6,13 @@ import json
 import re
 import secrets
 
+import anyio
 import httpx
 import pytest
 
 from bindery.builder import Builder
-from bindery.cli import wait_until_ready
 from bindery.engine.base import RunRequest
+from bindery.readiness import wait_until_ready
 from bindery.sources import resolve
 
 from .conftest import git, run_in_image
@@ -125,7 +126,7 @@ def test_container_answers_api_status_with_its_token(builder: Builder, make_repo
     server = builder.engine.run(RunRequest(image=built.name, token=token, memory="1g", cpus=1.0))
     try:
         assert server.url.startswith("http://127.0.0.1:")
-        seconds = wait_until_ready(server.url, token, timeout=90)
+        seconds = anyio.run(wait_until_ready, f"{server.url}/api/status", token, 90)
         ok = httpx.get(f"{server.url}/api/status", headers={"Authorization": f"token {token}"})
         assert ok.status_code == 200 and "started" in ok.json()
         denied = httpx.get(f"{server.url}/api/contents")

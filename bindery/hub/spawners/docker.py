@@ -249,6 +249,8 @@ class DockerSpawner(Spawner):
     # -- contract ----------------------------------------------------------------
 
     async def start(self) -> str:
+        if self._progress.closed:  # started again after a stop: a new start, a new log
+            self._progress = EventLog()
         try:
             return await self._start()
         except ContainerExited as err:

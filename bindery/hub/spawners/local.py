@@ -147,6 +147,8 @@ class LocalProcessSpawner(Spawner):
         return env
 
     async def start(self) -> str:
+        if self._progress.closed:  # started again after a stop: a new start, a new log
+            self._progress = EventLog()
         try:
             return await self._start()
         except BaseException:
