@@ -21,6 +21,7 @@ from bindery.builder.settings import BuilderSettings
 from bindery.config import Section
 from bindery.engine.settings import EngineSettings
 from bindery.hub.settings import HubSettings
+from bindery.sources.settings import SourcesSettings
 
 if TYPE_CHECKING:  # keeps start-up imports light
     from bindery.builder import Builder
@@ -49,6 +50,7 @@ class Settings(Section):
     #: Allow local paths, file:// URLs and git hosts on loopback/private addresses
     #: as launch sources in the *web* service (the CLI always allows them).
     allow_local_repos: bool = False
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     builder: BuilderSettings = Field(default_factory=BuilderSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
@@ -74,8 +76,10 @@ def make_engine(settings: Settings) -> Engine:
 def make_builder(settings: Settings, engine: Engine | None = None) -> Builder:
     """A builder on the configured engine."""
     from bindery.builder import Builder
+    from bindery.sources import SourceCatalog
 
-    return Builder(settings.builder, engine if engine is not None else make_engine(settings))
+    return Builder(settings.builder, engine if engine is not None else make_engine(settings),
+                   SourceCatalog(settings.sources.options()))
 
 
 def make_hub(settings: Settings) -> Hub:

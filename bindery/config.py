@@ -281,10 +281,8 @@ def describe_errors(exc: ValidationError, origins: _Origins | None = None) -> st
     for error in exc.errors():
         loc: Path_ = tuple(str(part) for part in error["loc"])
         ctx = error.get("ctx") or {}
-        if "key" in ctx and ctx["key"] != "kind":
-            loc = loc + (str(ctx["key"]),)
-        elif ctx.get("key") == "kind":
-            loc = loc + ("kind",)
+        if ctx.get("key"):
+            loc = loc + tuple(str(ctx["key"]).split("."))
         dotted = ".".join(loc) or "(top level)"
         if error["type"] == "extra_forbidden":
             message = f"unknown key {dotted!r}"

@@ -27,7 +27,7 @@ from bindery.builder.settings import BuilderSettings
 from bindery.engine.base import BuildRequest, Engine
 from bindery.environment import default_environment, detect, render
 from bindery.errors import BinderyError, BuildError, SourceError
-from bindery.sources import resolve, source_named
+from bindery.sources import SourceCatalog
 from bindery.sources.base import Ref
 
 LABEL = "org.bindery"
@@ -90,16 +90,18 @@ def _uv_identity() -> str:
 class Builder:
     """Builds (or reuses) the image for a repository."""
 
-    def __init__(self, settings: BuilderSettings, engine: Engine) -> None:
+    def __init__(self, settings: BuilderSettings, engine: Engine,
+                 sources: SourceCatalog | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        self.sources = sources if sources is not None else SourceCatalog()
         self.environment_options = settings.environment_options()
 
     # -- identity ------------------------------------------------------------
 
     def resolve(self, spec: str, ref: str | None = None) -> Ref:
         """Pin ``spec``/``ref`` to an exact commit before anything is built."""
-        return resolve(spec, ref)
+        return self.sources.resolve(spec, ref)
 
     def ca_bundle(self) -> bytes | None:
         """The extra CA certificates to trust inside builds, concatenated (PEM)."""
@@ -202,7 +204,7 @@ class Builder:
         return BuiltImage(name, ref, False, labels, seconds)
 
     def _fetch(self, ref: Ref, dest: Path) -> None:
-        source_named(ref.source).fetch(ref, dest, max_bytes=self.settings.max_repo_bytes)
+        self.sources.named(ref.source).fetch(ref, dest, max_bytes=self.settings.max_repo_bytes)
         size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file() and not p.is_symlink())
         if size > self.settings.max_repo_bytes:
             raise SourceError(

@@ -100,10 +100,19 @@ class Source(ABC):
 
     #: Registered name (entry point key), e.g. ``"git"``.
     name: ClassVar[str]
-    #: The source's own settings (none for the built-ins).
+    #: The source's own settings (``[sources.<name>]`` in bindery.toml).
     options_model: ClassVar[type[PluginOptions]] = PluginOptions
     #: How binder links name this source; ``None``: it cannot be launched from a link.
     launch_provider: ClassVar[LaunchProvider | None] = None
+
+    @classmethod
+    def from_options(cls, options: PluginOptions) -> Source:
+        """An instance configured with its ``[sources.<name>]`` options.
+
+        The default suits sources without settings; a source with an
+        ``options_model`` overrides this to read its own fields.
+        """
+        return cls()
 
     @classmethod
     @abstractmethod

@@ -14,7 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import ClassVar
 
+from pydantic import Field
+
 from bindery.errors import RefNotFound, SourceError, SpecError
+from bindery.plugins import PluginOptions
 from bindery.sources.base import LaunchProvider, Ref, Source
 from bindery.sources.gitcmd import DEFAULT_TIMEOUT, GitSizeExceeded, dir_size, git_reason, run_git
 from bindery.sources.links import GitUrlLinks
@@ -75,6 +78,13 @@ def _shown_branches(refs: dict[str, str], head_branch: str | None, limit: int = 
     return ", ".join(branches[:limit]) + (", ..." if len(branches) > limit else "")
 
 
+class GitOptions(PluginOptions):
+    """``[sources.git]``: how long one git command may take."""
+
+    #: Seconds one git command (ls-remote, fetch, checkout) may take.
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
+
+
 class GitSource(Source):
     """A git URL: ``https://``, ``http://``, ``git://``, ``ssh://``, ``file://`` or ``user@host:path``."""
 
@@ -85,9 +95,15 @@ class GitSource(Source):
     #: Seconds one git command may take.
     timeout: float = DEFAULT_TIMEOUT
 
+    options_model: ClassVar[type[PluginOptions]] = GitOptions
+
     def __init__(self, timeout: float | None = None) -> None:
         if timeout is not None:
             self.timeout = timeout
+
+    @classmethod
+    def from_options(cls, options: PluginOptions) -> Source:
+        return cls(timeout=options.timeout) if isinstance(options, GitOptions) else cls()
 
     @classmethod
     def accepts(cls, spec: str) -> bool:

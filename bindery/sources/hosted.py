@@ -13,8 +13,9 @@ import re
 from typing import ClassVar
 
 from bindery.errors import SpecError
-from bindery.sources.base import LaunchProvider, Ref
-from bindery.sources.git import GitSource
+from bindery.plugins import PluginOptions
+from bindery.sources.base import LaunchProvider, Ref, Source
+from bindery.sources.git import GitOptions, GitSource
 from bindery.sources.links import GistLinks, GitHubLinks, GitLabLinks
 from bindery.sources.validation import check_ref
 
@@ -28,6 +29,13 @@ def _bad(spec: str, why: str, example: str) -> SpecError:
     return SpecError(f"{spec[:100]!r} is not a valid repository name: {why} (expected {example}).")
 
 
+class HostedOptions(GitOptions):
+    """``[sources.gh]``, ``[sources.gl]``, ``[sources.gist]``: where the forge is."""
+
+    #: The forge's base URL, e.g. a self-hosted GitLab ("" = the public service).
+    base_url: str = ""
+
+
 class HostedSource(GitSource):
     """A ``<prefix>:<path>[@ref]`` shorthand for ``<base_url>/<path>.git``."""
 
@@ -35,10 +43,18 @@ class HostedSource(GitSource):
     base_url: str
     example: ClassVar[str]
 
+    options_model: ClassVar[type[PluginOptions]] = HostedOptions
+
     def __init__(self, base_url: str | None = None, timeout: float | None = None) -> None:
         super().__init__(timeout=timeout)
         if base_url is not None:
             self.base_url = base_url
+
+    @classmethod
+    def from_options(cls, options: PluginOptions) -> Source:
+        if not isinstance(options, HostedOptions):
+            return cls()
+        return cls(base_url=options.base_url.rstrip("/") or None, timeout=options.timeout)
 
     @classmethod
     def accepts(cls, spec: str) -> bool:

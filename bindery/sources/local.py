@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from bindery.errors import SourceError, SpecError
+from bindery.plugins import PluginOptions
 from bindery.sources.base import LaunchProvider, Ref, Source
-from bindery.sources.git import DEFAULT_MAX_BYTES, GitSource
+from bindery.sources.git import DEFAULT_MAX_BYTES, GitOptions, GitSource
 from bindery.sources.gitcmd import DEFAULT_TIMEOUT, GitSizeExceeded, git_reason, run_git
 from bindery.sources.validation import check_ref
 
@@ -56,6 +57,14 @@ class LocalSource(Source):
     #: A path on the server is never something a link may name.
     launch_provider: ClassVar[LaunchProvider | None] = None
     timeout: float = DEFAULT_TIMEOUT
+    options_model: ClassVar[type[PluginOptions]] = GitOptions
+
+    @classmethod
+    def from_options(cls, options: PluginOptions) -> Source:
+        source = cls()
+        if isinstance(options, GitOptions):
+            source.timeout = options.timeout
+        return source
 
     @classmethod
     def accepts(cls, spec: str) -> bool:

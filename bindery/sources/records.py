@@ -18,8 +18,10 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import Field
 
 from bindery.errors import SourceError, SpecError
+from bindery.plugins import PluginOptions
 from bindery.sources.archive import _safe_member_path, extract_zip, strip_single_top_dir
 from bindery.sources.base import Ref, Source
 
@@ -41,6 +43,16 @@ class RecordFile:
     size: int | None = None
 
 
+class RecordOptions(PluginOptions):
+    """``[sources.zenodo]`` and the like: which service, and how patient to be."""
+
+    #: The service's base URL, e.g. a Zenodo sandbox or an institution's Dataverse
+    #: ("" = the public service).
+    base_url: str = ""
+    #: Seconds one API request or download may take.
+    timeout: float = Field(default=60.0, gt=0)
+
+
 class RecordSource(Source):
     """A source whose specs name an immutable record in a JSON API."""
 
@@ -50,11 +62,19 @@ class RecordSource(Source):
     download_hosts: ClassVar[tuple[str, ...]] = ()
     timeout: float = 60.0
 
+    options_model: ClassVar[type[PluginOptions]] = RecordOptions
+
     def __init__(self, base_url: str | None = None, timeout: float | None = None) -> None:
         if base_url is not None:
             self.base_url = base_url
         if timeout is not None:
             self.timeout = timeout
+
+    @classmethod
+    def from_options(cls, options: PluginOptions) -> Source:
+        if not isinstance(options, RecordOptions):
+            return cls()
+        return cls(base_url=options.base_url.rstrip("/") or None, timeout=options.timeout)
 
     # -- what subclasses provide -------------------------------------------------
 

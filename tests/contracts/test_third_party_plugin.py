@@ -78,7 +78,8 @@ def _free_port() -> int:
 def test_bindery_build_builds_an_example_repository(tmp_path: Path) -> None:
     require_example_plugin()
     env = _environment(tmp_path, f'[builder]\nimage_prefix = "{PREFIX}-cli"\n'
-                                 f'work_dir = "{tmp_path / "work"}"\n')
+                                 f'work_dir = "{tmp_path / "work"}"\n'
+                                 '[sources.example]\ngreeting = "Bonjour"\n')
     done = subprocess.run([str(BIN / "bindery"), "build", "example:hello"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
@@ -87,6 +88,9 @@ def test_bindery_build_builds_an_example_repository(tmp_path: Path) -> None:
     labels = docker.from_env().images.get(image).labels
     assert labels["org.bindery.source-kind"] == "example"
     assert labels["org.bindery.source"] == "example:hello"
+    # The plugin's own option, from [sources.example], shaped what was built.
+    readme = docker.from_env().containers.run(image, ["cat", "README.md"], remove=True)
+    assert b"Bonjour, hello!" in readme
 
 
 def test_a_malformed_example_spec_is_refused_by_the_cli_with_the_plugins_words(tmp_path: Path) -> None:

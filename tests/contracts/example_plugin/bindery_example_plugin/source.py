@@ -108,8 +108,12 @@ class ExampleSource(Source):
         "example", "Example plugin", "Example repository name", "hello", order=200)
 
     def __init__(self, options: ExampleSourceOptions | None = None) -> None:
-        # Bindery constructs sources without arguments, so every option has a default.
         self.options = options or ExampleSourceOptions()
+
+    @classmethod
+    def from_options(cls, options: PluginOptions) -> Source:
+        """Bindery passes the ``[sources.example]`` table, checked against our model."""
+        return cls(options if isinstance(options, ExampleSourceOptions) else None)
 
     @classmethod
     def accepts(cls, spec: str) -> bool:
