@@ -82,11 +82,11 @@ def make_builder(settings: Settings, engine: Engine | None = None) -> Builder:
                    SourceCatalog(settings.sources.options()))
 
 
-def make_hub(settings: Settings) -> Hub:
+def make_hub(settings: Settings, engine: Engine | None = None) -> Hub:
     """The hub with the configured spawner, proxy client and authenticator."""
     from bindery.hub.app import Hub
 
-    return Hub(settings.hub, spawner_factory=make_spawner_factory(settings))
+    return Hub(settings.hub, spawner_factory=make_spawner_factory(settings, engine))
 def make_spawner_factory(
     settings: Settings, engine: Engine | None = None
 ) -> Callable[[SpawnRequest], Spawner]:

@@ -15,6 +15,7 @@ of Bindery but the plugin registry, and each part owns its own section class.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tomllib
@@ -27,6 +28,8 @@ from pydantic_core import PydanticCustomError
 
 from bindery.errors import BinderyError
 from bindery.plugins import PluginError, PluginGroup, PluginOptions
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "BINDERY_"
 
@@ -105,6 +108,27 @@ class PluginSection(Section):
             raise ConfigError(describe_errors(exc)) from exc
         super().__setattr__(name, getattr(checked, name))
         self._options = checked._options
+
+    def with_kind(self, kind: str) -> Self:
+        """This section for another plugin, chosen by a command rather than the file.
+
+        ``bindery serve`` always runs the anonymous authenticator and ``bindery hub
+        --spawner local`` overrides the file's spawner: keys the file holds for the
+        other plugin are not typos, so they are left out (and logged), not errors.
+        """
+        known = self.plugin_group.load(kind).options_model.model_fields
+        extras = dict(self.model_extra or {})
+        dropped = sorted(key for key in extras if key not in known)
+        if dropped:
+            log.warning("%s = %r: ignoring the keys %s, which belong to the %r %s",
+                        type(self).__name__, kind, ", ".join(dropped), self.kind,
+                        self.plugin_group.noun)
+        own = {name: getattr(self, name) for name in type(self).model_fields}
+        kept = {key: value for key, value in extras.items() if key in known}
+        try:
+            return type(self).model_validate({**own, **kept, "kind": kind})
+        except ValidationError as exc:
+            raise ConfigError(describe_errors(exc)) from exc
 
     @property
     def options(self) -> PluginOptions:

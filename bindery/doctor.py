@@ -30,8 +30,10 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
 def _docker(settings: Settings) -> DockerEngine:
-    """The Docker engine the settings name; doctor sets up Docker whatever ``[engine]`` says."""
-    return DockerEngine(settings.engine.options)
+    """The local Docker engine: doctor installs and checks Docker whatever ``[engine]`` says
+    (with the configured CLI when ``[engine]`` is Docker)."""
+    options = settings.engine.options
+    return DockerEngine(options if isinstance(options, DockerEngineOptions) else None)
 
 
 def _docker_cli(settings: Settings) -> str:
@@ -162,7 +164,7 @@ def _make_base_image(image: str, say: Say, settings: Settings) -> str:
 
 def check_default_image(settings: Settings, fix: bool, say: Say) -> Check:
     """The default environment image, so the first launch does not wait for a build."""
-    builder = make_builder(settings, _docker(settings))
+    builder = make_builder(settings)  # the configured engine builds it, as on first use
     name = builder.default_image_name()
     if builder.engine.image_labels(name) is not None:
         return Check("default image", True, name)

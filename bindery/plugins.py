@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,13 +37,6 @@ class PluginOptions(BaseModel):
 
 class PluginError(BinderyError):
     """A plugin cannot be found or is not an implementation of its contract."""
-
-
-class Plugin(Protocol):
-    """What every contract class offers the registry."""
-
-    name: ClassVar[str]
-    options_model: ClassVar[type[PluginOptions]]
 
 
 T = TypeVar("T")

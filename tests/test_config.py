@@ -119,3 +119,24 @@ def test_settings_are_checked_on_assignment_too() -> None:
     settings = Settings()
     with pytest.raises(ValueError):
         settings.hub.port = "not a port"  # type: ignore[assignment]
+
+
+def test_a_plugin_chosen_by_a_command_sets_the_files_other_plugin_keys_aside(tmp_path) -> None:
+    settings = _load_toml(tmp_path, "[hub.auth]\nkind = 'password'\nmin_password_length = 12\n"
+                                    "allowed_users = ['ann']\n")
+    anonymous = settings.hub.auth.with_kind("anonymous")
+    assert anonymous.kind == "anonymous" and anonymous.allowed_users == {"ann"}
+    assert "min_password_length" not in (anonymous.model_extra or {})
+    # The original is untouched, and a key the new plugin knows is kept.
+    assert settings.hub.auth.options.model_dump()["min_password_length"] == 12
+    again = anonymous.with_kind("password")
+    assert again.options.model_dump()["min_password_length"] != 12  # it was set aside
+
+
+def test_changing_a_plugin_key_later_is_checked_and_a_bad_change_leaves_no_trace() -> None:
+    settings = Settings()
+    with pytest.raises(ConfigError, match="unknown key 'mem_limt'"):
+        settings.hub.spawner.mem_limt = "1g"
+    with pytest.raises(ConfigError, match="mem_limit"):
+        settings.hub.spawner.mem_limit = "lots"
+    assert settings.hub.spawner.options.model_dump()["mem_limit"] == "2g"

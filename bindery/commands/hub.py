@@ -17,6 +17,7 @@ import click
 from bindery.composition import Settings, load_settings
 from bindery.config import ConfigError
 from bindery.log_setup import configure_logging
+from bindery.plugins import PluginError
 
 
 def _settings(ctx: click.Context, hub_overrides: dict[str, Any] | None = None) -> Settings:
@@ -40,7 +41,8 @@ def _run_options(func: Any) -> Any:
         click.option("--db-url", default=None, help="Database URL [default: sqlite:///bindery-hub.sqlite]."),
         click.option("--spawner", "spawner_kind", default=None, help="Spawner: docker, local, … [default: docker]."),
         click.option("--authenticator", "auth_kind", default=None,
-                     help="Authenticator: password, shared-password, anonymous, oidc, github."),
+                     help="Authenticator: an installed name (built-in: password, shared-password, "
+                          "anonymous, oidc, github)."),
         click.option("--log-level", default="info", show_default=True,
                      type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False)),
     ]):
@@ -70,11 +72,17 @@ def run(ctx: click.Context, port: int | None, ip: str | None, hub_port: int | No
             overrides[key] = value
     if proxy_api_port is not None:
         overrides["proxy"] = {"api_port": proxy_api_port}
-    if spawner_kind is not None:
-        overrides["spawner"] = {"kind": spawner_kind}
-    if auth_kind is not None:
-        overrides["auth"] = {"kind": auth_kind}
-    serve(_settings(ctx, overrides), log_level)
+    settings = _settings(ctx, overrides)
+    # A plugin chosen on the command line replaces the file's: that plugin's keys are
+    # not typos for the new one, so they are set aside rather than refused.
+    try:
+        if spawner_kind is not None:
+            settings.hub.spawner = settings.hub.spawner.with_kind(spawner_kind)
+        if auth_kind is not None:
+            settings.hub.auth = settings.hub.auth.with_kind(auth_kind)
+    except (ConfigError, PluginError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    serve(settings, log_level)
 
 
 def serve(all_settings: Settings, log_level: str = "info") -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import click
 import uvicorn
 
-from bindery.composition import Settings, load_settings, make_builder
+from bindery.composition import Settings, load_settings, make_builder, make_engine, make_hub
 from bindery.config import ConfigError
 from bindery.log_setup import configure_logging
 
@@ -72,7 +72,7 @@ def prepare_settings(settings: Settings, port: int | None = None) -> Settings:
         hub.db_url = f"sqlite:///{data / 'hub.sqlite'}"
     if hub.cookie_secret_file == "bindery-hub-cookie-secret":
         hub.cookie_secret_file = str(data / "cookie-secret")
-    hub.auth.kind = "anonymous"
+    hub.auth = hub.auth.with_kind("anonymous")
     hub.cull.timeout = b.cull_idle_timeout
     hub.cull.max_age = b.cull_max_age
     hub.cull.every = b.cull_every
@@ -131,7 +131,6 @@ class BinderStack:
 
     async def _start(self) -> None:
         from bindery.binder.app import create_app
-        from bindery.composition import make_hub
         from bindery.hub.app import build_app
         from bindery.hub.proxy.processes import ProxyProcess
 
@@ -144,9 +143,10 @@ class BinderStack:
             auth_url=_edge_auth_url(hub_settings.hub_url),
         )
         await asyncio.to_thread(self.proxy.start)
-        self.hub = make_hub(s)
+        engine = make_engine(s)  # one engine for the hub's spawners and the binder's builds
+        self.hub = make_hub(s, engine)
         await self._serve(build_app(self.hub), hub_settings.hub_ip, hub_settings.hub_port)
-        self.binder_app = create_app(b, make_builder(s), allow_local_repos=s.allow_local_repos)
+        self.binder_app = create_app(b, make_builder(s, engine), allow_local_repos=s.allow_local_repos)
         await self._serve(self.binder_app, "127.0.0.1", b.app_port)
         client = self.proxy.client()
         try:

@@ -14,7 +14,6 @@ import subprocess
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any, ClassVar
 
 import docker
@@ -39,8 +38,6 @@ from bindery.plugins import PluginOptions
 
 #: A docker CLI whose plain ``docker build`` is BuildKit without the buildx plugin.
 PREFERRED_CLIS = ("/usr/bin/docker",)
-#: Exit status of a process killed by the kernel's OOM killer (128 + SIGKILL).
-OOM_EXIT = 137
 LOG_TAIL_LINES = 40
 
 
@@ -80,7 +77,9 @@ class DockerEngine(Engine):
 
     def __init__(self, options: PluginOptions | None = None,
                  client: docker.DockerClient | None = None) -> None:
-        opts = options if isinstance(options, DockerEngineOptions) else DockerEngineOptions()
+        if options is not None and not isinstance(options, DockerEngineOptions):
+            raise TypeError(f"DockerEngine needs DockerEngineOptions, not {type(options).__name__}")
+        opts = options if options is not None else DockerEngineOptions()
         super().__init__(opts)
         self._cli_setting = opts.cli
         self._client = client
@@ -390,7 +389,3 @@ def _failure_summary(log_tail: str) -> str:
         message += f": {reason[:300]}"
     return message + ". See the build log for details."
 
-
-def docker_socket_path() -> Path:
-    """Where the daemon listens by default (used by ``bindery doctor``)."""
-    return Path("/var/run/docker.sock")

@@ -1,6 +1,6 @@
 """The hub: one object holding DB, spawners, proxy client and authenticator, plus its ASGI app.
 
-    hub = Hub(settings)                       # or Hub(settings, spawner_factory=..., proxy=...)
+    hub = Hub(settings, spawner_factory=...)  # made by bindery.composition.make_hub
     app = build_app(hub)                      # Starlette; startup opens the DB and reconciles
     uvicorn.run(app, host=settings.hub_ip, port=settings.hub_port)
 """
@@ -14,7 +14,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -28,15 +27,16 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from bindery.hub.api.errors import json_error
+from bindery.hub.auth.base import Authenticator
 from bindery.hub.context import HubContext
 from bindery.hub.db.engine import open_database
 from bindery.hub.db.models import User, utcnow
 from bindery.hub.metrics import HubMetrics
-from bindery.hub.proxy.base import PROXIES, Proxy, ProxyError, ProxyOptions
+from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
 from bindery.hub.servers import ServerManager
 from bindery.hub.settings import HubSettings
-from bindery.hub.spawners.factory import SpawnerFactory, load_spawner_factory
+from bindery.hub.spawners.factory import SpawnerFactory
 from bindery.hub.tokens import ensure_service_token
 
 log = logging.getLogger("bindery.hub")
@@ -71,9 +71,9 @@ class Hub:
         self,
         settings: HubSettings,
         *,
-        spawner_factory: SpawnerFactory | None = None,
+        spawner_factory: SpawnerFactory,
         proxy: Proxy | None | bool = True,
-        authenticator: Any = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = HubMetrics()
@@ -83,7 +83,7 @@ class Hub:
         self._db: sessionmaker[Session] | None = None
         self._manager: ServerManager | None = None
         self.proxy: Proxy | None = None
-        self.authenticator: Any = None
+        self._made_authenticator: Authenticator | None = None
         self._cookie_secret = load_cookie_secret(settings)
         self.signer = SessionSigner(self._cookie_secret, settings.cookie_max_age)
         self.secure_cookies = settings.effective_public_url.startswith("https://")
@@ -113,23 +113,27 @@ class Hub:
         """Open and migrate the database, then make the authenticator (it may need the DB)."""
         if self._db is None:
             self.engine, self._db = open_database(self.settings.db_url)
-        if self.authenticator is None:
+        if self._made_authenticator is None:
             # The cookie secret lets OAuth login state survive restarts and several workers.
-            self.authenticator = self._authenticator or self.settings.auth.make_authenticator(
+            self._made_authenticator = self._authenticator or self.settings.auth.make_authenticator(
                 self.db, self._cookie_secret)
+
+    @property
+    def authenticator(self) -> Authenticator:
+        """Who logs people in (made by :meth:`open_db`, as it may need the database)."""
+        if self._made_authenticator is None:
+            raise RuntimeError("The authenticator is made when the database opens: call "
+                               "Hub.open_db() (build_app does).")
+        return self._made_authenticator
 
     async def start(self) -> None:
         self.open_db()
         self._register_env_token()
         if self._proxy_arg is True:
-            client = PROXIES.load(self.settings.proxy.client)
-            self.proxy = client.from_options(ProxyOptions(
-                api_url=self.settings.proxy.api_url, auth_token=self.settings.proxy.auth_token,
-                timeout=self.settings.proxy_timeout,
-            ))
+            self.proxy = self.settings.proxy.make_client(self.settings.proxy_timeout)
         elif isinstance(self._proxy_arg, Proxy):
             self.proxy = self._proxy_arg
-        factory = self._spawner_factory or load_spawner_factory(self.settings)
+        factory = self._spawner_factory
         self._manager = ServerManager(self.settings, self.db, self.proxy, factory, self.metrics)
         if self.proxy is not None:
             try:

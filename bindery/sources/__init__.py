@@ -20,15 +20,9 @@ __all__ = [
     "find_source",
     "load_sources",
     "resolve",
-    "source_named",
 ]
 
 _DEFAULTS = SourceCatalog()
-
-
-def source_named(name: str) -> Source:
-    """An instance of the Source registered as ``name``, with default options."""
-    return _DEFAULTS.named(name)
 
 
 def find_source(spec: str) -> Source:

@@ -12,6 +12,7 @@ import pytest
 
 from bindery.hub.auth.settings import AuthSettings
 from bindery.hub.settings import HubSettings
+from bindery.hub.spawners.factory import spawner_factory
 
 from .test_auth_oidc import CLIENT_ID, pick_user
 
@@ -26,7 +27,7 @@ def make_hub(tmp_path, issuer: str, **auth_options) -> tuple[object, object]:
             kind="oidc", oidc_issuer=issuer, client_id=CLIENT_ID, client_secret="x-secret", **auth_options
         ),
     )
-    hub = hub_app.Hub(settings, proxy=False)
+    hub = hub_app.Hub(settings, proxy=False, spawner_factory=spawner_factory(settings.spawner, settings.hub_id))
     return hub, hub_app.build_app(hub)
 
 
@@ -82,7 +83,7 @@ async def test_password_login_and_rate_limit_through_the_real_hub(tmp_path) -> N
     set_password_cli(db_url, "alice", "correct horse battery")
     set_password_cli(db_url, "bob", "bobs-own-password")
     settings = HubSettings(db_url=db_url, cookie_secret="c" * 64, auth=AuthSettings(kind="password"))
-    hub = hub_app.Hub(settings, proxy=False)
+    hub = hub_app.Hub(settings, proxy=False, spawner_factory=spawner_factory(settings.spawner, settings.hub_id))
     app = hub_app.build_app(hub)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as browser:
         async def attempt(name: str, password: str) -> httpx.Response:

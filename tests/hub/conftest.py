@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 
 from bindery.hub.app import Hub, build_app
 from bindery.hub.settings import HubSettings
+from bindery.hub.spawners.factory import spawner_factory
 from bindery.hub.tokens import create_token
 
 
@@ -85,7 +86,7 @@ class ApiHub:
 @pytest.fixture
 def api_hub(tmp_path: Path) -> Iterator[ApiHub]:
     settings = make_settings(tmp_path)
-    hub = Hub(settings, proxy=False)
+    hub = Hub(settings, proxy=False, spawner_factory=spawner_factory(settings.spawner, settings.hub_id))
     app = build_app(hub)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         with hub.db() as s:

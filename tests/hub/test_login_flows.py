@@ -18,6 +18,7 @@ from bindery.hub.auth.errors import LoginError
 from bindery.hub.db.models import User
 from bindery.hub.redirects import safe_next
 from bindery.hub.security import SESSION_COOKIE
+from bindery.hub.spawners.factory import spawner_factory
 from bindery.plugins import PluginOptions
 
 PROXY_SECRET = "proxy-secret-for-tests-0123456789"
@@ -28,7 +29,7 @@ def test_anonymous_login_makes_a_temporary_user_and_logs_the_browser_in(
 ):
     settings = make_hub_settings(tmp_path)
     settings.auth.kind = "anonymous"
-    hub = Hub(settings, proxy=False)
+    hub = Hub(settings, proxy=False, spawner_factory=spawner_factory(settings.spawner, settings.hub_id))
     with TestClient(build_app(hub), base_url="http://127.0.0.1") as client:
         answer = client.get("/hub/login?next=/hub/home", follow_redirects=False)
         assert answer.status_code == 302 and answer.headers["location"] == "/hub/home"
@@ -82,7 +83,9 @@ def test_an_external_login_ends_in_the_hub_without_back_doors(tmp_path, make_hub
     """The plugin returns who came back; the hub makes the user and the cookie, and checks ``next``."""
     auth = TicketAuthenticator(PluginOptions(), AuthContext(admin_users=frozenset({"ada"}),
                                                             blocked_users=frozenset({"eve"})))
-    hub = Hub(make_hub_settings(tmp_path), proxy=False, authenticator=auth)
+    settings = make_hub_settings(tmp_path)
+    hub = Hub(settings, proxy=False, authenticator=auth,
+              spawner_factory=spawner_factory(settings.spawner, settings.hub_id))
     with TestClient(build_app(hub), base_url="http://127.0.0.1") as client:
         page = client.get("/hub/login?next=/hub/admin")
         assert 'href="/hub/ticket?next=%2Fhub%2Fadmin"' in page.text

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from importlib.metadata import EntryPoint
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from bindery import plugins
 from bindery.hub.proxy.base import PROXIES, Proxy, ProxyOptions
 from bindery.hub.proxy.rest import RestProxy
 from bindery.hub.proxy.settings import HubProxySettings
@@ -65,3 +67,34 @@ def test_an_unknown_client_fails_when_settings_are_read() -> None:
         HubProxySettings(client="nginx-typo")
     with pytest.raises(ValidationError, match="extra"):
         HubProxySettings(typo_port=1)  # type: ignore[call-arg]
+
+
+def test_a_clients_own_keys_come_from_client_options(monkeypatch) -> None:
+    real = plugins.entry_points
+
+    def with_recorder(group: str) -> list[EntryPoint]:
+        found = list(real(group=group))
+        if group == PROXIES.group:  # as if a distribution registered it
+            found.append(EntryPoint("recorder", f"{__name__}:_Recorder", group))
+        return found
+
+    monkeypatch.setattr(plugins, "entry_points", with_recorder)
+    settings = HubProxySettings(client="recorder", client_options={"namespace": "course-42"},
+                                auth_token="secret-token")
+    client = settings.make_client(timeout=4)
+    assert isinstance(client, _Recorder) and isinstance(client.options, _WiderOptions)
+    assert client.options.namespace == "course-42" and client.options.timeout == 4
+    assert "secret-token" not in repr(client.options)  # the route-API token never prints
+
+
+def test_a_wrong_client_option_is_named_when_settings_are_read(tmp_path) -> None:
+    from bindery.composition import load_settings
+    from bindery.config import ConfigError
+
+    path = tmp_path / "bindery.toml"
+    path.write_text("[hub.proxy]\nclient = 'rest'\n[hub.proxy.client_options]\nnamespace = 'x'\n")
+    with pytest.raises(ConfigError, match=r"hub\.proxy\.client_options\.namespace.*line 4"):
+        load_settings(path, environ={})
+    path.write_text("[hub.proxy.client_options]\napi_url = 'http://elsewhere'\n")
+    with pytest.raises(ConfigError, match="the hub sets them"):
+        load_settings(path, environ={})

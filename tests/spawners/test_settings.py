@@ -12,7 +12,7 @@ from bindery.engine.docker import DockerEngine
 from bindery.hub.settings import HubSettings
 from bindery.hub.spawners.base import SpawnRequest
 from bindery.hub.spawners.docker import DockerSpawner, DockerSpawnerOptions
-from bindery.hub.spawners.factory import load_spawner_factory
+from bindery.hub.spawners.factory import spawner_factory
 from bindery.hub.spawners.local import LocalProcessSpawner, LocalSpawnerOptions
 from bindery.hub.spawners.settings import SpawnerSettings
 
@@ -93,7 +93,7 @@ def test_changing_kind_or_a_key_after_loading_checks_the_options_again() -> None
 def test_the_factory_gives_each_spawner_the_current_options_and_context() -> None:
     hub = HubSettings(hub_id="hub-a")
     hub.spawner.kind = "local"
-    factory = load_spawner_factory(hub)
+    factory = spawner_factory(hub.spawner, hub.hub_id)
     hub.spawner.local_command = ["jupyter-server"]
     hub.spawner.start_timeout = 7
     spawner = factory(_request())

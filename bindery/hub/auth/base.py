@@ -104,7 +104,7 @@ class AuthContext:
     session_factory: SessionFactory | None = None
     #: The hub's cookie secret, to sign short-lived login state that must survive
     #: restarts and several workers ("" = a random per-process key).
-    cookie_secret: str = ""
+    cookie_secret: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         for name in ("allowed_users", "blocked_users", "admin_users"):

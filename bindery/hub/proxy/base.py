@@ -9,9 +9,10 @@ in its own ``pyproject.toml``::
     [project.entry-points."bindery.proxies"]
     traefik = "my_package.traefik:TraefikProxy"
 
-and the hub uses it with ``[hub.proxy] client = "traefik"``. The hub builds every
-client the same way, ``cls.from_options(ProxyOptions(...))``, so a plugin needs no
-access to the hub's settings.
+and the hub uses it with ``[hub.proxy] client = "traefik"``, its own keys in
+``[hub.proxy.client_options]``. The hub builds every client the same way,
+``cls(options)`` with the client's ``options_model`` (the hub's connection details plus
+those keys), so a plugin needs no access to the hub's settings.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ class ProxyError(BinderyError):
 class ProxyOptions(PluginOptions):
     """What the hub gives every proxy client: where the route API is and how to call it.
 
-    A plugin needing more subclasses this as its ``options_model`` (with defaults for
-    the extra fields, until the configuration passes a plugin's own keys through).
+    A plugin needing more subclasses this as its ``options_model``; its own keys come
+    from ``[hub.proxy.client_options]``.
     """
 
     #: Base URL of the proxy's route API, e.g. ``http://127.0.0.1:8001``.
     api_url: str
     #: Secret the route API expects (CHP's ``CONFIGPROXY_AUTH_TOKEN``); empty = none.
-    auth_token: str = ""
+    auth_token: str = Field(default="", repr=False)
     #: Seconds one call to the route API may take before it counts as failed.
     timeout: float = Field(default=10.0, gt=0)
 

@@ -6,11 +6,12 @@ choices are the hub's, so they live here and not in ``bindery.proxy``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from bindery.hub.proxy.base import PROXIES
+from bindery.hub.proxy.base import PROXIES, Proxy, ProxyOptions
 from bindery.proxy.settings import ProxySettings
 
 
@@ -24,6 +25,9 @@ class HubProxySettings(ProxySettings):
     #: The proxy client plugin (entry point in ``bindery.proxies``) the hub drives it with;
     #: ``rest`` speaks configurable-http-proxy's REST API, which every ``kind`` above serves.
     client: str = "rest"
+    #: The client plugin's own keys (``[hub.proxy.client_options]``), checked against its
+    #: ``options_model``; where the API is, its token and the timeout are the hub's.
+    client_options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("client")
     @classmethod
@@ -34,3 +38,32 @@ class HubProxySettings(ProxySettings):
             known = ", ".join(names) or "(none installed)"
             raise ValueError(f"no proxy client named {value!r} is installed (available: {known})")
         return value
+
+    @model_validator(mode="after")
+    def _client_options_fit(self) -> Self:
+        """A key the client does not know fails when the configuration is read."""
+        try:
+            self._client_options_for(PROXIES.load(self.client), timeout=10.0)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = str(first["loc"][0]) if first["loc"] else ""
+            reason = (f"unknown key {key!r} (not an option of the {self.client!r} proxy client)"
+                      if first["type"] == "extra_forbidden" else str(first["msg"]))
+            raise PydanticCustomError("plugin_option", "{reason}",
+                                      {"reason": reason, "key": f"client_options.{key}"}) from exc
+        return self
+
+    def _client_options_for(self, cls: type[Proxy], timeout: float) -> ProxyOptions:
+        hub_owned = {"api_url", "auth_token", "timeout"} & set(self.client_options)
+        if hub_owned:
+            raise ValueError(f"client_options cannot set {', '.join(sorted(hub_owned))}: "
+                             "the hub sets them from [hub.proxy] and [hub]")
+        return cls.options_model.model_validate({
+            "api_url": self.api_url, "auth_token": self.auth_token, "timeout": timeout,
+            **self.client_options,
+        })
+
+    def make_client(self, timeout: float) -> Proxy:
+        """The configured client, with the hub's connection details and its own keys."""
+        cls = PROXIES.load(self.client)
+        return cls(self._client_options_for(cls, timeout))

@@ -4,8 +4,7 @@ The hub asks for a spawner per request (start, stop, reconcile after a restart);
 the factory gives each one the current options of ``[hub.spawner]`` and the
 deployment's :class:`~bindery.hub.spawners.base.SpawnerContext`. The composition
 root (:func:`bindery.composition.make_spawner_factory`) supplies the engine and
-the default-image build; :func:`load_spawner_factory` serves a hub made without
-them (tests, spawners that need neither, such as ``local``).
+the default-image build.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from bindery.hub.spawners.settings import SpawnerSettings
 
 if TYPE_CHECKING:
     from bindery.engine.base import Engine
-    from bindery.hub.settings import HubSettings
 
 SpawnerFactory = Callable[[SpawnRequest], Spawner]
 
@@ -42,7 +40,3 @@ def spawner_factory(
 
     return make
 
-
-def load_spawner_factory(settings: HubSettings) -> SpawnerFactory:
-    """The configured spawner with no engine and no default-image build."""
-    return spawner_factory(settings.spawner, settings.hub_id)
