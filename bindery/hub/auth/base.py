@@ -27,20 +27,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-from sqlalchemy.orm import Session
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from bindery.hub.auth.names import normalize_username
 from bindery.plugins import PluginGroup, PluginOptions
+
+if TYPE_CHECKING:  # settings import this module: keep the web and database libraries out
+    from sqlalchemy.orm import Session
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 #: Where the hub mounts every authenticator route (``/oauth_login`` is served at ``/hub/oauth_login``).
 HUB_PREFIX = "/hub"
 
 #: Opens a session on the hub database (the hub passes its ``sessionmaker``).
-SessionFactory = Callable[[], AbstractContextManager[Session]]
+SessionFactory: TypeAlias = "Callable[[], AbstractContextManager[Session]]"
 
 
 @dataclass
@@ -69,7 +70,7 @@ class CompletedLogin:
 
 #: An authenticator route's handler: a plain response while the login is under way
 #: (a redirect to the provider), or the finished login for the hub to take over.
-LoginStep = Callable[[Request], Awaitable[Response | CompletedLogin]]
+LoginStep: TypeAlias = "Callable[[Request], Awaitable[Response | CompletedLogin]]"
 
 
 @dataclass(frozen=True)
