@@ -41,6 +41,20 @@ class ConfigError(BinderyError):
     """The configuration cannot be used; the text names the key and where it came from."""
 
 
+def plugin_option_error(exc: ValidationError, owner: str, key_prefix: str = "") -> PydanticCustomError:
+    """A plugin's options refused ``exc``: one error naming the key, for :func:`describe_errors`.
+
+    ``owner`` completes "not ..." for an unknown key ("an option of the 'rest' proxy
+    client"); ``key_prefix`` places the key under its table ("client_options.").
+    """
+    first = exc.errors()[0]
+    key = str(first["loc"][0]) if first["loc"] else ""
+    reason = (f"unknown key {key!r} (not {owner})" if first["type"] == "extra_forbidden"
+              else str(first["msg"]))
+    return PydanticCustomError("plugin_option", "{reason}",
+                               {"reason": reason, "key": f"{key_prefix}{key}" or "kind"})
+
+
 class Section(BaseModel):
     """Base of every settings section: an unknown key is an error, never ignored."""
 
@@ -77,15 +91,8 @@ class PluginSection(Section):
             raise PydanticCustomError("plugin_unknown", "{reason}",
                                       {"reason": str(exc), "key": "kind"}) from exc
         except ValidationError as exc:
-            first = exc.errors()[0]
-            key = str(first["loc"][0]) if first["loc"] else "kind"
-            if first["type"] == "extra_forbidden":
-                reason = f"unknown key {key!r} (not a setting of the section nor of the " \
-                         f"{self.kind!r} {group.noun})"
-            else:
-                reason = str(first["msg"])
-            raise PydanticCustomError("plugin_option", "{reason}",
-                                      {"reason": reason, "key": key}) from exc
+            raise plugin_option_error(
+                exc, f"a setting of the section nor of the {self.kind!r} {group.noun}") from exc
         extra = self.__pydantic_extra__
         if extra:
             for key in extra:

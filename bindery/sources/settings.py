@@ -18,7 +18,7 @@ from typing import Self
 from pydantic import ConfigDict, PrivateAttr, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from bindery.config import Section
+from bindery.config import Section, plugin_option_error
 from bindery.plugins import PluginError, PluginOptions
 from bindery.sources.base import SOURCES
 
@@ -45,12 +45,8 @@ class SourcesSettings(Section):
                 raise PydanticCustomError("plugin_option", "{reason}",
                                           {"reason": str(exc), "key": name}) from exc
             except ValidationError as exc:
-                first = exc.errors()[0]
-                key = str(first["loc"][0]) if first["loc"] else ""
-                reason = (f"unknown key {key!r} (not a setting of the {name!r} source)"
-                          if first["type"] == "extra_forbidden" else str(first["msg"]))
-                raise PydanticCustomError("plugin_option", "{reason}",
-                                          {"reason": reason, "key": f"{name}.{key}"}) from exc
+                raise plugin_option_error(exc, f"a setting of the {name!r} source",
+                                          f"{name}.") from exc
         self._options = checked
         return self
 

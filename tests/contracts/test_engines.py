@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from bindery.engine.base import (
     ENGINES,
@@ -26,7 +25,6 @@ from bindery.engine.base import (
     RunRequest,
 )
 from bindery.errors import BuildError
-from bindery.plugins import PluginOptions
 
 from .support import no_io
 
@@ -39,23 +37,6 @@ LABEL = "org.bindery.contract-test"
 def _engine(name: str) -> Engine:
     cls = ENGINES.load(name)
     return cls(cls.options_model())
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_registered_under_its_own_name(name: str) -> None:
-    cls = ENGINES.load(name)
-    assert issubclass(cls, Engine) and cls.name == name
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_options_model_has_defaults_and_refuses_unknown_keys(name: str) -> None:
-    model = ENGINES.load(name).options_model
-    assert issubclass(model, PluginOptions)
-    defaults = model.model_validate({})
-    with pytest.raises(ValidationError, match="surely_not_an_option"):
-        model.model_validate({"surely_not_an_option": 1})
-    with pytest.raises(ValidationError):
-        defaults.surely_not_an_option = 1  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("name", NAMES)

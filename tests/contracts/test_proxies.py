@@ -90,12 +90,6 @@ async def client(backend: tuple[str, Process], anyio_backend: str) -> AsyncItera
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_registered_under_its_own_name(name: str) -> None:
-    cls = PROXIES.load(name)
-    assert issubclass(cls, Proxy) and cls.name == name
-
-
-@pytest.mark.parametrize("name", NAMES)
 def test_options_extend_the_hubs_and_refuse_unknown_keys(name: str) -> None:
     model = PROXIES.load(name).options_model
     assert issubclass(model, ProxyOptions)

@@ -25,10 +25,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from pydantic import ValidationError
 
 from bindery.errors import SourceError, SpecError
-from bindery.plugins import PluginOptions
 from bindery.sources import find_source
 from bindery.sources.base import DEFAULT_LINK_REF, SOURCES, LaunchProvider, Ref, Source
 
@@ -92,24 +90,6 @@ def _entry(table: Mapping[str, T], name: str, table_name: str) -> T:
 def test_the_example_plugin_source_is_registered() -> None:
     require_example_plugin()
     assert "example" in NAMES
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_registered_under_its_own_name(name: str) -> None:
-    cls = SOURCES.load(name)
-    assert issubclass(cls, Source)
-    assert cls.name == name
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_options_model_has_defaults_and_refuses_unknown_keys(name: str) -> None:
-    model = SOURCES.load(name).options_model
-    assert issubclass(model, PluginOptions)
-    defaults = model.model_validate({})
-    with pytest.raises(ValidationError, match="surely_not_an_option"):
-        model.model_validate({"surely_not_an_option": 1})
-    with pytest.raises(ValidationError):  # frozen: options never change after start-up
-        defaults.surely_not_an_option = 1  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("name", NAMES)

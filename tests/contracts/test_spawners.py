@@ -82,21 +82,9 @@ def _request(user: str) -> SpawnRequest:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_registered_under_its_own_name(name: str) -> None:
-    cls = SPAWNERS.load(name)
-    assert issubclass(cls, Spawner) and cls.name == name
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_options_model_has_defaults_and_refuses_unknown_keys(name: str) -> None:
-    model = SPAWNERS.load(name).options_model
-    assert issubclass(model, PluginOptions)
-    defaults = model.model_validate({})
+def test_hub_spawner_refuses_a_key_the_spawner_does_not_know(name: str) -> None:
+    """(Name, contract and options basics: tests/contracts/test_registry.py.)"""
     with pytest.raises(ValidationError, match="surely_not_an_option"):
-        model.model_validate({"surely_not_an_option": 1})
-    with pytest.raises(ValidationError):
-        defaults.surely_not_an_option = 1  # type: ignore[attr-defined]
-    with pytest.raises(ValidationError, match="surely_not_an_option"):  # and so does [hub.spawner]
         SpawnerSettings.model_validate({"kind": name, "surely_not_an_option": 1})
 
 

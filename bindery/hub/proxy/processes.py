@@ -120,6 +120,14 @@ class _ProcessBase:
             f"The {self.name} did not answer within {self.ready_timeout:.0f} s:\n{self.log_tail()}"
         )
 
+    def _shared_flags(self, log_level: str) -> list[str]:
+        """The flags both proxies take alike: they share CHP's command line."""
+        flags = ["--ip", self.ip, "--port", str(self.port), "--api-ip", self.api_ip,
+                 "--api-port", str(self.api_port), "--log-level", log_level]
+        if self.default_target:
+            flags += ["--default-target", self.default_target]
+        return flags
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -162,23 +170,7 @@ class ProxyProcess(_ProcessBase):
         self.log_level = log_level
 
     def command(self) -> list[str]:
-        cmd = [
-            sys.executable,
-            "-m",
-            "bindery.proxy",
-            "--ip",
-            self.ip,
-            "--port",
-            str(self.port),
-            "--api-ip",
-            self.api_ip,
-            "--api-port",
-            str(self.api_port),
-            "--log-level",
-            self.log_level,
-        ]
-        if self.default_target:
-            cmd += ["--default-target", self.default_target]
+        cmd = [sys.executable, "-m", "bindery.proxy", *self._shared_flags(self.log_level)]
         if self.auth_url:
             cmd += ["--auth-url", self.auth_url]
         return cmd
@@ -238,22 +230,7 @@ class ChpProcess(_ProcessBase):
         self.log_level = log_level
 
     def command(self) -> list[str]:
-        cmd = [
-            self.executable,
-            "--ip",
-            self.ip,
-            "--port",
-            str(self.port),
-            "--api-ip",
-            self.api_ip,
-            "--api-port",
-            str(self.api_port),
-            "--log-level",
-            self.log_level,
-        ]
-        if self.default_target:
-            cmd += ["--default-target", self.default_target]
-        return cmd
+        return [self.executable, *self._shared_flags(self.log_level)]
 
 
 def process_from_settings(

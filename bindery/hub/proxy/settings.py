@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
+from bindery.config import plugin_option_error
 from bindery.hub.proxy.base import PROXIES, Proxy, ProxyOptions
 from bindery.proxy.settings import ProxySettings
 
@@ -45,12 +45,8 @@ class HubProxySettings(ProxySettings):
         try:
             self._client_options_for(PROXIES.load(self.client), timeout=10.0)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            key = str(first["loc"][0]) if first["loc"] else ""
-            reason = (f"unknown key {key!r} (not an option of the {self.client!r} proxy client)"
-                      if first["type"] == "extra_forbidden" else str(first["msg"]))
-            raise PydanticCustomError("plugin_option", "{reason}",
-                                      {"reason": reason, "key": f"client_options.{key}"}) from exc
+            raise plugin_option_error(exc, f"an option of the {self.client!r} proxy client",
+                                      "client_options.") from exc
         return self
 
     def _client_options_for(self, cls: type[Proxy], timeout: float) -> ProxyOptions:
