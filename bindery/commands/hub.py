@@ -199,11 +199,8 @@ def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, 
 def passwd(ctx: click.Context, name: str, db_url: str | None, password: str) -> None:
     """Set (or reset) the password of user NAME for the password authenticator."""
     from bindery.errors import BinderyError
-    from bindery.hub.auth.password import (
-        DEFAULT_MIN_PASSWORD_LENGTH,
-        PasswordOptions,
-        set_password_cli,
-    )
+    from bindery.hub.auth.password import DEFAULT_MIN_PASSWORD_LENGTH, PasswordOptions
+    from bindery.hub.auth.password_store import set_password_cli
 
     settings = _settings(ctx).hub
     options = settings.auth.options

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 from starlette.requests import Request
 
-from bindery.hub.auth.password import ensure_password_table
+from bindery.hub.auth.password_store import ensure_password_table
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def _xsrf(page_html: str) -> str:
 @pytest.mark.anyio
 async def test_password_login_and_rate_limit_through_the_real_hub(tmp_path) -> None:
     """Right password logs in; 5 wrong ones lock the name with 429 + Retry-After, even for the right one."""
-    from bindery.hub.auth.password import set_password_cli
+    from bindery.hub.auth.password_store import set_password_cli
 
     db_url = f"sqlite:///{tmp_path / 'hub.sqlite'}"
     set_password_cli(db_url, "alice", "correct horse battery")

@@ -10,10 +10,9 @@ from sqlalchemy.orm import sessionmaker
 
 from bindery.hub.auth.base import AuthContext
 from bindery.hub.auth.errors import AuthConfigError, PasswordPolicyError
-from bindery.hub.auth.password import (
-    PasswordAuthenticator,
+from bindery.hub.auth.password import PasswordAuthenticator, PasswordOptions
+from bindery.hub.auth.password_store import (
     PasswordCredential,
-    PasswordOptions,
     set_password,
     set_password_cli,
     verify_password,

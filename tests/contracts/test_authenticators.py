@@ -28,7 +28,7 @@ from bindery.hub.auth.base import (
 )
 from bindery.hub.auth.errors import AuthConfigError
 from bindery.hub.auth.names import is_valid_username
-from bindery.hub.auth.password import set_password
+from bindery.hub.auth.password_store import set_password
 
 from .support import no_io, require_example_plugin
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from bindery.hub.auth.password import ensure_password_table
+from bindery.hub.auth.password_store import ensure_password_table
 from bindery.hub.db.base import Base
 from bindery.hub.db.engine import import_all_models, make_engine, open_database, upgrade
 from bindery.hub.db.models import ApiToken, Server, User, utcnow
