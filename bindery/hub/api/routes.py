@@ -405,7 +405,8 @@ def _grantable_scopes(principal: Principal, requested: list[str] | None, user: U
     """The new token's scopes: never more than its requester or its owner holds (JupyterHub).
 
     No ``scopes`` in the request means ``self`` (all the owner may do) when the requester
-    holds that much, else exactly the requester's own scopes.
+    holds that much, else the requester's own scopes narrowed to the owner
+    (``tokens`` → ``tokens!user=<owner>``): a narrow token can copy itself, never widen.
     """
 
     def beyond(held: frozenset[str], holder: str | None, holder_admin: bool,
@@ -417,7 +418,11 @@ def _grantable_scopes(principal: Principal, requested: list[str] | None, user: U
         return beyond(principal.scopes, principal.user_name, principal.owner_admin, scopes)
 
     if requested is None:
-        requested = ["self"] if not by_requester(["self"]) else sorted(principal.scopes)
+        requested = (
+            ["self"]
+            if not by_requester(["self"])
+            else sorted(s if "!" in s else f"{s}!user={user.name}" for s in principal.scopes)
+        )
     excess = by_requester(requested)
     if excess:
         raise ApiError(
