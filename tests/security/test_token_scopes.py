@@ -8,8 +8,6 @@ must be held by whoever asks for it.
 
 from __future__ import annotations
 
-import pytest
-
 from bindery.hub.scopes import scopes_beyond
 
 
