@@ -15,7 +15,11 @@ import time
 import httpx
 import pytest
 
-from bindery.hub.security import SERVER_COOKIE, SESSION_COOKIE, SessionSigner
+from bindery.hub.security import SessionSigner
+
+# Spelled out (not imported) so this file also runs against the code before the fix.
+SESSION_COOKIE = "bindery-session"
+SERVER_COOKIE = "bindery-server"
 
 PROXY_SECRET = "proxy-secret-for-security-tests-0123456789"
 AUTHORIZE = "/hub/api/proxy/authorize?user=alice&path=/user/alice/api/status"

@@ -8,8 +8,6 @@ must be held by whoever asks for it.
 
 from __future__ import annotations
 
-from bindery.hub.scopes import scopes_beyond
-
 
 def _mint(api_hub, user: str, token: str, scopes: list[str] | None = None):
     body = {} if scopes is None else {"scopes": scopes}
@@ -105,6 +103,8 @@ def test_a_logged_in_user_mints_within_self(api_hub):
 
 
 def test_scopes_beyond_expands_what_a_scope_really_allows():
+    from bindery.hub.scopes import scopes_beyond
+
     held = frozenset({"tokens"})
     owner = {"holder_user": None, "holder_admin": False, "owner": "alice", "owner_admin": False}
     assert scopes_beyond(held, ["read:tokens", "tokens!user=alice"], **owner) == []
