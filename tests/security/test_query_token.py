@@ -130,6 +130,9 @@ def test_the_normal_ways_in_still_work(hub_with_proxy_secret):
     scoped = api_hub.token_for("alice", ["access:servers!user=alice"])
     by_header = _ask(api_hub, Authorization=f"token {scoped}")
     assert by_header.status_code == 200 and "set-cookie" not in by_header.headers
+    # A header token wins over a link token and never turns into a cookie either.
+    both_tokens = _ask(api_hub, Authorization=f"token {scoped}", **{"X-Bindery-Token": scoped})
+    assert both_tokens.status_code == 200 and "set-cookie" not in both_tokens.headers
     # bob's session with alice's pass: the pass still lets him into alice's server only.
     api_hub.token_for("bob")
     value = _pass_from_link(api_hub, scoped)

@@ -485,11 +485,13 @@ async def proxy_authorize(request: Request) -> Response:
         raise ApiError(400, str(err)) from err
     query_token = request.headers.get(TOKEN_HEADER)
     principal: Principal | None = None
+    from_link = False
     try:
         if request.headers.get("authorization"):
             principal = get_principal(request, required=False)
         elif query_token:
             principal = principal_from_token(request, query_token)
+            from_link = True
     except ApiError as err:
         if err.status_code != 401:
             raise
@@ -503,7 +505,7 @@ async def proxy_authorize(request: Request) -> Response:
     if allowed is None:
         raise ApiError(403, f"{candidates[0].name!r} may not use the server of {target!r}.")
     headers = {}
-    via_link = query_token is not None and allowed is principal
+    via_link = from_link and allowed is principal
     if via_link or allowed.via == "server-pass":
         # Answers that rest on a shared link's token are checked afresh on every request
         # (the proxy must not cache them), so revoking the token ends the access at once.
