@@ -87,16 +87,38 @@ def has_scope(scopes: frozenset[str] | set[str], wanted: str, *, principal_user:
     return False
 
 
-def allowed_to_grant(
-    owner_scopes_: frozenset[str], requested: list[str], owner: str, admin: bool
-) -> bool:
-    """A user may only hand out scopes they hold themselves."""
-    if admin:
-        return True
+def granted_pairs(scope: str, owner: str, owner_admin: bool) -> list[tuple[str, str | None]]:
+    """What ``scope`` on a token of ``owner`` lets it do, as ``(scope, user or None = anyone)``."""
+    base, _, filt = scope.partition("!")
+    if base == "self":
+        if owner_admin:
+            return [(s, None) for s in sorted(expand("admin"))]
+        return [(s, owner) for s in sorted(SELF_SCOPES)]
+    target = filt.removeprefix("user=") if filt else None
+    return [(s, target) for s in sorted(expand(base))]
+
+
+def scopes_beyond(
+    held: frozenset[str],
+    requested: list[str],
+    *,
+    holder_user: str | None,
+    holder_admin: bool,
+    owner: str,
+    owner_admin: bool,
+) -> list[str]:
+    """The requested scopes (for a token of ``owner``) that the requester does not hold itself.
+
+    JupyterHub's rule: a token may only be handed out with permissions its requester
+    has. Each requested scope is expanded to what it would really allow *as the new
+    token's owner* (``self`` of an admin is everything), and each piece must be allowed
+    to the requester (``held``, as ``holder_user``) too. Empty means "may grant".
+    """
+    beyond = []
     for scope in requested:
-        base, _, filt = scope.partition("!")
-        if base == "self":
-            continue
-        if filt != f"user={owner}" or base not in SELF_SCOPES:
-            return False
-    return True
+        for wanted, target in granted_pairs(scope, owner, owner_admin):
+            if not has_scope(held, wanted, principal_user=holder_user, target_user=target,
+                             owner_admin=holder_admin):
+                beyond.append(scope)
+                break
+    return beyond

@@ -3,6 +3,12 @@
 The login cookie ``bindery-session`` is signed (itsdangerous, as Starlette's own
 sessions), HttpOnly, SameSite=Lax, path ``/`` (the proxy forwards it to the hub for
 edge auth and strips it before user servers), and Secure when the public URL is https.
+Only a real login (the login page or an authenticator) ever sets it.
+
+A ``?token=`` link to a user server gets the much narrower ``bindery-server`` cookie
+instead: path ``/user/<name>/`` only, and its value names the token, not a person, so
+the hub re-checks that token (still there, not expired, scopes still enough) on every
+request and revoking the token ends the access.
 
 XSRF: double-submit. A random ``_xsrf`` cookie is set on every page; forms carry it
 in a hidden ``_xsrf`` field and scripts in an ``X-XSRFToken`` header. Every
@@ -16,6 +22,7 @@ import hmac
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -25,6 +32,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SESSION_COOKIE = "bindery-session"
+#: The cookie a ``?token=`` link to a user server leaves behind (see the module docstring).
+SERVER_COOKIE = "bindery-server"
 XSRF_COOKIE = "_xsrf"
 XSRF_HEADER = "X-XSRFToken"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -36,11 +45,12 @@ _SECRET_QUERY = re.compile(
 
 
 class SessionSigner:
-    """Makes and reads the login cookie's value."""
+    """Makes and reads the login cookie's value (and, with its own salt, server passes)."""
 
     def __init__(self, secret: str, max_age: int) -> None:
         self.serializer = URLSafeTimedSerializer(secret, salt="bindery-session")
         self.max_age = max_age
+        self.server_passes = ServerPassSigner(secret, max_age)
 
     def dumps(self, name: str) -> str:
         return self.serializer.dumps({"name": name, "sid": secrets.token_hex(8)})
@@ -56,6 +66,60 @@ class SessionSigner:
         return name if isinstance(name, str) else None
 
 
+@dataclass(frozen=True, slots=True)
+class ServerPass:
+    """What a ``bindery-server`` cookie says: "token ``token_id`` opened ``user``'s server"."""
+
+    token_id: int
+    #: The start of the token's stored hash, so a reused row id never revives an old cookie.
+    fingerprint: str
+    user: str
+
+
+class ServerPassSigner:
+    """Makes and reads ``bindery-server`` cookie values (signed, never a secret in clear)."""
+
+    def __init__(self, secret: str, max_age: int) -> None:
+        self.serializer = URLSafeTimedSerializer(secret, salt="bindery-server-pass")
+        self.max_age = max_age
+
+    def dumps(self, grant: ServerPass) -> str:
+        return self.serializer.dumps([grant.token_id, grant.fingerprint, grant.user])
+
+    def loads(self, value: str) -> ServerPass | None:
+        if not value or len(value) > 4096:
+            return None
+        try:
+            data = self.serializer.loads(value, max_age=self.max_age)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        if (
+            not isinstance(data, list)
+            or len(data) != 3
+            or not isinstance(data[0], int)
+            or not all(isinstance(part, str) for part in data[1:])
+        ):
+            return None
+        return ServerPass(token_id=data[0], fingerprint=data[1], user=data[2])
+
+
+def server_pass_cookie_header(
+    signer: ServerPassSigner, grant: ServerPass, path: str, secure: bool
+) -> str:
+    """The ``Set-Cookie`` value of a server pass: valid under ``path`` (one user's servers) only."""
+    response = Response()
+    response.set_cookie(
+        SERVER_COOKIE,
+        signer.dumps(grant),
+        max_age=signer.max_age,
+        path=path,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+    return response.headers["set-cookie"]
+
+
 def set_session_cookie(response: Response, signer: SessionSigner, name: str, secure: bool) -> None:
     response.set_cookie(
         SESSION_COOKIE,
@@ -66,13 +130,6 @@ def set_session_cookie(response: Response, signer: SessionSigner, name: str, sec
         samesite="lax",
         secure=secure,
     )
-
-
-def session_cookie_header(signer: SessionSigner, name: str, secure: bool) -> str:
-    """The ``Set-Cookie`` value for the login cookie (for answers built by hand)."""
-    response = Response()
-    set_session_cookie(response, signer, name, secure)
-    return response.headers["set-cookie"]
 
 
 def clear_session_cookie(response: Response, secure: bool) -> None:

@@ -19,6 +19,7 @@ from bindery.hub.db.models import ApiToken, User, utcnow
 from bindery.hub.scopes import check_scopes
 
 PREFIX_LENGTH = 4
+FINGERPRINT_LENGTH = 16
 #: A token is looked up again only after this long, so activity writes stay cheap.
 ACTIVITY_RESOLUTION = dt.timedelta(seconds=30)
 
@@ -42,7 +43,8 @@ class Principal:
     #: The owning user is an admin (then ``self`` means everything).
     owner_admin: bool = False
     token_id: int | None = None
-    #: "cookie" or "token": cookie-authenticated changes need an XSRF check.
+    #: "cookie", "token" or "server-pass" (a ``?token=`` link's cookie, good for one user's
+    #: servers only): cookie-authenticated changes need an XSRF check.
     via: str = "token"
 
     @property
@@ -86,9 +88,32 @@ def find_token(session: Session, token: str) -> ApiToken | None:
     # ever compares secrets byte by byte.
     if row is None or not hmac.compare_digest(row.hashed, hashed):
         return None
-    if row.expires_at is not None and row.expires_at <= utcnow():
+    return _live(row)
+
+
+def token_fingerprint(row: ApiToken) -> str:
+    """A short, non-secret mark of one token (the start of its SHA-256), for server passes."""
+    return row.hashed[:FINGERPRINT_LENGTH]
+
+
+def find_token_by_id(session: Session, token_id: int, fingerprint: str) -> ApiToken | None:
+    """The live token row ``token_id`` if it is still the token ``fingerprint`` was taken from.
+
+    A server pass (the ``bindery-server`` cookie) names its token this way; a revoked
+    token is gone, and a later token that happens to get the same row id has another
+    fingerprint, so the pass dies with its token.
+    """
+    row = session.get(ApiToken, token_id)
+    if row is None or not hmac.compare_digest(token_fingerprint(row), fingerprint):
         return None
+    return _live(row)
+
+
+def _live(row: ApiToken) -> ApiToken | None:
+    """``row`` unless it has expired; notes its use (at most every ``ACTIVITY_RESOLUTION``)."""
     now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
     if row.last_activity is None or now - row.last_activity > ACTIVITY_RESOLUTION:
         row.last_activity = now
     return row
@@ -126,6 +151,8 @@ __all__ = [
     "create_token",
     "ensure_service_token",
     "find_token",
+    "find_token_by_id",
     "hash_token",
     "new_token",
+    "token_fingerprint",
 ]

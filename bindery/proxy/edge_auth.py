@@ -4,7 +4,9 @@ This replaces JupyterHub's OAuth dance inside every single-user server. A route 
 hub marked with ``{"user": ..., "server_token": ...}`` is only reachable by that
 user; the proxy asks ``GET <auth_url>?user=&path=`` with the client's credentials and
 the hub answers 200 / 401 / 403. Positive answers are cached briefly so a notebook
-doing hundreds of requests per second costs the hub one request per ``ttl``.
+doing hundreds of requests per second costs the hub one request per ``ttl``, except
+those the hub marks ``Cache-Control: no-store`` (access through a shared link's token,
+which must end the moment the token is revoked).
 """
 
 from __future__ import annotations
@@ -135,7 +137,8 @@ class EdgeAuthorizer:
             ) as answer:
                 set_cookies = answer.headers.getall("Set-Cookie", [])
                 if answer.status == 200:
-                    self.cache.put(key, time.monotonic())
+                    if "no-store" not in answer.headers.get("Cache-Control", "").lower():
+                        self.cache.put(key, time.monotonic())
                     return Decision(Verdict.ALLOWED, set_cookies)
                 if answer.status == 401:
                     return Decision(Verdict.NOT_LOGGED_IN, set_cookies)

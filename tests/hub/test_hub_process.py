@@ -40,12 +40,13 @@ def test_edge_auth_lets_only_the_owner_in(hub_process):
         assert anonymous.status_code in (302, 401)
         if anonymous.status_code == 302:
             assert anonymous.headers["location"].startswith("/hub/login")
-        # A ?token= link logs the browser in: afterwards the cookie alone is enough.
+        # A ?token= link leaves a pass for alice's servers (never a hub session): afterwards
+        # the pass alone is enough there.
         linked = http.get(f"{status_url}?token={alice}")
         assert linked.status_code == 200
-        assert "bindery-session" in linked.headers.get("set-cookie", "")
-        cookie = linked.cookies.get("bindery-session")
-        assert http.get(status_url, cookies={"bindery-session": cookie}).status_code == 200
+        assert "bindery-session" not in linked.headers.get("set-cookie", "")
+        cookie = linked.cookies.get("bindery-server")
+        assert http.get(status_url, cookies={"bindery-server": cookie}).status_code == 200
         # Only the proxy may ask the hub's authorization endpoint.
         direct = http.get(
             f"{hub.api}/proxy/authorize?user=alice&path=/user/alice/", headers=hub.headers(alice)

@@ -17,7 +17,7 @@ from bindery.hub.auth.base import AuthContext, Authenticator, AuthResult, Comple
 from bindery.hub.auth.errors import LoginError
 from bindery.hub.db.models import User
 from bindery.hub.redirects import safe_next
-from bindery.hub.security import SESSION_COOKIE
+from bindery.hub.security import SERVER_COOKIE, SESSION_COOKIE
 from bindery.hub.spawners.factory import spawner_factory
 from bindery.plugins import PluginOptions
 
@@ -132,11 +132,12 @@ def test_edge_auth_endpoint_answers_only_the_proxy(api_hub):
     bob = c.get(url, headers={**proxy, "Cookie": bob_cookie})
     assert bob.status_code == 403
     linked = c.get(url, headers={**proxy, "X-Bindery-Token": alice})
-    assert linked.status_code == 200 and SESSION_COOKIE in linked.headers["set-cookie"]
-    # The cookie from the link works on its own afterwards.
-    value = linked.cookies[SESSION_COOKIE]
+    assert linked.status_code == 200 and SESSION_COOKIE not in linked.headers["set-cookie"]
+    # The link leaves a pass for alice's servers only, which works on its own afterwards.
+    assert "Path=/user/alice/" in linked.headers["set-cookie"]
+    value = linked.cookies[SERVER_COOKIE]
     c.cookies.clear()
-    assert c.get(url, headers={**proxy, "Cookie": f"{SESSION_COOKIE}={value}"}).status_code == 200
+    assert c.get(url, headers={**proxy, "Cookie": f"{SERVER_COOKIE}={value}"}).status_code == 200
     # Admins may enter users' servers (scope access:servers).
     admin = {**proxy, "Authorization": f"token {api_hub.admin_token}"}
     assert c.get(url, headers=admin).status_code == 200

@@ -29,14 +29,20 @@ from bindery.hub.api.models import token_model, user_model
 from bindery.hub.context import hub_of
 from bindery.hub.db.models import ApiToken, Server, User, utcnow
 from bindery.hub.names import InvalidName, check_name
-from bindery.hub.scopes import ScopeError, allowed_to_grant, check_scopes
-from bindery.hub.security import session_cookie_header
-from bindery.hub.server_state import ServerStatus, active, status_is
+from bindery.hub.scopes import ScopeError, check_scopes, owner_scopes, scopes_beyond
+from bindery.hub.security import SERVER_COOKIE, ServerPass, server_pass_cookie_header
+from bindery.hub.server_state import ServerStatus, active, server_base_url, status_is
 from bindery.hub.servers import NoSuchServer, NoSuchUser, NothingToFollow, StartRefused
 from bindery.hub.spawn_events import SpawnEvent
 from bindery.hub.spawners.errors import TooManyServers
-from bindery.hub.tokens import create_token
-from bindery.proxy.protocol import PROXY_TOKEN_HEADER
+from bindery.hub.tokens import (
+    Principal,
+    create_token,
+    find_token_by_id,
+    principal_for_token,
+    token_fingerprint,
+)
+from bindery.proxy.protocol import PROXY_TOKEN_HEADER, TOKEN_HEADER
 
 #: The JupyterHub REST API version this API follows (clients such as the idle culler check it).
 API_VERSION = "5.2.1"
@@ -365,7 +371,6 @@ async def user_tokens(request: Request) -> Response:
     body = await json_body(request)
     note = body.get("note", "")
     expires_in = body.get("expires_in")
-    scopes = body.get("scopes", ["self"])
     if not isinstance(note, str) or len(note) > 1000:
         raise ApiError(400, "'note' must be text of at most 1000 characters.")
     if expires_in is not None and (
@@ -377,17 +382,12 @@ async def user_tokens(request: Request) -> Response:
             400, "'expires_in' must be a number of seconds greater than 0 (at most 10 years)."
         )
     try:
-        scopes = check_scopes(scopes)
+        scopes = check_scopes(body["scopes"]) if "scopes" in body else None
     except ScopeError as err:
         raise ApiError(400, str(err)) from err
     with hub.db() as s:
         user = _load_user(s, name)
-        if not allowed_to_grant(principal.scopes, scopes, name, principal.is_admin or user.admin):
-            raise ApiError(
-                403,
-                "You may only create tokens with scopes you hold yourself "
-                f"(e.g. ['self'] or 'servers!user={name}').",
-            )
+        scopes = _grantable_scopes(principal, scopes, user)
         token, row = create_token(
             s,
             user=user,
@@ -399,6 +399,46 @@ async def user_tokens(request: Request) -> Response:
         model = token_model(row)
     model["token"] = token
     return JSONResponse(model, status_code=201)
+
+
+def _grantable_scopes(principal: Principal, requested: list[str] | None, user: User) -> list[str]:
+    """The new token's scopes: never more than its requester or its owner holds (JupyterHub).
+
+    No ``scopes`` in the request means ``self`` (all the owner may do) when the requester
+    holds that much, else the requester's own scopes narrowed to the owner
+    (``tokens`` → ``tokens!user=<owner>``): a narrow token can copy itself, never widen.
+    """
+
+    def beyond(held: frozenset[str], holder: str | None, holder_admin: bool,
+               scopes: list[str]) -> list[str]:
+        return scopes_beyond(held, scopes, holder_user=holder, holder_admin=holder_admin,
+                             owner=user.name, owner_admin=user.admin)
+
+    def by_requester(scopes: list[str]) -> list[str]:
+        return beyond(principal.scopes, principal.user_name, principal.owner_admin, scopes)
+
+    if requested is None:
+        requested = (
+            ["self"]
+            if not by_requester(["self"])
+            else sorted(s if "!" in s else f"{s}!user={user.name}" for s in principal.scopes)
+        )
+    excess = by_requester(requested)
+    if excess:
+        raise ApiError(
+            403,
+            f"You may only create tokens with scopes you hold yourself: {principal.name!r} "
+            f"does not hold {', '.join(excess)} for {user.name!r} (it holds "
+            f"{', '.join(sorted(principal.scopes)) or 'nothing'}).",
+        )
+    excess = beyond(owner_scopes(user.admin), user.name, user.admin, requested)
+    if excess:
+        raise ApiError(
+            403,
+            f"A token cannot hold more than its owner: {user.name!r} does not hold "
+            f"{', '.join(excess)}.",
+        )
+    return requested
 
 
 async def user_token(request: Request) -> Response:
@@ -443,30 +483,67 @@ async def proxy_authorize(request: Request) -> Response:
         check_name(target)
     except InvalidName as err:
         raise ApiError(400, str(err)) from err
-    query_token = request.headers.get("X-Bindery-Token")
-    principal = None
+    query_token = request.headers.get(TOKEN_HEADER)
+    principal: Principal | None = None
+    from_link = False
     try:
         if request.headers.get("authorization"):
             principal = get_principal(request, required=False)
         elif query_token:
             principal = principal_from_token(request, query_token)
+            from_link = True
     except ApiError as err:
         if err.status_code != 401:
             raise
         principal = None
-    if principal is None:
-        principal = principal_from_cookie(request)
-    if principal is None:
+    candidates = [principal] if principal is not None else []
+    candidates += [p for p in (principal_from_cookie(request), _server_pass(request, target))
+                   if p is not None]
+    if not candidates:
         raise ApiError(401, "Not logged in.")
-    if not can(principal, "access:servers", target):
-        raise ApiError(403, f"{principal.name!r} may not use the server of {target!r}.")
+    allowed = next((p for p in candidates if can(p, "access:servers", target)), None)
+    if allowed is None:
+        raise ApiError(403, f"{candidates[0].name!r} may not use the server of {target!r}.")
     headers = {}
-    if query_token and principal.user_name is not None and principal.via == "token":
-        # A ?token= link logs the browser in, so the token can leave the URL bar.
-        headers["Set-Cookie"] = session_cookie_header(
-            hub.signer, principal.user_name, hub.secure_cookies
-        )
-    return JSONResponse({"name": principal.name, "admin": principal.is_admin}, headers=headers)
+    via_link = from_link and allowed is principal
+    if via_link or allowed.via == "server-pass":
+        # Answers that rest on a shared link's token are checked afresh on every request
+        # (the proxy must not cache them), so revoking the token ends the access at once.
+        headers["Cache-Control"] = "no-store"
+    if via_link and allowed.token_id is not None:
+        # A ?token= link never logs the browser in to the hub (that would turn a narrow
+        # token into its owner's whole session). It leaves a pass for this user's servers
+        # only, naming the token, so the token's scopes and life still decide every request.
+        headers["Set-Cookie"] = _server_pass_cookie(request, allowed.token_id, target)
+    return JSONResponse({"name": allowed.name, "admin": allowed.is_admin}, headers=headers)
+
+
+def _server_pass(request: Request, target: str) -> Principal | None:
+    """The principal of a ``bindery-server`` cookie for ``target``'s servers, if still valid."""
+    hub = hub_of(request)
+    grant = hub.signer.server_passes.loads(request.cookies.get(SERVER_COOKIE, ""))
+    path = request.query_params.get("path", "")
+    if grant is None or grant.user != target or not path.startswith(server_base_url(target)):
+        return None
+    with hub.db() as s:
+        row = find_token_by_id(s, grant.token_id, grant.fingerprint)
+        if row is None:
+            return None
+        principal = principal_for_token(row)
+        s.commit()
+    principal.via = "server-pass"
+    return principal
+
+
+def _server_pass_cookie(request: Request, token_id: int, target: str) -> str:
+    hub = hub_of(request)
+    with hub.db() as s:
+        row = s.get(ApiToken, token_id)
+        assert row is not None, "the token was found a moment ago"
+        grant = ServerPass(token_id=token_id, fingerprint=token_fingerprint(row), user=target)
+    return server_pass_cookie_header(
+        hub.signer.server_passes, grant, server_base_url(target), hub.secure_cookies
+    )
 
 
 def api_routes() -> list[BaseRoute]:
