@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # keeps start-up imports light
     from bindery.engine.base import Engine
     from bindery.hub.app import Hub
     from bindery.hub.spawners.base import Spawner, SpawnRequest
+    from bindery.plugins import PluginOptions
 
 #: Documented variables with other names than ``BINDERY_<SECTION>__<KEY>``.
 ENV_ALIASES: dict[str, tuple[str, ...]] = {
@@ -73,13 +74,34 @@ def make_engine(settings: Settings) -> Engine:
     return settings.engine.make_engine()
 
 
-def make_builder(settings: Settings, engine: Engine | None = None) -> Builder:
-    """A builder on the configured engine."""
+def source_options(settings: Settings, *, public: bool = False) -> dict[str, PluginOptions]:
+    """Each configured source's options, as the builder of ``public`` (or trusted) launches uses them.
+
+    A public service (``bindery serve`` without ``allow_local_repos``) refuses git
+    submodules on this machine or a private network, as it refuses such a repository
+    URL, unless ``[sources.git] allow_private_submodules`` says otherwise.
+    """
+    from bindery.sources.git import GitOptions
+
+    options = settings.sources.options()
+    if public and not settings.allow_local_repos:
+        git = options.get("git")
+        options["git"] = (git if isinstance(git, GitOptions) else GitOptions()).for_public_service()
+    return options
+
+
+def make_builder(settings: Settings, engine: Engine | None = None, *,
+                 public: bool = False) -> Builder:
+    """A builder on the configured engine.
+
+    ``public``: it builds what anyone can launch (the web service), so the sources
+    follow :func:`source_options`' public rules; ``bindery build`` trusts its user.
+    """
     from bindery.builder import Builder
     from bindery.sources import SourceCatalog
 
     return Builder(settings.builder, engine if engine is not None else make_engine(settings),
-                   SourceCatalog(settings.sources.options()))
+                   SourceCatalog(source_options(settings, public=public)))
 
 
 def make_hub(settings: Settings, engine: Engine | None = None) -> Hub:

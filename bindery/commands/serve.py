@@ -146,7 +146,8 @@ class BinderStack:
         engine = make_engine(s)  # one engine for the hub's spawners and the binder's builds
         self.hub = make_hub(s, engine)
         await self._serve(build_app(self.hub), hub_settings.hub_ip, hub_settings.hub_port)
-        self.binder_app = create_app(b, make_builder(s, engine), allow_local_repos=s.allow_local_repos)
+        self.binder_app = create_app(b, make_builder(s, engine, public=True),
+                                     allow_local_repos=s.allow_local_repos)
         await self._serve(self.binder_app, "127.0.0.1", b.app_port)
         client = self.proxy.client()
         try:

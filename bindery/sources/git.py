@@ -21,6 +21,7 @@ from bindery.plugins import PluginOptions
 from bindery.sources.base import LaunchProvider, Ref, Source
 from bindery.sources.gitcmd import DEFAULT_TIMEOUT, GitSizeExceeded, dir_size, git_reason, run_git
 from bindery.sources.links import GitUrlLinks
+from bindery.sources.submodules import SubmodulePolicy, update_submodules
 from bindery.sources.validation import (
     HEX_SHA,
     check_git_url,
@@ -79,10 +80,26 @@ def _shown_branches(refs: dict[str, str], head_branch: str | None, limit: int = 
 
 
 class GitOptions(PluginOptions):
-    """``[sources.git]``: how long one git command may take."""
+    """``[sources.git]``: how long one git command may take, and which submodules are fetched."""
 
     #: Seconds one git command (ls-remote, fetch, checkout) may take.
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
+    #: Fetch a repository's git submodules (recursively, each URL checked like the
+    #: repository's own); off: their directories stay empty.
+    submodules: bool = True
+    #: Fetch submodules whose host is on this machine or a private network. Unset: yes
+    #: for ``bindery build`` and with ``allow_local_repos``, no for a public ``bindery serve``.
+    allow_private_submodules: bool | None = None
+
+    def for_public_service(self) -> GitOptions:
+        """These options for a service anyone can use: private submodule hosts refused unless set."""
+        if self.allow_private_submodules is not None:
+            return self
+        return self.model_copy(update={"allow_private_submodules": False})
+
+    def submodule_policy(self) -> SubmodulePolicy:
+        return SubmodulePolicy(enabled=self.submodules,
+                               allow_private_hosts=self.allow_private_submodules is not False)
 
 
 class GitSource(Source):
@@ -94,16 +111,22 @@ class GitSource(Source):
         "https://example.org/path/repo.git", order=40)
     #: Seconds one git command may take.
     timeout: float = DEFAULT_TIMEOUT
+    #: Which submodules are fetched (default: all, from any host: the trust of ``bindery build``).
+    submodules: SubmodulePolicy = SubmodulePolicy()
 
     options_model: ClassVar[type[PluginOptions]] = GitOptions
 
-    def __init__(self, timeout: float | None = None) -> None:
+    def __init__(self, timeout: float | None = None, submodules: SubmodulePolicy | None = None) -> None:
         if timeout is not None:
             self.timeout = timeout
+        if submodules is not None:
+            self.submodules = submodules
 
     @classmethod
     def from_options(cls, options: PluginOptions) -> Source:
-        return cls(timeout=options.timeout) if isinstance(options, GitOptions) else cls()
+        if not isinstance(options, GitOptions):
+            return cls()
+        return cls(timeout=options.timeout, submodules=options.submodule_policy())
 
     @classmethod
     def accepts(cls, spec: str) -> bool:
@@ -214,12 +237,10 @@ class GitSource(Source):
                           watch=dest, max_bytes=max_bytes)
         if checkout.returncode != 0:
             raise RefNotFound(f"commit {sha} does not exist in {url} ({git_reason(checkout.stderr)})")
-        if (dest / ".gitmodules").exists():
-            sub = run_git(["submodule", "update", "--init", "--recursive", "--depth", "1"],
-                          cwd=dest, timeout=self.timeout,
-                          watch=dest, max_bytes=max_bytes)
-            if sub.returncode != 0:
-                log.warning("submodules of %s not fetched: %s", url, git_reason(sub.stderr))
+        update_submodules(
+            dest, url, self.submodules,
+            lambda args, cwd: run_git(args, cwd=cwd, timeout=self.timeout,
+                                      watch=dest, max_bytes=max_bytes))
         if max_bytes is not None and dir_size(dest) > max_bytes:
             raise GitSizeExceeded()
 

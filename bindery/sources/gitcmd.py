@@ -2,8 +2,11 @@
 
 Every call goes through :func:`run_git`, so the same hardening applies to all of
 them: no credential prompts (a missing repository on a hosted site would
-otherwise hang waiting for a password), no ``ext::`` transport, no system
-config, no hooks from a fetched repository, and a timeout.
+otherwise hang waiting for a password), only the transports Bindery fetches from
+(``ext::``/``fd::`` and unknown ones never; ``file://`` and local paths only when
+named by the command itself, never by a repository's ``.gitmodules``), no system
+config, no hooks from a fetched repository, and a timeout. ``-c`` settings reach
+the git processes git itself starts (a submodule's clone), so they hold there too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ from bindery.errors import SourceError
 DEFAULT_TIMEOUT = 120.0
 
 _HARDENING = (
+    # An allow-list of transports: anything not named here is refused.
+    "-c", "protocol.allow=never",
+    "-c", "protocol.https.allow=always",
+    "-c", "protocol.http.allow=always",
+    "-c", "protocol.git.allow=always",
+    "-c", "protocol.ssh.allow=always",
+    # "user": only when the command names it; git submodule's own clones are refused.
+    "-c", "protocol.file.allow=user",
     "-c", "protocol.ext.allow=never",
     "-c", "protocol.fd.allow=never",
     "-c", "core.hooksPath=/dev/null",
@@ -47,8 +58,9 @@ def git_env() -> dict[str, str]:
         "LC_ALL": "C",
         "LANG": "C",
     })
-    env.pop("GIT_DIR", None)
-    env.pop("GIT_WORK_TREE", None)
+    # Variables that would override the transport allow-list above.
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_ALLOW_PROTOCOL", "GIT_PROTOCOL_FROM_USER"):
+        env.pop(name, None)
     return env
 
 

@@ -358,7 +358,7 @@ def binder(binder_settings, serve, fake_hub):
         from bindery.binder.app import create_app
         from bindery.composition import make_builder
 
-        app = create_app(settings.binder, make_builder(settings),
+        app = create_app(settings.binder, make_builder(settings, public=True),
                          allow_local_repos=settings.allow_local_repos)
         return serve(app).url, app
 
