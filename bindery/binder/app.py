@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     JSONResponse,
@@ -29,14 +30,19 @@ from starlette.templating import Jinja2Templates
 
 from bindery import __version__
 from bindery.binder import badges, providers
+from bindery.binder.headers import SecurityHeaders, content_security_policy
 from bindery.binder.hub_client import HubClient, HubError
 from bindery.binder.service import BinderService, ImageBuilder, LaunchRequest
 from bindery.binder.settings import BinderSettings
 from bindery.binder.sse import with_keepalive
+from bindery.binder.weblinks import is_web_link
 from bindery.errors import BinderyError
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 templates = Jinja2Templates(directory=str(WEB / "templates"))
+#: ``{% if url is web_link %}``: only http(s) URLs become links (a repository URL
+#: comes from the visitor's link and may be ``javascript:``).
+templates.env.tests["web_link"] = is_web_link
 
 
 def _public_url(request: Request, service: BinderService) -> str:
@@ -266,6 +272,7 @@ def create_app(options: BinderSettings, builder: ImageBuilder, hub: HubClient | 
         Route("/health", health),
         Mount("/static", StaticFiles(directory=str(WEB / "static")), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[
+        Middleware(SecurityHeaders, csp=content_security_policy(options.public_url))])
     app.state.service = service
     return app

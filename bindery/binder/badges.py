@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from bindery.binder.weblinks import is_web_link
+
 BADGE_PATH = "badge_logo.svg"
 
 BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="109" height="20" role="img" \
@@ -39,7 +41,14 @@ class BadgeSnippets:
 
 
 def snippets(launch_url: str, badge_url: str) -> BadgeSnippets:
-    """Markdown, reStructuredText and HTML for a badge linking to ``launch_url``."""
+    """Markdown, reStructuredText and HTML for a badge linking to ``launch_url``.
+
+    Both URLs are this deployment's own (its public URL or the address it was reached
+    at); a snippet pasted into a README must never carry a ``javascript:`` link.
+    """
+    for url in (launch_url, badge_url):
+        if not is_web_link(url):
+            raise ValueError(f"a badge only links http(s) URLs, not {url[:80]!r}")
     return BadgeSnippets(
         markdown=f"[![Binder]({badge_url})]({launch_url})",
         rst=f".. image:: {badge_url}\n :target: {launch_url}",

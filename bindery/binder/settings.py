@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from bindery.binder.weblinks import is_web_link
 from bindery.config import Section
 
 
@@ -63,6 +64,14 @@ class BinderSettings(Section):
     data_dir: str = ""
     #: Heading and blurb of the launch page.
     banner: str = "Turn a repository into a live Jupyter environment."
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_url(cls, url: str) -> str:
+        """Launch links and badges are built on it: only an http(s) URL may become a link."""
+        if url and not is_web_link(url):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL with a host name")
+        return url
 
     @field_validator("banned_specs", "allowed_specs")
     @classmethod
