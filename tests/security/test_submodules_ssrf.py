@@ -18,9 +18,10 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -28,10 +29,11 @@ import pytest
 from bindery.composition import Settings, load_settings, make_builder
 from bindery.errors import SpecError
 from bindery.sources import SourceCatalog
-from bindery.sources.base import Ref
 from bindery.sources.git import GitOptions, GitSource
 from bindery.sources.gitcmd import run_git
-from bindery.sources.submodules import SubmodulePolicy
+
+# Only names that existed before the fix are imported here, so this file also runs
+# (and fails) against the code before the fix.
 
 SECRET = "internal secret of 127.0.0.1\n"
 GIT_ENV = {
@@ -142,8 +144,23 @@ def fetch(source: GitSource, url: str, dest: Path) -> Path:
     return source.fetch(source.resolve(url), dest)
 
 
-PUBLIC = GitSource(submodules=SubmodulePolicy(allow_private_hosts=False))
-TRUSTED = GitSource()
+def git_source(settings: Settings, *, public: bool) -> GitSource:
+    """The git source of the builder the composition root makes (``bindery serve``: public)."""
+    kwargs = {"public": True} if public else {}
+    builder = make_builder(settings, engine=object(), **kwargs)  # type: ignore[arg-type]
+    source = builder.sources.named("git")
+    assert isinstance(source, GitSource)
+    return source
+
+
+def public() -> GitSource:
+    """``bindery serve`` without ``allow_local_repos``."""
+    return git_source(Settings(), public=True)
+
+
+def trusted() -> GitSource:
+    """``bindery build``."""
+    return git_source(Settings(), public=False)
 
 
 # -- public mode: the internal content never arrives, and the error says why -------------------
@@ -154,7 +171,7 @@ def test_public_mode_refuses_a_submodule_on_loopback(repos: Repos, tmp_path: Pat
                                                      which: str) -> None:
     dest = tmp_path / "checkout"
     with pytest.raises(SpecError) as refused:
-        fetch(PUBLIC, getattr(repos, which), dest)
+        fetch(public(), getattr(repos, which), dest)
     message = str(refused.value)
     assert "submodule 'vendor/internal'" in message
     assert "127.0.0.1" in message and "private network" in message
@@ -176,7 +193,7 @@ def test_public_mode_checks_submodules_of_submodules(repos: Repos, tmp_path: Pat
 
     monkeypatch.setattr(submodules, "check_public_remote", middle_is_public)
     with pytest.raises(SpecError) as refused:
-        fetch(PUBLIC, repos.nested, tmp_path / "checkout")
+        fetch(public(), repos.nested, tmp_path / "checkout")
     assert "submodule 'deeper/internal'" in str(refused.value)
     assert "127.0.0.1" in str(refused.value)
     assert not list(tmp_path.rglob("SECRET.txt"))
@@ -207,7 +224,7 @@ def test_public_binder_stream_fails_with_the_reason(repos: Repos, tmp_path: Path
     settings.binder.rate_limit = 0
     assert settings.allow_local_repos is False
     builder = make_builder(settings, engine=NoImagesEngine(), public=True)  # type: ignore[arg-type]
-    app = create_app(settings.binder, builder)
+    app = create_app(settings.binder, builder, allow_local_repos=settings.allow_local_repos)
     with TestClient(app) as client:
         stream = client.get(f"/build/git/{quote(repos.outer, safe='')}/HEAD?build_only=1")
     events = [json.loads(line[5:]) for line in stream.text.splitlines()
@@ -223,11 +240,11 @@ def test_public_binder_stream_fails_with_the_reason(repos: Repos, tmp_path: Path
 
 
 def test_trusted_mode_still_fetches_submodules_recursively(repos: Repos, tmp_path: Path) -> None:
-    direct = fetch(TRUSTED, repos.outer, tmp_path / "outer")
+    direct = fetch(trusted(), repos.outer, tmp_path / "outer")
     assert (direct / "vendor/internal/SECRET.txt").read_text() == SECRET
-    relative = fetch(TRUSTED, repos.relative, tmp_path / "relative")
+    relative = fetch(trusted(), repos.relative, tmp_path / "relative")
     assert (relative / "vendor/internal/SECRET.txt").read_text() == SECRET
-    nested = fetch(TRUSTED, repos.nested, tmp_path / "nested")
+    nested = fetch(trusted(), repos.nested, tmp_path / "nested")
     assert (nested / "vendor/middle/MIDDLE.txt").exists()
     assert (nested / "vendor/middle/deeper/internal/SECRET.txt").read_text() == SECRET
 
@@ -235,11 +252,8 @@ def test_trusted_mode_still_fetches_submodules_recursively(repos: Repos, tmp_pat
 def test_who_gets_which_policy(tmp_path: Path) -> None:
     """The composition root decides: bindery build trusts, a public service does not."""
 
-    def git_policy(settings: Settings, public: bool) -> SubmodulePolicy:
-        source = make_builder(settings, engine=object(), public=public)  # type: ignore[arg-type]
-        git_source = source.sources.named("git")
-        assert isinstance(git_source, GitSource)
-        return git_source.submodules
+    def git_policy(settings: Settings, public: bool) -> Any:
+        return git_source(settings, public=public).submodules
 
     settings = Settings()
     assert git_policy(settings, public=False).allow_private_hosts  # bindery build
@@ -274,25 +288,26 @@ def _attacker_repo(daemon: Daemon, url: str, commit: str) -> str:
     return daemon.url(name)
 
 
-@pytest.mark.parametrize("mode", [TRUSTED, PUBLIC], ids=["trusted", "public"])
-def test_ext_submodule_never_runs(repos: Repos, tmp_path: Path, mode: GitSource) -> None:
+@pytest.mark.parametrize("mode", [trusted, public])
+def test_ext_submodule_never_runs(repos: Repos, tmp_path: Path, mode: Callable[[], GitSource]
+                                  ) -> None:
     pwned = tmp_path / "pwned"
     url = _attacker_repo(repos.daemon, f"ext::sh -c touch% {pwned}", repos.internal)
     with pytest.raises(SpecError) as refused:
-        fetch(mode, url, tmp_path / "checkout")
+        fetch(mode(), url, tmp_path / "checkout")
     assert "submodule 'sub'" in str(refused.value) and "ext::" in str(refused.value)
     assert not pwned.exists()
 
 
-@pytest.mark.parametrize("mode", [TRUSTED, PUBLIC], ids=["trusted", "public"])
+@pytest.mark.parametrize("mode", [trusted, public])
 @pytest.mark.parametrize("local", ["file", "path"])
-def test_local_submodules_are_never_fetched(repos: Repos, tmp_path: Path, mode: GitSource,
-                                            local: str) -> None:
+def test_local_submodules_are_never_fetched(repos: Repos, tmp_path: Path,
+                                            mode: Callable[[], GitSource], local: str) -> None:
     bare = repos.daemon.root / "srv" / "internal.git"
     url = _attacker_repo(repos.daemon, bare.as_uri() if local == "file" else str(bare),
                          repos.internal)
     with pytest.raises(SpecError) as refused:
-        fetch(mode, url, tmp_path / "checkout")
+        fetch(mode(), url, tmp_path / "checkout")
     assert "path on this machine" in str(refused.value)
     assert not list(tmp_path.rglob("SECRET.txt"))
 
@@ -317,7 +332,5 @@ def test_git_itself_refuses_dangerous_submodule_transports(repos: Repos, tmp_pat
 def test_the_top_level_file_url_still_works_from_the_command(repos: Repos, tmp_path: Path) -> None:
     """``protocol.file.allow=user``: a file:// URL a person names is still fetched."""
     bare = repos.daemon.root / "srv" / "internal.git"
-    ref = TRUSTED.resolve(bare.as_uri())
-    assert isinstance(ref, Ref)
-    checkout = TRUSTED.fetch(ref, tmp_path / "checkout")
+    checkout = fetch(trusted(), bare.as_uri(), tmp_path / "checkout")
     assert (checkout / "SECRET.txt").read_text() == SECRET
