@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # keeps start-up imports light
     from bindery.engine.base import Engine
     from bindery.hub.app import Hub
     from bindery.hub.spawners.base import Spawner, SpawnRequest
-    from bindery.plugins import PluginOptions
 
 #: Documented variables with other names than ``BINDERY_<SECTION>__<KEY>``.
 ENV_ALIASES: dict[str, tuple[str, ...]] = {
@@ -74,34 +73,22 @@ def make_engine(settings: Settings) -> Engine:
     return settings.engine.make_engine()
 
 
-def source_options(settings: Settings, *, public: bool = False) -> dict[str, PluginOptions]:
-    """Each configured source's options, as the builder of ``public`` (or trusted) launches uses them.
-
-    A public service (``bindery serve`` without ``allow_local_repos``) refuses git
-    submodules on this machine or a private network, as it refuses such a repository
-    URL, unless ``[sources.git] allow_private_submodules`` says otherwise.
-    """
-    from bindery.sources.git import GitOptions
-
-    options = settings.sources.options()
-    if public and not settings.allow_local_repos:
-        git = options.get("git")
-        options["git"] = (git if isinstance(git, GitOptions) else GitOptions()).for_public_service()
-    return options
-
-
 def make_builder(settings: Settings, engine: Engine | None = None, *,
                  public: bool = False) -> Builder:
     """A builder on the configured engine.
 
-    ``public``: it builds what anyone can launch (the web service), so the sources
-    follow :func:`source_options`' public rules; ``bindery build`` trusts its user.
+    ``public``: it builds what anyone can launch (``bindery serve``). Unless
+    ``allow_local_repos`` is set, its sources then follow a public service's rules
+    (git submodules on this machine or a private network refused, as such a
+    repository URL is); ``bindery build`` trusts its user.
     """
     from bindery.builder import Builder
     from bindery.sources import SourceCatalog
 
+    catalog = SourceCatalog(settings.sources.options(),
+                            public_service=public and not settings.allow_local_repos)
     return Builder(settings.builder, engine if engine is not None else make_engine(settings),
-                   SourceCatalog(source_options(settings, public=public)))
+                   catalog)
 
 
 def make_hub(settings: Settings, engine: Engine | None = None) -> Hub:

@@ -32,14 +32,36 @@ def load_sources() -> list[type[Source]]:
 
 
 class SourceCatalog:
-    """Finds the source for a spec and makes it with its configured options."""
+    """Finds the source for a spec and makes it with its configured options.
 
-    def __init__(self, options: Mapping[str, PluginOptions] | None = None) -> None:
+    ``public_service``: the sources serve a launch service anyone can use, so every
+    git-based source (``git``, the ``gh``/``gl``/``gist`` shorthands, any source whose
+    options are :class:`~bindery.sources.git.GitOptions`) refuses submodules on this
+    machine or a private network unless its own table allows them. The composition
+    root decides (``bindery serve`` without ``allow_local_repos``); the sources never
+    read it from elsewhere.
+    """
+
+    def __init__(self, options: Mapping[str, PluginOptions] | None = None, *,
+                 public_service: bool = False) -> None:
         self._options = dict(options or {})
+        self.public_service = public_service
 
     def make(self, cls: type[Source]) -> Source:
         """An instance of ``cls`` with its configured options (defaults when none)."""
         configured = self._options.get(cls.name)
+        if self.public_service:
+            return self._make_public(cls, configured)
+        return cls.from_options(configured) if configured is not None else cls()
+
+    @staticmethod
+    def _make_public(cls: type[Source], configured: PluginOptions | None) -> Source:
+        from bindery.sources.git import GitOptions  # only here: reading settings stays light
+
+        if issubclass(cls.options_model, GitOptions):
+            if not isinstance(configured, GitOptions):
+                configured = cls.options_model()
+            return cls.from_options(configured.for_public_service())
         return cls.from_options(configured) if configured is not None else cls()
 
     def named(self, name: str) -> Source:

@@ -12,7 +12,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from pydantic import Field
 
@@ -91,7 +91,7 @@ class GitOptions(PluginOptions):
     #: for ``bindery build`` and with ``allow_local_repos``, no for a public ``bindery serve``.
     allow_private_submodules: bool | None = None
 
-    def for_public_service(self) -> GitOptions:
+    def for_public_service(self) -> Self:
         """These options for a service anyone can use: private submodule hosts refused unless set."""
         if self.allow_private_submodules is not None:
             return self

@@ -17,6 +17,7 @@ from bindery.plugins import PluginOptions
 from bindery.sources.base import LaunchProvider, Ref, Source
 from bindery.sources.git import GitOptions, GitSource
 from bindery.sources.links import GistLinks, GitHubLinks, GitLabLinks
+from bindery.sources.submodules import SubmodulePolicy
 from bindery.sources.validation import check_ref
 
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
@@ -45,8 +46,9 @@ class HostedSource(GitSource):
 
     options_model: ClassVar[type[PluginOptions]] = HostedOptions
 
-    def __init__(self, base_url: str | None = None, timeout: float | None = None) -> None:
-        super().__init__(timeout=timeout)
+    def __init__(self, base_url: str | None = None, timeout: float | None = None,
+                 submodules: SubmodulePolicy | None = None) -> None:
+        super().__init__(timeout=timeout, submodules=submodules)
         if base_url is not None:
             self.base_url = base_url
 
@@ -54,7 +56,8 @@ class HostedSource(GitSource):
     def from_options(cls, options: PluginOptions) -> Source:
         if not isinstance(options, HostedOptions):
             return cls()
-        return cls(base_url=options.base_url.rstrip("/") or None, timeout=options.timeout)
+        return cls(base_url=options.base_url.rstrip("/") or None, timeout=options.timeout,
+                   submodules=options.submodule_policy())
 
     @classmethod
     def accepts(cls, spec: str) -> bool:

@@ -136,6 +136,8 @@ def repos(daemon: Daemon) -> Repos:
                             {"deeper/internal": (daemon.url("internal"), internal)})
     daemon.publish("nested", {"README.md": "nested\n"},
                    {"vendor/middle": (daemon.url("middle"), middle)})
+    daemon.publish("owner/outer", {"README.md": "outer on a forge\n"},
+                   {"vendor/internal": (daemon.url("internal"), internal)})
     return Repos(daemon, internal, daemon.url("outer"), daemon.url("relative"),
                  daemon.url("nested"))
 
@@ -178,6 +180,31 @@ def test_public_mode_refuses_a_submodule_on_loopback(repos: Repos, tmp_path: Pat
     assert "allow_local_repos" in message  # says how an administrator allows it
     assert not dest.exists()  # nothing left behind, the secret least of all
     assert not list(tmp_path.rglob("SECRET.txt"))
+
+
+@pytest.mark.parametrize("shorthand", ["gh", "gl"])
+def test_public_mode_covers_the_forge_shorthands(repos: Repos, tmp_path: Path,
+                                                 shorthand: str) -> None:
+    """``gh:owner/repo`` is a git URL too: its submodules follow the same rules.
+
+    The forge's base URL points at the loopback daemon here (as a self-hosted forge
+    would be configured); the repository itself is the operator's choice, its
+    submodule on 127.0.0.1 is the attacker's.
+    """
+    config = tmp_path / "bindery.toml"
+    config.write_text(f"[sources.{shorthand}]\nbase_url = 'git://127.0.0.1:{repos.daemon.port}'\n")
+    settings = load_settings(config, environ={})
+    builder = make_builder(settings, engine=object(), public=True)  # type: ignore[arg-type]
+    source = builder.sources.find(f"{shorthand}:owner/outer")
+    ref = source.resolve(f"{shorthand}:owner/outer")
+    with pytest.raises(SpecError) as refused:
+        builder.sources.named(ref.source).fetch(ref, tmp_path / "checkout")
+    assert "submodule 'vendor/internal'" in str(refused.value)
+    assert not list(tmp_path.rglob("SECRET.txt"))
+    # The same shorthand for bindery build: fetched as before.
+    trusted_builder = make_builder(settings, engine=object())  # type: ignore[arg-type]
+    checkout = trusted_builder.sources.named(ref.source).fetch(ref, tmp_path / "trusted")
+    assert (checkout / "vendor/internal/SECRET.txt").read_text() == SECRET
 
 
 def test_public_mode_checks_submodules_of_submodules(repos: Repos, tmp_path: Path,
@@ -264,6 +291,10 @@ def test_who_gets_which_policy(tmp_path: Path) -> None:
     config.write_text("[sources.git]\ntimeout = 30\nallow_private_submodules = true\n")
     explicit = load_settings(config, environ={})
     assert git_policy(explicit, public=True).allow_private_hosts  # an administrator's choice
+    for shorthand in ("gh", "gl", "gist"):  # the forge shorthands are git sources too
+        made = make_builder(Settings(), engine=object(), public=True)  # type: ignore[arg-type]
+        forge = made.sources.named(shorthand)
+        assert isinstance(forge, GitSource) and not forge.submodules.allow_private_hosts
     config.write_text("[sources.git]\nsubmodules = false\n")
     off = git_policy(load_settings(config, environ={}), public=True)
     assert not off.enabled and not off.allow_private_hosts
