@@ -132,9 +132,11 @@ def build(ctx: click.Context, spec: str, ref: str | None, image_name: str | None
 @click.option("--memory", default="2g", show_default=True, help="Memory limit of the container.")
 @click.option("--cpus", default=1.0, show_default=True, type=float, help="CPU limit of the container.")
 @click.option("--port", default=0, type=int, help="Host port on 127.0.0.1 (default: a free one).")
+@click.option("--allow-root", is_flag=True,
+              help="Run as root if the image says so (default: such images run as uid 1000, gid 100).")
 @click.pass_context
 def run(ctx: click.Context, spec: str, ref: str | None, image_name: str | None, json_logs: bool,
-        editable: bool, memory: str, cpus: float, port: int) -> None:
+        editable: bool, memory: str, cpus: float, port: int, allow_root: bool) -> None:
     """Build SPEC if needed, start JupyterLab on 127.0.0.1 and print its URL; Ctrl-C stops it."""
     from bindery.engine.base import RunRequest
 
@@ -150,7 +152,7 @@ def run(ctx: click.Context, spec: str, ref: str | None, image_name: str | None, 
     emit({"phase": "launching", "message": f"Starting a container from {name}\n"})
     server = builder.engine.run(RunRequest(
         image=name, token=token, host_port=port, mount_home=mount, memory=memory, cpus=cpus,
-        labels={"org.bindery.run": "cli"},
+        labels={"org.bindery.run": "cli"}, allow_root=allow_root,
     ))
     stopping = False
 

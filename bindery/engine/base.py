@@ -71,8 +71,10 @@ class NamedVolume:
 class RunRequest:
     """A Jupyter server container to start for one person.
 
-    Whatever the request says, the container cannot gain privileges
-    (``no-new-privileges``) and its port is published on 127.0.0.1 only.
+    Whatever the request says, the container has no Linux capabilities, cannot
+    gain privileges (``no-new-privileges``), runs on the engine's user network
+    without inter-container traffic, and its port is published on 127.0.0.1 only.
+    It never runs as uid 0 unless ``allow_root`` is set (see ``run_as_user``).
     """
 
     image: str
@@ -93,10 +95,32 @@ class RunRequest:
     volumes: tuple[NamedVolume, ...] = ()
     #: False: ``memory`` bounds memory and swap together (no swap on top of it).
     swap: bool = True
-    #: Drop every Linux capability (a server needs none).
-    drop_capabilities: bool = False
+    #: Let the container run as the image's user even when that is root (an
+    #: admin's explicit choice); otherwise a root image user becomes ``NON_ROOT_USER``.
+    allow_root: bool = False
     #: Seconds for the container to be running with its port published.
     start_timeout: float = 60.0
+
+
+#: The user a server runs as when its image says root, names no user, or names
+#: one by name (its uid cannot be known without running the image): jovyan's
+#: uid and the ``users`` group, what repo2docker and BinderHub images use.
+NON_ROOT_USER = "1000:100"
+
+
+def run_as_user(image_user: str, allow_root: bool) -> str | None:
+    """The ``--user`` to run an image whose configured user is ``image_user``.
+
+    ``None`` keeps the image's own user: it is a numeric uid other than 0, or
+    root is allowed. Anything else (``""``, ``root``, ``0``, ``0:0``, a name)
+    could be uid 0, so the server runs as ``NON_ROOT_USER`` instead.
+    """
+    if allow_root:
+        return None
+    uid = image_user.split(":", 1)[0].strip()
+    if uid.isdigit() and int(uid) != 0:
+        return None
+    return NON_ROOT_USER
 
 
 @dataclass(frozen=True)

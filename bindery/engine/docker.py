@@ -31,6 +31,7 @@ from bindery.engine.base import (
     NamedVolume,
     RunningServer,
     RunRequest,
+    run_as_user,
 )
 from bindery.engine.build_limits import BuildMemoryGuard, parse_memory
 from bindery.errors import BuildError, BuildLimitExceeded, EngineUnavailable
@@ -39,6 +40,8 @@ from bindery.plugins import PluginOptions
 #: A docker CLI whose plain ``docker build`` is BuildKit without the buildx plugin.
 PREFERRED_CLIS = ("/usr/bin/docker",)
 LOG_TAIL_LINES = 40
+#: The bridge network every server container joins; inter-container traffic is off.
+USER_NETWORK = "bindery-users"
 
 
 def find_docker_cli(explicit: str = "") -> str:
@@ -83,6 +86,7 @@ class DockerEngine(Engine):
         super().__init__(opts)
         self._cli_setting = opts.cli
         self._client = client
+        self._network_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------
 
@@ -192,6 +196,7 @@ class DockerEngine(Engine):
         output: bytes = self.client.containers.run(
             image, ["cat", path], entrypoint=[], remove=True,
             network_disabled=True, user="1000", mem_limit="256m",
+            cap_drop=["ALL"], security_opt=["no-new-privileges"],
         )
         return output.decode("utf-8", "replace")
 
@@ -234,8 +239,9 @@ class DockerEngine(Engine):
                 kwargs["memswap_limit"] = request.memory  # equal: no swap on top of it
         if request.cpus:
             kwargs["nano_cpus"] = int(request.cpus * 1_000_000_000)
-        if request.drop_capabilities:
-            kwargs["cap_drop"] = ["ALL"]
+        user = run_as_user(self._image_user(request.image), request.allow_root)
+        if user is not None:
+            kwargs["user"] = user
         try:
             return self.client.containers.create(
                 request.image,
@@ -246,12 +252,47 @@ class DockerEngine(Engine):
                 ports={f"{request.container_port}/tcp": ("127.0.0.1", request.host_port or None)},
                 volumes=volumes,
                 pids_limit=request.pids_limit,
+                cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
+                network=self._user_network(),
                 detach=True,
                 **kwargs,
             )
         except docker.errors.APIError as err:
             raise EngineError(f"The container engine refused to run the container: {_reason(err)}") from err
+
+    def _user_network(self) -> str:
+        """The user network, created on first use: a bridge without inter-container traffic.
+
+        On Docker's default bridge every container can reach every other one's
+        server port; here a container reaches the outside (package installs)
+        and the host's published ports, never another user's container.
+        """
+        with self._network_lock:
+            found = self.client.networks.list(names=[USER_NETWORK])
+            if any(network.name == USER_NETWORK for network in found):
+                return USER_NETWORK
+            try:
+                self.client.networks.create(
+                    USER_NETWORK, driver="bridge", labels={"bindery.network": "users"},
+                    options={"com.docker.network.bridge.enable_icc": "false"},
+                )
+            except docker.errors.APIError as err:
+                if self.client.networks.list(names=[USER_NETWORK]):
+                    return USER_NETWORK  # made meanwhile by another process
+                raise EngineError(f"The user network {USER_NETWORK!r} could not be created: {_reason(err)}") from err
+            return USER_NETWORK
+
+    def _image_user(self, image: str) -> str:
+        """The user the image is configured to run as (``""`` = root by default)."""
+        try:
+            found = self.client.images.get(image)
+        except docker.errors.ImageNotFound as err:
+            raise EngineError(f"The image {image!r} is not on this machine; build or pull it first.") from err
+        except docker.errors.APIError as err:
+            raise EngineError(f"The container engine could not look up {image!r}: {_reason(err)}") from err
+        config = found.attrs.get("Config") or {}
+        return str(config.get("User") or "")
 
     def _ensure_volume(self, volume: NamedVolume) -> None:
         try:

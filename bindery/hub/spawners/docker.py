@@ -70,6 +70,12 @@ class DockerSpawnerOptions(PluginOptions):
     #: Home directory inside images built by Bindery (uid 1000).
     home_dir: str = "/home/jovyan"
 
+    # -- users ------------------------------------------------------------------
+    #: Let a server run as root when its image says so (a repository Dockerfile
+    #: with ``USER root`` or none). Off: such servers run as uid 1000, gid 100.
+    #: Capabilities stay dropped and no-new-privileges stays set either way.
+    allow_root: bool = False
+
     #: Seconds between SIGTERM and SIGKILL when stopping a server.
     stop_grace: float = 5.0
 
@@ -214,7 +220,7 @@ class DockerSpawner(Spawner):
             swap=False,
             cpus=o.cpu_limit,
             pids_limit=o.pids_limit,
-            drop_capabilities=True,
+            allow_root=o.allow_root,
             start_timeout=self.context.start_timeout,
         )
 
