@@ -80,7 +80,9 @@ def make_builder(settings: Settings, engine: Engine | None = None, *,
     ``public``: it builds what anyone can launch (``bindery serve``). Unless
     ``allow_local_repos`` is set, its sources then follow a public service's rules
     (git submodules on this machine or a private network refused, as such a
-    repository URL is); ``bindery build`` trusts its user.
+    repository URL is), and a repository Dockerfile may not make the engine
+    download anything itself (remote ``ADD``, ``# syntax=``); ``bindery build``
+    trusts its user.
     """
     from bindery.builder import Builder
     from bindery.sources import SourceCatalog
@@ -88,7 +90,7 @@ def make_builder(settings: Settings, engine: Engine | None = None, *,
     catalog = SourceCatalog(settings.sources.options(),
                             public_service=public and not settings.allow_local_repos)
     return Builder(settings.builder, engine if engine is not None else make_engine(settings),
-                   catalog)
+                   catalog, public=public)
 
 
 def make_hub(settings: Settings, engine: Engine | None = None) -> Hub:

@@ -26,6 +26,7 @@ from bindery.builder.events import BuildEvent, EventSink
 from bindery.builder.settings import BuilderSettings
 from bindery.engine.base import BuildRequest, Engine
 from bindery.environment import default_environment, detect, render
+from bindery.environment.dockerfile import remote_fetches
 from bindery.errors import BinderyError, BuildError, SourceError
 from bindery.sources import SourceCatalog
 from bindery.sources.base import Ref
@@ -87,12 +88,33 @@ def _uv_identity() -> str:
         return f"uv size {uv.stat().st_size}"
 
 
+def _refuse_remote_fetches(path: str, text: str) -> None:
+    """A public build of a repository Dockerfile must not make the engine fetch URLs.
+
+    The engine downloads ``ADD <url>`` sources and ``# syntax=`` frontends from
+    the host's own network, where 127.0.0.1 and private addresses may serve
+    secrets; ``RUN curl`` runs inside the build container and is not affected.
+    """
+    problems = remote_fetches(text)
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise BuildError(
+            f"{path} asks the container engine to download files itself, which this public "
+            f"service does not allow:\n{listed}\n"
+            "Download them in a RUN step instead (e.g. `RUN curl -fsSLo /dest URL`), "
+            "or drop the '# syntax=' line."
+        )
+
+
 class Builder:
     """Builds (or reuses) the image for a repository."""
 
     def __init__(self, settings: BuilderSettings, engine: Engine,
-                 sources: SourceCatalog | None = None) -> None:
+                 sources: SourceCatalog | None = None, *, public: bool = False) -> None:
         self.settings = settings
+        #: It builds what anyone can launch: a repository Dockerfile may not make
+        #: the engine download anything itself (the host's network would serve it).
+        self.public = public
         self.engine = engine
         self.sources = sources if sources is not None else SourceCatalog()
         self.environment_options = settings.environment_options()
@@ -222,6 +244,8 @@ class Builder:
         uv = host_uv_binary()
         plan = render(env, self.environment_options, ca_bundle=self.ca_bundle(),
                       bundled_uv=uv is not None)
+        if plan.uses_repo_dockerfile and self.public:
+            _refuse_remote_fetches(env.dockerfile or "Dockerfile", env.dockerfile_text or "")
         for line in plan.summary:
             emit({"phase": "building", "message": f"Bindery: {line}\n"})
         support = workdir / ".bindery"
