@@ -16,13 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from builder.conftest import git, run_in_image, write_files
 
 from bindery.builder import Builder
 from bindery.composition import Settings, make_engine
 from bindery.environment.dockerfile import remote_fetches
 from bindery.errors import BuildError
 from bindery.sources import SourceCatalog, resolve
-from builder.conftest import git, run_in_image, write_files
 
 PREFIX = "bindery-test-security"
 
