@@ -239,15 +239,20 @@ class DockerEngine(Engine):
                 kwargs["memswap_limit"] = request.memory  # equal: no swap on top of it
         if request.cpus:
             kwargs["nano_cpus"] = int(request.cpus * 1_000_000_000)
-        user = run_as_user(self._image_user(request.image), request.allow_root)
+        image_user, image_env = self._image_config(request.image)
+        user = run_as_user(image_user, request.allow_root)
+        environment = {**request.env, "JUPYTER_TOKEN": request.token}
         if user is not None:
             kwargs["user"] = user
+            if "HOME" not in request.env and image_env.get("HOME", "/root") == "/root":
+                # A root image's home is root's: give the server one it may write to.
+                environment["HOME"] = "/tmp"
         try:
             return self.client.containers.create(
                 request.image,
                 request.command,
                 name=request.name,
-                environment={**request.env, "JUPYTER_TOKEN": request.token},
+                environment=environment,
                 labels=dict(request.labels),
                 ports={f"{request.container_port}/tcp": ("127.0.0.1", request.host_port or None)},
                 volumes=volumes,
@@ -283,8 +288,8 @@ class DockerEngine(Engine):
                 raise EngineError(f"The user network {USER_NETWORK!r} could not be created: {_reason(err)}") from err
             return USER_NETWORK
 
-    def _image_user(self, image: str) -> str:
-        """The user the image is configured to run as (``""`` = root by default)."""
+    def _image_config(self, image: str) -> tuple[str, dict[str, str]]:
+        """The user the image runs as (``""`` = root by default) and its environment."""
         try:
             found = self.client.images.get(image)
         except docker.errors.ImageNotFound as err:
@@ -292,7 +297,8 @@ class DockerEngine(Engine):
         except docker.errors.APIError as err:
             raise EngineError(f"The container engine could not look up {image!r}: {_reason(err)}") from err
         config = found.attrs.get("Config") or {}
-        return str(config.get("User") or "")
+        env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
+        return str(config.get("User") or ""), env
 
     def _ensure_volume(self, volume: NamedVolume) -> None:
         try:

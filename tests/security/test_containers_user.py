@@ -25,10 +25,12 @@ from spawners.conftest import (  # noqa: F401 - pytest fixtures
 from bindery.engine.docker import USER_NETWORK
 from bindery.hub.spawners.base import SpawnRequest
 from bindery.hub.spawners.settings import SpawnerSettings
+from bindery.readiness import status_url, wait_until_ready
 
 pytestmark = [pytest.mark.anyio, pytest.mark.engine]
 
 ROOT_IMAGE = "bindery-test-root-user:1"
+ROOT_HOME_IMAGE = "bindery-test-root-home:1"
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,15 @@ def root_image(docker_engine, spawner_image) -> str:  # noqa: F811 - fixtures
     docker_engine.images.build(fileobj=io.BytesIO(dockerfile), tag=ROOT_IMAGE,
                                labels={"bindery.test": "security"}, rm=True)
     return ROOT_IMAGE
+
+
+@pytest.fixture(scope="module")
+def root_home_image(docker_engine, spawner_image) -> str:  # noqa: F811 - fixtures
+    """``USER root`` with root's own home, as ``FROM python`` Dockerfiles have."""
+    dockerfile = f"FROM {spawner_image}\nUSER root\nENV HOME=/root\n".encode()
+    docker_engine.images.build(fileobj=io.BytesIO(dockerfile), tag=ROOT_HOME_IMAGE,
+                               labels={"bindery.test": "security"}, rm=True)
+    return ROOT_HOME_IMAGE
 
 
 def _settings(image: str, **extra: object) -> SpawnerSettings:
@@ -102,5 +113,24 @@ async def test_user_containers_share_no_traffic(
         assert network.attrs["Options"]["com.docker.network.bridge.enable_icc"] == "false"
         bindings = container.attrs["NetworkSettings"]["Ports"]["8888/tcp"]
         assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
+    finally:
+        await spawner.stop()
+
+
+async def test_root_image_with_roots_home_still_serves(
+    docker_engine, docker_spawner, root_home_image, user_name, token  # noqa: F811
+) -> None:
+    spawner = docker_spawner(_settings(root_home_image), SpawnRequest(
+        user=user_name, server_name="", base_url=f"/user/{user_name}/", api_token=token))
+    url = await spawner.start()
+    try:
+        container = docker_engine.containers.get(spawner.container_id)
+        assert container.exec_run(["printenv", "HOME"]).output.decode().strip() == "/tmp"
+
+        async def alive() -> bool:
+            return await spawner.poll() is None
+
+        await wait_until_ready(status_url(url, f"/user/{user_name}/"), token, 60, alive)
+        assert _status(container)["Uid"].split()[0] == "1000"
     finally:
         await spawner.stop()
