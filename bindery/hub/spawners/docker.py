@@ -1,7 +1,9 @@
 """``DockerSpawner``: each server is a container, run through the deployment's Engine.
 
 Every container gets enforced limits (memory without extra swap, CPU, process
-count), drops all Linux capabilities and cannot gain privileges, and is published
+count), drops all Linux capabilities and cannot gain privileges, never runs as
+uid 0 unless ``allow_root`` is set, joins a network without inter-container
+traffic (all enforced by the engine for every container), and is published
 on 127.0.0.1 only, on a random host port: nothing but this machine (the hub's
 proxy) can reach it. Containers carry labels (``bindery.hub``, ``bindery.user``,
 ``bindery.server``); the saved state (container id, port) lets a restarted hub
