@@ -29,6 +29,8 @@ import uvicorn
 
 from bindery.composition import Settings, load_settings, make_builder, make_engine, make_hub
 from bindery.config import ConfigError
+from bindery.hub.auth.settings import AuthSettings
+from bindery.hub.db.private_files import private_directory
 from bindery.log_setup import configure_logging
 
 log = logging.getLogger("bindery.binder")
@@ -61,7 +63,8 @@ def prepare_settings(settings: Settings, port: int | None = None) -> Settings:
     if port is not None:
         b.port = port
     data = b.data_path()
-    data.mkdir(parents=True, exist_ok=True)
+    # The hub database, cookie secret and launch log live here: this account only.
+    private_directory(data)
     # The binder keeps b.public_url as configured: when empty it answers with the address
     # each visitor used (Host header), which stays right when serving on 0.0.0.0.
     hub.public_url = b.public_url.rstrip("/")
@@ -72,7 +75,7 @@ def prepare_settings(settings: Settings, port: int | None = None) -> Settings:
         hub.db_url = f"sqlite:///{data / 'hub.sqlite'}"
     if hub.cookie_secret_file == "bindery-hub-cookie-secret":
         hub.cookie_secret_file = str(data / "cookie-secret")
-    hub.auth = hub.auth.with_kind("anonymous")
+    hub.auth = _binder_visitors_only(hub.auth.with_kind("anonymous"))
     hub.cull.timeout = b.cull_idle_timeout
     hub.cull.max_age = b.cull_max_age
     hub.cull.every = b.cull_every
@@ -90,6 +93,15 @@ def prepare_settings(settings: Settings, port: int | None = None) -> Settings:
     if not b.events_log:
         b.events_log = str(data / "launches.jsonl")
     return s
+
+
+def _binder_visitors_only(auth: AuthSettings) -> AuthSettings:
+    """The anonymous authenticator without login-on-visit: the binder creates each
+    visitor's user itself (after its quotas and rate limits), so the public
+    ``/hub/login`` must not mint users (security finding 3)."""
+    own = {name: getattr(auth, name) for name in type(auth).model_fields}
+    return AuthSettings.model_validate({**own, **(auth.model_extra or {}),
+                                        "create_on_visit": False})
 
 
 def _edge_auth_url(hub_url: str) -> str:

@@ -31,6 +31,7 @@ from bindery.hub.auth.base import Authenticator
 from bindery.hub.context import HubContext
 from bindery.hub.db.engine import open_database
 from bindery.hub.db.models import User, utcnow
+from bindery.hub.db.private_files import private_file
 from bindery.hub.metrics import HubMetrics
 from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
@@ -55,6 +56,7 @@ def load_cookie_secret(settings: HubSettings) -> str:
     if path.is_file():
         value = path.read_text().strip()
         if value:
+            private_file(path)  # an older or hand-made file may be readable by others
             return value
     value = secrets.token_hex(32)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from bindery.hub.api.access import principal_from_cookie
+from bindery.hub.api.access import can, principal_from_cookie
 from bindery.hub.api.errors import json_error
 from bindery.hub.api.models import progress_url, user_model
 from bindery.hub.auth.base import Authenticator, AuthResult, CompletedLogin
@@ -157,7 +157,8 @@ async def _login_on_visit(request: Request, next_url: str) -> Response:
             if s.scalars(select(User).where(User.name == result.name)).first() is None:
                 break
     if result is None:
-        return render(request, "login.html", status=403, error="This hub could not log you in.",
+        return render(request, "login.html", status=403,
+                      error="This hub has no login of its own: start from the binder's page.",
                       authenticator=auth, next=next_url)
     return await finish_login(request, result, next_url)
 
@@ -208,6 +209,9 @@ async def spawn(request: Request) -> Response:
         return error_page(request, 400, str(err))
     if target != principal.user_name and not principal.is_admin:
         return error_page(request, 403, "You may only start your own servers.")
+    if not can(principal, "servers", target):
+        return error_page(request, 403, "Temporary users cannot start servers here: "
+                                        "start one from the binder's page.")
     try:
         await hub.manager.start(target, server_name, {})
     except AlreadyRunning:

@@ -58,8 +58,21 @@ def expand(scope: str) -> set[str]:
     return out
 
 
-def owner_scopes(admin: bool) -> frozenset[str]:
-    """Scopes of a logged-in user (cookie) or of a ``self`` token."""
+def visitor_scopes(name: str) -> frozenset[str]:
+    """What a temporary user (a Binder visitor) may do: see and use the server the
+    binder started for it, and stop it. No server starts, no named servers, no tokens:
+    the binder starts servers with its own token, after its quotas and rate limits.
+    """
+    return frozenset(f"{scope}!user={name}" for scope in (
+        "read:users", "read:servers", "access:servers", "delete:servers",
+    ))
+
+
+def owner_scopes(admin: bool, *, temporary_name: str | None = None) -> frozenset[str]:
+    """Scopes of a logged-in user (cookie) or of a ``self`` token; a temporary user
+    (``temporary_name``) gets only :func:`visitor_scopes`."""
+    if temporary_name is not None:
+        return visitor_scopes(temporary_name)
     return frozenset({"admin", "self"} if admin else {"self"})
 
 

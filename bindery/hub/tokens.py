@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bindery.hub.db.models import ApiToken, User, utcnow
-from bindery.hub.scopes import check_scopes
+from bindery.hub.scopes import check_scopes, visitor_scopes
 
 PREFIX_LENGTH = 4
 FINGERPRINT_LENGTH = 16
@@ -121,7 +121,11 @@ def _live(row: ApiToken) -> ApiToken | None:
 
 def principal_for_token(row: ApiToken) -> Principal:
     if row.user is not None:
-        return Principal(name=row.user.name, scopes=frozenset(row.scopes), user_name=row.user.name,
+        scopes = frozenset(row.scopes)
+        if row.user.kind == "temporary" and "self" in scopes:
+            # A temporary user's "self" is only what a Binder visitor may do.
+            scopes = (scopes - {"self"}) | visitor_scopes(row.user.name)
+        return Principal(name=row.user.name, scopes=scopes, user_name=row.user.name,
                          owner_admin=row.user.admin, token_id=row.id, via="token")
     return Principal(name=row.service or "service", scopes=frozenset(row.scopes), token_id=row.id)
 

@@ -2,15 +2,14 @@
 
 import pytest
 
-from bindery.hub.auth.anonymous import TemporaryAuthenticator
+from bindery.hub.auth.anonymous import TemporaryAuthenticator, TemporaryOptions
 from bindery.hub.auth.base import AuthContext
 from bindery.hub.auth.names import is_valid_username
-from bindery.plugins import PluginOptions
 
 
 @pytest.mark.anyio
 async def test_every_visit_gets_a_new_valid_temporary_name(login_request) -> None:
-    auth = TemporaryAuthenticator(PluginOptions(), AuthContext())
+    auth = TemporaryAuthenticator(TemporaryOptions(), AuthContext())
     assert auth.uses_login_form is False and auth.login_on_visit is True
     names = set()
     for _ in range(2000):
@@ -25,8 +24,15 @@ async def test_every_visit_gets_a_new_valid_temporary_name(login_request) -> Non
 
 @pytest.mark.anyio
 async def test_temporary_users_are_never_admin(login_request) -> None:
-    auth = TemporaryAuthenticator(PluginOptions(), AuthContext(admin_users=frozenset({"anyone"})))
+    auth = TemporaryAuthenticator(TemporaryOptions(), AuthContext(admin_users=frozenset({"anyone"})))
     result = await auth.authenticate(login_request, {"username": "anyone"})
     assert result is not None and result.name != "anyone"
     assert auth.is_admin(result) is False
     assert auth.check_allowed(result)
+
+
+@pytest.mark.anyio
+async def test_without_create_on_visit_a_visit_makes_nobody(login_request) -> None:
+    """``bindery serve``'s setting: the binder creates visitors' users, not ``/hub/login``."""
+    auth = TemporaryAuthenticator(TemporaryOptions(create_on_visit=False), AuthContext())
+    assert await auth.authenticate(login_request, {}) is None

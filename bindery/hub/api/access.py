@@ -53,7 +53,9 @@ def principal_from_cookie(request: Request) -> Principal | None:
         user = s.scalars(select(User).where(User.name == name)).first()
         if user is None:
             return None
-        return Principal(name=user.name, scopes=owner_scopes(user.admin), user_name=user.name,
+        scopes = owner_scopes(user.admin,
+                              temporary_name=user.name if user.kind == "temporary" else None)
+        return Principal(name=user.name, scopes=scopes, user_name=user.name,
                          owner_admin=user.admin, via="cookie")
 
 

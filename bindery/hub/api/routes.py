@@ -431,7 +431,9 @@ def _grantable_scopes(principal: Principal, requested: list[str] | None, user: U
             f"does not hold {', '.join(excess)} for {user.name!r} (it holds "
             f"{', '.join(sorted(principal.scopes)) or 'nothing'}).",
         )
-    excess = beyond(owner_scopes(user.admin), user.name, user.admin, requested)
+    held_by_owner = owner_scopes(user.admin,
+                                 temporary_name=user.name if user.kind == "temporary" else None)
+    excess = beyond(held_by_owner, user.name, user.admin, requested)
     if excess:
         raise ApiError(
             403,

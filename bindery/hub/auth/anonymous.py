@@ -9,6 +9,7 @@ from typing import ClassVar
 from starlette.requests import Request
 
 from bindery.hub.auth.base import Authenticator, AuthResult
+from bindery.plugins import PluginOptions
 
 # Short, friendly words make the temporary name readable in URLs and logs;
 # the random hex suffix (not the words) is what makes it unique.
@@ -29,6 +30,15 @@ def temporary_username() -> str:
     return f"tmp-{adjective}-{noun}-{secrets.token_hex(3)}"
 
 
+class TemporaryOptions(PluginOptions):
+    """``[hub.auth]`` keys of ``kind = "anonymous"``."""
+
+    #: Opening ``/hub/login`` creates a fresh temporary user. ``bindery serve`` turns
+    #: this off: its binder creates each visitor's user itself, after its quotas and
+    #: rate limits, so the public ``/hub/login`` must not mint users for free.
+    create_on_visit: bool = True
+
+
 class TemporaryAuthenticator(Authenticator):
     """Everybody who follows a Binder link becomes a new temporary user.
 
@@ -37,10 +47,13 @@ class TemporaryAuthenticator(Authenticator):
     """
 
     name: ClassVar[str] = "anonymous"
+    options_model: ClassVar[type[PluginOptions]] = TemporaryOptions
     uses_login_form: ClassVar[bool] = False
     login_on_visit: ClassVar[bool] = True
 
     async def authenticate(self, request: Request, data: Mapping[str, str]) -> AuthResult | None:
+        if not isinstance(self.options, TemporaryOptions) or not self.options.create_on_visit:
+            return None
         return AuthResult(name=temporary_username(), admin=False, temporary=True)
 
     def is_admin(self, result: AuthResult) -> bool:

@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bindery.hub.db.private_files import protect_sqlite
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -59,6 +61,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def open_database(db_url: str) -> tuple[Engine, sessionmaker[Session]]:
     """Engine + session factory for ``db_url``, schema migrated to the latest revision."""
+    protect_sqlite(db_url)
     engine = make_engine(db_url)
     upgrade(engine)
     return engine, sessionmaker(engine, expire_on_commit=False)
