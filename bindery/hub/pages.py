@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from bindery.hub.api.access import can, principal_from_cookie
+from bindery.hub.api.access import can, get_principal, principal_from_cookie
 from bindery.hub.api.errors import json_error
 from bindery.hub.api.models import progress_url, user_model
 from bindery.hub.auth.base import Authenticator, AuthResult, CompletedLogin
@@ -164,6 +164,16 @@ async def _login_on_visit(request: Request, next_url: str) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """GET shows a page with a logout button; only its POST (with XSRF) logs out.
+
+    Like JupyterHub 4+: a logout over GET could be triggered by any page (an
+    ``<img src=/hub/logout>``), and link prefetchers would log people out.
+    """
+    if request.method == "GET":
+        return render(request, "logout.html")
+    form = await _checked_form(request)
+    if isinstance(form, Response):
+        return form
     response = RedirectResponse("/hub/login", status_code=302)
     clear_session_cookie(response, hub_of(request).secure_cookies)
     return response
@@ -367,6 +377,13 @@ async def metrics(request: Request) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     hub = hub_of(request)
+    if hub.settings.authenticate_prometheus:
+        principal = get_principal(request, required=False)
+        if principal is None:
+            return json_error(401, "The metrics need a token with the 'read:metrics' scope "
+                                   "(Authorization: token <api token>), or an admin's login.")
+        if not can(principal, "read:metrics"):
+            return json_error(403, "Your credentials lack the scope 'read:metrics'.")
     hub.manager.refresh_gauges()
     return Response(generate_latest(hub.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

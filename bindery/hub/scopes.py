@@ -9,7 +9,7 @@ from __future__ import annotations
 KNOWN_SCOPES = frozenset({
     "admin", "self", "users", "list:users", "read:users", "read:users:activity", "users:activity",
     "read:servers", "delete:servers", "servers", "tokens", "read:tokens", "access:servers",
-    "admin:users", "admin:servers",
+    "admin:users", "admin:servers", "read:metrics",
 })
 
 #: Holding the key grants the values too (transitively).

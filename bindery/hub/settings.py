@@ -46,6 +46,9 @@ class HubSettings(Section):
     cookie_secret_file: str = "bindery-hub-cookie-secret"
     #: Seconds a login cookie stays valid.
     cookie_max_age: int = Field(default=14 * 24 * 3600, gt=0)
+    #: ``/hub/metrics`` needs a token (or login) with the ``read:metrics`` scope
+    #: (JupyterHub's ``authenticate_prometheus``); false makes it public.
+    authenticate_prometheus: bool = True
     #: Content-Security-Policy ``frame-ancestors`` value of hub pages.
     frame_ancestors: str = "'self'"
     #: Allow users to have named servers besides their default one.

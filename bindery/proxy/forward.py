@@ -79,6 +79,26 @@ def strip_cookie(cookie_header: str, name: str) -> str:
     return "; ".join(kept)
 
 
+#: Headers that tell an upstream who really called and how; only the proxy may set them.
+FORWARDED_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+                     "X-Forwarded-Port", "X-Real-IP")
+
+
+def _set_forwarded_headers(request: web.BaseRequest, headers: CIMultiDict[str]) -> None:
+    """Say who called and how, from this connection alone (security finding 10).
+
+    A client's own ``X-Forwarded-*`` would otherwise reach the hub, the binder and
+    user servers as the truth: a forged peer address (rate limits, logs) or a forged
+    host and scheme (URLs and origin checks built from them). So they are dropped and
+    set again: the peer's address, the scheme it used, the ``Host`` it asked for.
+    """
+    _strip(headers, FORWARDED_HEADERS)
+    headers["X-Forwarded-For"] = request.remote or ""
+    headers["X-Forwarded-Proto"] = request.scheme
+    if request.host:
+        headers["X-Forwarded-Host"] = request.host
+
+
 def has_dot_segments(path: str) -> bool:
     """``/a/../b``: the route matched and the path the server resolves could differ, so refuse."""
     return any(segment in (".", "..") for segment in path.split("/"))
@@ -145,12 +165,7 @@ class ProxyHandler:
                     query=[(k, v) for k, v in request.rel_url.query.items() if k != TOKEN_PARAM]
                 ).raw_query_string
 
-        xff = headers.get("X-Forwarded-For")
-        peer = request.remote or ""
-        headers["X-Forwarded-For"] = f"{xff}, {peer}" if xff else peer
-        headers.setdefault("X-Forwarded-Proto", request.scheme)
-        if request.host:
-            headers.setdefault("X-Forwarded-Host", request.host)
+        _set_forwarded_headers(request, headers)
 
         target = f"{route.origin}{route.base_path}{raw_path}"
         if raw_query:

@@ -305,7 +305,7 @@ def test_security_headers_and_redacted_access_log(api_hub, caplog):
 
 def test_metrics_expose_spawns_servers_users_requests(api_hub):
     api_hub.client.get("/hub/api", headers=api_hub.headers())
-    text = api_hub.client.get("/hub/metrics").text
+    text = api_hub.client.get("/hub/metrics", headers=api_hub.headers()).text
     for name in (
         "bindery_hub_spawn_duration_seconds",
         "bindery_hub_running_servers",

@@ -37,5 +37,5 @@ def test_idle_and_old_servers_are_culled_active_ones_kept(api_hub):
     assert "idle" not in users  # temporary user removed with its server
     assert users["old"]["servers"] == {}
     assert users["busy"]["servers"][""]["ready"] is True
-    metrics = c.get("/hub/metrics").text
+    metrics = c.get("/hub/metrics", headers=h).text
     assert 'bindery_hub_culled_servers_total{reason="idle"} 1.0' in metrics
