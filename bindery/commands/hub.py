@@ -199,15 +199,23 @@ def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, 
 def passwd(ctx: click.Context, name: str, db_url: str | None, password: str) -> None:
     """Set (or reset) the password of user NAME for the password authenticator."""
     from bindery.errors import BinderyError
+    from bindery.hub.auth.names import normalize_username
     from bindery.hub.auth.password import DEFAULT_MIN_PASSWORD_LENGTH, PasswordOptions
     from bindery.hub.auth.password_store import set_password_cli
+    from bindery.hub.db.private_files import protect_sqlite
+    from bindery.hub.sessions import end_sessions_in_database
 
     settings = _settings(ctx).hub
     options = settings.auth.options
     min_length = (options.min_password_length if isinstance(options, PasswordOptions)
                   else DEFAULT_MIN_PASSWORD_LENGTH)
+    url = db_url or settings.db_url
     try:
-        set_password_cli(db_url or settings.db_url, name, password, min_length=min_length)
+        protect_sqlite(url)  # a database this command creates is private too
+        set_password_cli(url, name, password, min_length=min_length)
     except BinderyError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Password set for {name.strip().lower()}.")
+    # A new password ends every login made with the old one (JupyterHub does the same).
+    ended = end_sessions_in_database(url, normalize_username(name))
+    click.echo(f"Password set for {normalize_username(name)}"
+               + (f"; {ended} login(s) ended." if ended else "."))

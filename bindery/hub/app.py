@@ -36,6 +36,7 @@ from bindery.hub.metrics import HubMetrics
 from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
 from bindery.hub.servers import ServerManager
+from bindery.hub.sessions import start_session
 from bindery.hub.settings import HubSettings
 from bindery.hub.spawners.factory import SpawnerFactory
 from bindery.hub.tokens import ensure_service_token
@@ -189,6 +190,14 @@ class Hub:
             user.last_activity = utcnow()
             s.commit()
             return user
+
+    def login_cookie(self, name: str) -> str:
+        """Start a login of the existing user ``name``; the ``bindery-session`` cookie value."""
+        with self.db() as s:
+            user = s.scalars(select(User).where(User.name == name)).one()
+            key = start_session(s, user, self.settings.cookie_max_age)
+            s.commit()
+        return self.signer.dumps(name, key)
 
 
 def build_app(hub: Hub) -> Starlette:

@@ -60,6 +60,10 @@ class HubContext(Protocol):
         self, name: str, *, admin: bool | None = None, kind: str = "user"
     ) -> User: ...
 
+    def login_cookie(self, name: str) -> str:
+        """Start a server-side login of ``name``; the session cookie's value."""
+        ...
+
 
 def hub_of(connection: HTTPConnection) -> HubContext:
     """The hub serving this request."""

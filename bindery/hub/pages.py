@@ -28,9 +28,16 @@ from bindery.hub.context import hub_of
 from bindery.hub.db.models import User
 from bindery.hub.names import InvalidName, check_name
 from bindery.hub.redirects import safe_next
-from bindery.hub.security import clear_session_cookie, set_session_cookie, xsrf_ok, xsrf_token
+from bindery.hub.security import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    set_session_cookie,
+    xsrf_ok,
+    xsrf_token,
+)
 from bindery.hub.server_state import ServerStatus, server_base_url
 from bindery.hub.servers import AlreadyRunning, NoSuchServer, NoSuchUser, StartRefused
+from bindery.hub.sessions import end_session
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import Principal
 
@@ -110,7 +117,8 @@ async def finish_login(request: Request, result: AuthResult, next_url: str | Non
     admin = auth.is_admin(result) if (result.admin is not None or result.name in auth.admin_users) else None
     hub.get_or_create_user(result.name, admin=admin, kind="temporary" if result.temporary else "user")
     response = RedirectResponse(safe_next(next_url), status_code=302)
-    set_session_cookie(response, hub.signer, result.name, hub.secure_cookies)
+    set_session_cookie(response, hub.login_cookie(result.name), hub.signer.max_age,
+                       hub.secure_cookies)
     return response
 
 
@@ -174,8 +182,14 @@ async def logout(request: Request) -> Response:
     form = await _checked_form(request)
     if isinstance(form, Response):
         return form
+    hub = hub_of(request)
+    cookie = hub.signer.loads(request.cookies.get(SESSION_COOKIE, ""))
+    if cookie is not None:
+        with hub.db() as s:
+            end_session(s, cookie.key)  # the cookie is worthless from now on, wherever it is
+            s.commit()
     response = RedirectResponse("/hub/login", status_code=302)
-    clear_session_cookie(response, hub_of(request).secure_cookies)
+    clear_session_cookie(response, hub.secure_cookies)
     return response
 
 

@@ -44,6 +44,14 @@ _SECRET_QUERY = re.compile(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class LoginCookie:
+    """What a ``bindery-session`` cookie says: "login ``key`` of ``name``" (checked in the DB)."""
+
+    name: str
+    key: str
+
+
 class SessionSigner:
     """Makes and reads the login cookie's value (and, with its own salt, server passes)."""
 
@@ -52,18 +60,23 @@ class SessionSigner:
         self.max_age = max_age
         self.server_passes = ServerPassSigner(secret, max_age)
 
-    def dumps(self, name: str) -> str:
-        return self.serializer.dumps({"name": name, "sid": secrets.token_hex(8)})
+    def dumps(self, name: str, key: str) -> str:
+        """The cookie value of login ``key`` (see :mod:`bindery.hub.sessions`) of ``name``."""
+        return self.serializer.dumps({"name": name, "sid": key})
 
-    def loads(self, value: str) -> str | None:
+    def loads(self, value: str) -> LoginCookie | None:
         if not value or len(value) > 4096:
             return None
         try:
             data = self.serializer.loads(value, max_age=self.max_age)
         except (BadSignature, ValueError, TypeError):
             return None
-        name = data.get("name") if isinstance(data, dict) else None
-        return name if isinstance(name, str) else None
+        if not isinstance(data, dict):
+            return None
+        name, key = data.get("name"), data.get("sid")
+        if not isinstance(name, str) or not isinstance(key, str):
+            return None
+        return LoginCookie(name=name, key=key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +133,12 @@ def server_pass_cookie_header(
     return response.headers["set-cookie"]
 
 
-def set_session_cookie(response: Response, signer: SessionSigner, name: str, secure: bool) -> None:
+def set_session_cookie(response: Response, value: str, max_age: int, secure: bool) -> None:
+    """Set ``bindery-session`` to ``value`` (from ``Hub.login_cookie``)."""
     response.set_cookie(
         SESSION_COOKIE,
-        signer.dumps(name),
-        max_age=signer.max_age,
+        value,
+        max_age=max_age,
         path="/",
         httponly=True,
         samesite="lax",

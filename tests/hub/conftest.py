@@ -149,6 +149,27 @@ class HubProcess:
         })
         return env
 
+    def login_cookie(self, name: str) -> str:
+        """A ``bindery-session`` value for the existing user ``name``, as a login would make:
+        a session row in the hub's database, signed with the hub's cookie secret."""
+        from sqlalchemy import select
+
+        from bindery.hub.db.engine import open_database
+        from bindery.hub.db.models import User
+        from bindery.hub.security import SessionSigner
+        from bindery.hub.sessions import start_session
+
+        engine, db = open_database(f"sqlite:///{self.tmp_path / 'hub.sqlite'}")
+        try:
+            with db() as s:
+                user = s.scalars(select(User).where(User.name == name)).one()
+                key = start_session(s, user, 3600)
+                s.commit()
+        finally:
+            engine.dispose()
+        secret = (self.tmp_path / "cookie-secret").read_text().strip()
+        return SessionSigner(secret, 3600).dumps(name, key)
+
     def cli(self, *args: str, env: dict[str, str] | None = None) -> str:
         done = subprocess.run([sys.executable, "-m", "bindery.cli", "hub", *args],
                               env={**self.env(), **(env or {})}, capture_output=True, text=True,

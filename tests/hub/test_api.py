@@ -277,7 +277,7 @@ def test_capacity_limit_answers_429_with_retry_after(api_hub):
 def test_cookie_requests_that_change_state_need_xsrf(api_hub):
     c = api_hub.client
     api_hub.token_for("lee")
-    c.cookies.set(SESSION_COOKIE, api_hub.hub.signer.dumps("lee"))
+    c.cookies.set(SESSION_COOKIE, api_hub.hub.login_cookie("lee"))
     assert c.get("/hub/api/user").json()["name"] == "lee"
     refused = c.post("/hub/api/users/lee/activity", json={"last_activity": "2026-01-01T00:00:00Z"})
     assert refused.status_code == 403 and "XSRF" in refused.json()["message"]

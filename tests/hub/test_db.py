@@ -13,12 +13,21 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from bindery.hub.auth.password_store import ensure_password_table
 from bindery.hub.db.base import Base
-from bindery.hub.db.engine import import_all_models, make_engine, open_database, upgrade
-from bindery.hub.db.models import ApiToken, Server, User, utcnow
+from bindery.hub.db.engine import (
+    alembic_config,
+    import_all_models,
+    make_engine,
+    open_database,
+    upgrade,
+)
+from bindery.hub.db.models import ApiToken, LoginSession, Server, User, utcnow
+from bindery.hub.sessions import session_user, start_session
 from bindery.hub.tokens import create_token, find_token
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -189,6 +198,47 @@ def test_users_servers_tokens_round_trip(db_url):
             assert s.scalar(select(sa.func.count()).select_from(ApiToken)) == 0
     finally:
         engine.dispose()
+
+
+def test_login_sessions_migrate_up_and_down_and_go_with_their_user(db_url):
+    """0003 adds ``login_sessions`` to a 0002 database (keeping its users), a session row
+    goes when its user is deleted (even by plain SQL: the foreign key cascades), and the
+    revision downgrades cleanly."""
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0002")
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO users (name, admin, kind, created) "
+                                 "VALUES ('ann', false, 'user', CURRENT_TIMESTAMP)"))
+        assert "login_sessions" not in sa.inspect(engine).get_table_names()
+        upgrade(engine)
+        inspector = sa.inspect(engine)
+        assert "login_sessions" in inspector.get_table_names()
+        assert {ix["name"] for ix in inspector.get_indexes("login_sessions")} >= {
+            "ix_login_sessions_hashed", "ix_login_sessions_user_id"}
+        db = sessionmaker(engine, expire_on_commit=False)
+        with db() as s:
+            ann = s.scalars(select(User).where(User.name == "ann")).one()
+            key = start_session(s, ann, 3600)
+            s.commit()
+            assert session_user(s, "ann", key) is not None
+            assert session_user(s, "bob", key) is None
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM users WHERE name = 'ann'"))
+        with db() as s:
+            assert s.scalar(select(sa.func.count()).select_from(LoginSession)) == 0
+        upgrade(engine)  # already at head: a no-op
+        _downgrade(engine, "0002")
+        assert "login_sessions" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def _downgrade(engine: sa.Engine, revision: str) -> None:
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def test_user_names_are_unique(db_url):

@@ -47,8 +47,8 @@ def test_anonymous_login_makes_a_temporary_user_and_logs_the_browser_in(
 
 
 def test_open_redirects_are_refused(api_hub):
-    api_hub.client.cookies.set(SESSION_COOKIE, api_hub.hub.signer.dumps("ann"))
     api_hub.token_for("ann")
+    api_hub.client.cookies.set(SESSION_COOKIE, api_hub.hub.login_cookie("ann"))
     for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
         answer = api_hub.client.get("/hub/login", params={"next": evil}, follow_redirects=False)
         assert answer.headers["location"] == "/hub/home"
@@ -128,7 +128,7 @@ def test_edge_auth_endpoint_answers_only_the_proxy(api_hub):
     ok = c.get(url, headers={**proxy, "Authorization": f"token {alice}"})
     assert ok.status_code == 200 and ok.json()["name"] == "alice"
     assert "set-cookie" not in ok.headers  # header tokens do not turn into cookies
-    bob_cookie = f"{SESSION_COOKIE}={api_hub.hub.signer.dumps('bob')}"
+    bob_cookie = f"{SESSION_COOKIE}={api_hub.hub.login_cookie('bob')}"
     bob = c.get(url, headers={**proxy, "Cookie": bob_cookie})
     assert bob.status_code == 403
     linked = c.get(url, headers={**proxy, "X-Bindery-Token": alice})

@@ -125,7 +125,7 @@ def test_the_normal_ways_in_still_work(hub_with_proxy_secret):
     """A logged-in user's session, and a scoped token in the header, reach the server."""
     api_hub = hub_with_proxy_secret
     api_hub.token_for("alice")
-    session = f"{SESSION_COOKIE}={api_hub.hub.signer.dumps('alice')}"
+    session = f"{SESSION_COOKIE}={api_hub.hub.login_cookie('alice')}"
     assert _ask(api_hub, Cookie=session).status_code == 200
     scoped = api_hub.token_for("alice", ["access:servers!user=alice"])
     by_header = _ask(api_hub, Authorization=f"token {scoped}")
@@ -136,7 +136,7 @@ def test_the_normal_ways_in_still_work(hub_with_proxy_secret):
     # bob's session with alice's pass: the pass still lets him into alice's server only.
     api_hub.token_for("bob")
     value = _pass_from_link(api_hub, scoped)
-    both = f"{SESSION_COOKIE}={api_hub.hub.signer.dumps('bob')}; {SERVER_COOKIE}={value}"
+    both = f"{SESSION_COOKIE}={api_hub.hub.login_cookie('bob')}; {SERVER_COOKIE}={value}"
     assert _ask(api_hub, Cookie=both).status_code == 200
 
 
@@ -201,8 +201,7 @@ def test_the_reproduction_through_the_proxy(hub_process):
         assert fresh.get(status_url).status_code == 401
 
     # The normal ways in keep working: alice's login session, a scoped token in the header.
-    secret = (hub.tmp_path / "cookie-secret").read_text().strip()
-    session = SessionSigner(secret, 3600).dumps("alice")
+    session = hub.login_cookie("alice")
     assert httpx.get(status_url, cookies={SESSION_COOKIE: session}, timeout=10).status_code == 200
     scoped = _token(hub, "alice", ["access:servers!user=alice"])
     assert httpx.get(status_url, headers=hub.headers(scoped), timeout=10).status_code == 200

@@ -21,7 +21,7 @@ XSRF_COOKIE = "_xsrf"
 def _log_in(api_hub, name: str = "ann") -> None:
     api_hub.token_for(name)
     api_hub.client.cookies.clear()
-    api_hub.client.cookies.set(SESSION_COOKIE, api_hub.hub.signer.dumps(name))
+    api_hub.client.cookies.set(SESSION_COOKIE, api_hub.hub.login_cookie(name))
 
 
 # -- logout ------------------------------------------------------------------------------

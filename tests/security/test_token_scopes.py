@@ -88,7 +88,7 @@ def test_a_logged_in_user_mints_within_self(api_hub):
     c = api_hub.client
     c.get("/hub/login")
     xsrf = c.cookies["_xsrf"]
-    c.cookies.set(SESSION_COOKIE, api_hub.hub.signer.dumps("alice"))
+    c.cookies.set(SESSION_COOKIE, api_hub.hub.login_cookie("alice"))
     try:
         headers = {"X-XSRFToken": xsrf}
         ok = c.post("/hub/api/users/alice/tokens", json={"scopes": ["servers!user=alice"]},

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from sqlalchemy import select
 from starlette.requests import Request
 
 from bindery.hub.api.errors import ApiError
 from bindery.hub.context import hub_of
-from bindery.hub.db.models import User
 from bindery.hub.scopes import has_scope, owner_scopes
 from bindery.hub.security import SAFE_METHODS, SESSION_COOKIE, XSRF_HEADER, xsrf_ok
+from bindery.hub.sessions import session_user
 from bindery.hub.tokens import Principal, find_token, principal_for_token
 
 MAX_BODY = 1024 * 1024
@@ -46,11 +45,12 @@ def principal_from_token(request: Request, token: str) -> Principal:
 
 def principal_from_cookie(request: Request) -> Principal | None:
     hub = hub_of(request)
-    name = hub.signer.loads(request.cookies.get(SESSION_COOKIE, ""))
-    if name is None:
+    cookie = hub.signer.loads(request.cookies.get(SESSION_COOKIE, ""))
+    if cookie is None:
         return None
     with hub.db() as s:
-        user = s.scalars(select(User).where(User.name == name)).first()
+        # The login must still exist: logout, a password change or the user's deletion end it.
+        user = session_user(s, cookie.name, cookie.key)
         if user is None:
             return None
         scopes = owner_scopes(user.admin,

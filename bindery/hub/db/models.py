@@ -1,4 +1,4 @@
-"""The hub's tables: users, their servers, API tokens.
+"""The hub's tables: users, their servers, API tokens, login sessions.
 
 Timestamps are stored timezone-aware in UTC. Spawner ``state`` is JSON so that a
 restarted hub can find each running server again (see ``servers.reconcile``).
@@ -63,6 +63,9 @@ class User(Base):
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="select"
     )
+    login_sessions: Mapped[list[LoginSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="select"
+    )
 
 
 class Server(Base):
@@ -112,3 +115,19 @@ class ApiToken(Base):
     last_activity: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User | None] = relationship(back_populates="tokens")
+
+
+class LoginSession(Base):
+    """One browser's login: the ``bindery-session`` cookie names it, so deleting the row
+    (logout, password change, user deletion) ends that login at once, whatever the
+    cookie's own age. Only the SHA-256 of the session key is kept, like API tokens."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hashed: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="login_sessions")
