@@ -39,6 +39,8 @@ if [[ $DEV -eq 1 ]]; then
   say "Installing Bindery with test extras"
   .venv/bin/uv pip install -q --python .venv/bin/python -e '.[test,postgres]'
   .venv/bin/uv pip install -q --python .venv/bin/python -e tests/contracts/example_plugin
+  say "Installing configurable-http-proxy (npm), the real proxy the tests compare against"
+  .venv/bin/python -c 'from bindery.hub.proxy.processes import install_chp; install_chp()'
 else
   say "Installing Bindery"
   .venv/bin/uv pip install -q --python .venv/bin/python -e '.[postgres]'

@@ -21,7 +21,7 @@ import pytest
 from pydantic import ValidationError
 
 from bindery.hub.proxy.base import PROXIES, Proxy, ProxyError, ProxyOptions
-from bindery.hub.proxy.processes import ChpProcess, ProxyProcess, find_chp, free_port
+from bindery.hub.proxy.processes import ChpProcess, ProxyProcess, free_port, install_chp
 
 Process = ProxyProcess | ChpProcess
 
@@ -31,7 +31,8 @@ NAMES = PROXIES.names()
 BACKENDS: dict[str, dict[str, Callable[[], AbstractContextManager[Process]]]] = {
     "rest": {
         "builtin": lambda: ProxyProcess(),
-        **({"chp": lambda: ChpProcess()} if find_chp() else {}),
+        # The real configurable-http-proxy: setup.sh --dev installs it (npm), so does this.
+        "chp": lambda: ChpProcess(executable=install_chp()),
     },
 }
 

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from spawners.conftest import docker_engine, spawner_image  # noqa: F401 - pytest fixtures
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
-#: Built by the spawner tests (tests/spawners/image); reused here, never built here.
-IMAGE = "bindery-test-spawner:1"
 HUB_ID = f"bindery-test-hub-{secrets.token_hex(4)}"
 
 
 @pytest.fixture
-def hub_env() -> dict[str, str]:
-    import docker
-
-    try:
-        client = docker.from_env()
-        client.ping()
-        client.images.get(IMAGE)
-    except Exception as err:  # noqa: BLE001 - no engine or no image: skip, do not fake
-        pytest.skip(
-            f"needs a Docker engine and the image {IMAGE} (run tests/spawners first): {err}"
-        )
+def hub_env(docker_engine, spawner_image: str) -> Iterator[dict[str, str]]:  # noqa: F811
+    """The spawner tests' small JupyterLab image, built here too when this file runs alone."""
+    client = docker_engine
     yield {
         "BINDERY_HUB__SPAWNER__KIND": "docker",
-        "BINDERY_HUB__SPAWNER__IMAGE": IMAGE,
+        "BINDERY_HUB__SPAWNER__IMAGE": spawner_image,
         "BINDERY_HUB__SPAWNER__MEM_LIMIT": "1g",
         "BINDERY_HUB__HUB_ID": HUB_ID,
     }

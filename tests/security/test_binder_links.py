@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from playwright import sync_api as playwright
 from starlette.applications import Starlette
 
 from bindery.binder.app import create_app
@@ -242,7 +243,6 @@ def test_the_policy_allows_the_configured_public_origin_for_badges() -> None:
 def test_in_chromium_the_pages_work_under_the_policy_and_nothing_runs(tmp_path: Path) -> None:
     """The loading page's and the launch page's own scripts run under the CSP; the reproduction
     offers nothing to click; an injected inline script is blocked by the policy."""
-    playwright = pytest.importorskip("playwright.sync_api")
     served = _Served(binder_app(tmp_path))
     try:
         with playwright.sync_playwright() as pw:
