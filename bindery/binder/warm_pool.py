@@ -107,9 +107,15 @@ class WarmPool:
         await self.hub.remove_user(server.user)
 
     async def close(self) -> None:
-        """Stop background starts and remove every pooled server."""
-        for task in list(self._tasks):
+        """Stop background starts and remove every pooled server.
+
+        The cancelled starts are awaited: each removes its half-started user on the way
+        out, which needs the hub client the caller closes right after this.
+        """
+        starts = list(self._tasks)
+        for task in starts:
             task.cancel()
+        await asyncio.gather(*starts, return_exceptions=True)
         for servers in self.ready.values():
             for server in servers:
                 await self.discard(server)
