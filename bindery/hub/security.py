@@ -44,6 +44,16 @@ _SECRET_QUERY = re.compile(
 )
 
 
+def _read_signed(serializer: URLSafeTimedSerializer, value: str, max_age: int) -> object:
+    """The payload of a signed cookie value, or ``None`` when it is oversized, forged or old."""
+    if not value or len(value) > 4096:
+        return None
+    try:
+        return serializer.loads(value, max_age=max_age)
+    except (BadSignature, ValueError, TypeError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class LoginCookie:
     """What a ``bindery-session`` cookie says: "login ``key`` of ``name``" (checked in the DB)."""
@@ -65,12 +75,7 @@ class SessionSigner:
         return self.serializer.dumps({"name": name, "sid": key})
 
     def loads(self, value: str) -> LoginCookie | None:
-        if not value or len(value) > 4096:
-            return None
-        try:
-            data = self.serializer.loads(value, max_age=self.max_age)
-        except (BadSignature, ValueError, TypeError):
-            return None
+        data = _read_signed(self.serializer, value, self.max_age)
         if not isinstance(data, dict):
             return None
         name, key = data.get("name"), data.get("sid")
@@ -100,12 +105,7 @@ class ServerPassSigner:
         return self.serializer.dumps([grant.token_id, grant.fingerprint, grant.user])
 
     def loads(self, value: str) -> ServerPass | None:
-        if not value or len(value) > 4096:
-            return None
-        try:
-            data = self.serializer.loads(value, max_age=self.max_age)
-        except (BadSignature, ValueError, TypeError):
-            return None
+        data = _read_signed(self.serializer, value, self.max_age)
         if (
             not isinstance(data, list)
             or len(data) != 3

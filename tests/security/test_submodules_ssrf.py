@@ -13,7 +13,6 @@ just another repository on that daemon.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -25,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sources.conftest import GIT_ENV, free_port, git
 
 from bindery.composition import Settings, load_settings, make_builder
 from bindery.errors import SpecError
@@ -36,24 +36,6 @@ from bindery.sources.gitcmd import run_git
 # (and fails) against the code before the fix.
 
 SECRET = "internal secret of 127.0.0.1\n"
-GIT_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent-bindery-test-home",
-}
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    """git for test setup only (never the code under test)."""
-    return subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, env=GIT_ENV,
-                          check=True, capture_output=True, text=True).stdout.strip()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
