@@ -123,7 +123,9 @@ class BinderService:
 
     def _record(self, request: LaunchRequest, state: _LaunchState, status: str) -> None:
         self.metrics.launches_in_progress.dec()
-        self.metrics.launches.labels(status).inc()
+        info = state.spec_info
+        self.metrics.launches.labels(status, info.launcher.display_name if info else "",
+                                     info.repo_url if info else "").inc()
         timing = state.timing
         self.launch_log.record(
             provider=request.provider, spec=request.spec,
@@ -144,11 +146,16 @@ class BinderService:
             ref = state.ref = await self._resolve(spec_info)
             image = self.builder.image_name(ref)
             cached = await anyio.to_thread.run_sync(self.builder.find_image, ref)
+            if cached and request.build_only:
+                # BinderHub answers a cached build_only with one event.
+                yield {"phase": "ready", "imageName": image,
+                       "message": "Done! Found built image\n"}
+                return
             if cached:
                 yield {"phase": "built", "imageName": image,
                        "message": "Found built image, launching...\n"}
             else:
-                async with aclosing(self._build(ref, image, timing)) as build_events:
+                async with aclosing(self._build(spec_info, ref, image, timing)) as build_events:
                     async for event in build_events:
                         yield event
             if request.build_only:
@@ -173,9 +180,10 @@ class BinderService:
         return await anyio.to_thread.run_sync(
             self.builder.resolve, source_spec, spec_info.source_ref)
 
-    async def _build(self, ref: Ref, image: str, timing: _Timing
+    async def _build(self, spec_info: providers.LaunchSpec, ref: Ref, image: str, timing: _Timing
                      ) -> AsyncGenerator[LaunchEvent, None]:
-        shared, started = self.builds.get_or_start(ref, image)
+        shared, started = self.builds.get_or_start(
+            ref, image, {"provider": spec_info.launcher.display_name, "repo": spec_info.repo_url})
         yield {"phase": "waiting",
                "message": "Waiting for build to start...\n" if started else
                           "Another launch is already building this repository; "
@@ -206,7 +214,7 @@ class BinderService:
                     await self.pool.discard(pooled)
                     raise
                 timing.launch = time.monotonic() - began
-                self.metrics.launch_time.labels("success").observe(timing.launch)
+                self.metrics.launch_time.labels("success", "0").observe(timing.launch)
                 self.pool.refill(image, spec_info.key)
                 yield self._ready_event(spec_info, ref, image, request, pooled.url_path, token)
                 return
@@ -235,7 +243,7 @@ class BinderService:
                         yield {"phase": "launching", "message": step.message}
             token = await hub.create_token(user)
             timing.launch = time.monotonic() - began
-            self.metrics.launch_time.labels("success").observe(timing.launch)
+            self.metrics.launch_time.labels("success", "0").observe(timing.launch)
             launched = True
             self.queue.settle(user)
             if self.pool is not None:
@@ -243,7 +251,7 @@ class BinderService:
             yield self._ready_event(spec_info, ref, image, request, url_path, token)
         finally:
             if not launched:
-                self.metrics.launch_time.labels("failure").observe(time.monotonic() - began)
+                self.metrics.launch_time.labels("failure", "-1").observe(time.monotonic() - began)
                 self.queue.release(user)
                 if started:  # running, but nobody got the token to open it
                     await hub.remove_user(user)
@@ -263,6 +271,7 @@ class BinderService:
             "binder_launch_host": request.public_url,
             "binder_request": f"v2/{spec_info.full}",
             "binder_persistent_request": f"v2/{spec_info.provider}/{persistent}",
+            "binder_client_ip": request.client,
         }
 
     # -- housekeeping -----------------------------------------------------------
@@ -293,8 +302,12 @@ class BinderService:
             log.warning("could not reconcile users with the hub: %s", exc)
 
     def versions(self) -> dict[str, object]:
+        # BinderHub's keys: ``builder_info`` and, for older clients, ``builder`` (the
+        # build image there; here the builder's own name and version).
         return {"binderhub": f"bindery {__version__}",
-                "builder_info": {"builder": "bindery", "version": __version__}}
+                "builder_info": {"builder": "bindery", "version": __version__,
+                                 "build_image": f"bindery-builder:{__version__}"},
+                "builder": f"bindery-builder:{__version__}"}
 
 
 def _failure_message(exc: BinderyError) -> str:

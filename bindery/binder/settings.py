@@ -42,6 +42,11 @@ class BinderSettings(Section):
     concurrent_builds: int = Field(default=4, ge=1)
     #: Seconds between keep-alive comments on the event stream.
     keepalive_interval: float = Field(default=20.0, gt=0)
+    #: Seconds the ``/build`` stream stays open after its last event (``ready`` or
+    #: ``failed``), as BinderHub does (60 s): EventSource clients reconnect when the
+    #: server closes first, and a reconnect would start the launch again. Well-behaved
+    #: clients close on ``ready``; the linger ends as soon as they do.
+    stream_linger: float = Field(default=60.0, ge=0)
     #: Seconds allowed for a server to start once the image exists.
     launch_timeout: float = Field(default=300.0, gt=0)
     #: Servers kept started ahead of demand per recently launched image (0 = off) ...

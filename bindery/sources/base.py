@@ -81,6 +81,13 @@ class LaunchProvider(ABC):
     has_ref: bool = True
     #: Position in the provider menu, lower first (third parties: after the built-ins).
     order: int = 100
+    #: What a form may submit as the spec (BinderHub's ``spec.validateRegex``).
+    validate_regex: str = ".+"
+    #: Recognises a pasted URL of this provider, with a named group ``repo``
+    #: (BinderHub's ``detect.regex``, JavaScript syntax); None: no detection.
+    detect_regex: str | None = None
+    #: Whether the form URL-encodes the repository part of the spec (``urlEncode``).
+    url_encode: bool = False
 
     @abstractmethod
     def parse(self, spec: str) -> LinkSpec:
