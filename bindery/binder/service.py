@@ -176,7 +176,8 @@ class BinderService:
     async def _resolve(self, spec_info: providers.LaunchSpec) -> Ref:
         source_spec = spec_info.source_spec
         if spec_info.link.names_host and not self.allow_local_repos:
-            await anyio.to_thread.run_sync(check_public_remote, source_spec)
+            await anyio.to_thread.run_sync(check_public_remote,
+                                           spec_info.link.host_url or source_spec)
         return await anyio.to_thread.run_sync(
             self.builder.resolve, source_spec, spec_info.source_ref)
 

@@ -63,6 +63,8 @@ class LinkSpec:
     #: True when the link names its own host (an arbitrary git URL), which a public
     #: service must check is not a local or private address before contacting it.
     names_host: bool = False
+    #: The URL whose host that check applies to ("" = ``source_spec``, a git URL).
+    host_url: str = ""
 
 
 @dataclass(frozen=True)
