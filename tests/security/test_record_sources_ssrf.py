@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from binder.conftest import binder, binder_settings, fake_hub, read_events, serve  # noqa: F401
+from binder.conftest import read_events
 
 from bindery.errors import SourceError
 from bindery.sources.ckan import CkanSource
