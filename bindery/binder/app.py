@@ -77,7 +77,7 @@ def client_address(request: Request) -> str:
 async def index(request: Request) -> Response:
     service: BinderService = request.app.state.service
     return templates.TemplateResponse(request, "binder/index.html", {
-        "providers": providers.launch_providers().values(),
+        "providers": service.providers.values(),
         "banner": service.options.banner,
         "version": __version__,
         "public_url": _public_url(request, service),
@@ -88,7 +88,7 @@ def _understand(request: Request, service: BinderService) -> dict[str, str]:
     """What the form's fields mean: launch link and badge snippets (SpecError when unclear)."""
     q = request.query_params
     provider, repo, ref = providers.understand(q.get("repo", ""), q.get("provider", "gh"))
-    path = providers.launch_path(provider, repo, q.get("ref") or ref)
+    path = providers.launch_path(provider, repo, q.get("ref") or ref, service.providers)
     target = q.get("path", "").strip()
     query = ""
     if target:
@@ -117,7 +117,7 @@ async def launch_form(request: Request) -> Response:
         answer = _understand(request, service)
     except BinderyError as exc:
         return templates.TemplateResponse(request, "binder/index.html", {
-            "providers": providers.launch_providers().values(), "banner": service.options.banner,
+            "providers": service.providers.values(), "banner": service.options.banner,
             "version": __version__, "public_url": _public_url(request, service),
             "error": str(exc)}, status_code=400)
     return RedirectResponse(answer["launch_path"], status_code=303)
@@ -131,7 +131,7 @@ async def loading_page(request: Request) -> Response:
     error = None
     info = None
     try:
-        info = providers.parse(provider, spec)
+        info = providers.parse(provider, spec, service.providers)
     except BinderyError as exc:
         error = str(exc)
     target = providers.target_urlpath(q.get("urlpath", ""), q.get("labpath", ""),
@@ -185,7 +185,8 @@ async def badge(request: Request) -> Response:
 
 async def repoproviders(request: Request) -> Response:
     """The providers in BinderHub's ``display_config`` shape, which its frontend reads."""
-    return JSONResponse([provider_config(p) for p in providers.launch_providers().values()])
+    service: BinderService = request.app.state.service
+    return JSONResponse([provider_config(p) for p in service.providers.values()])
 
 
 def provider_config(p: LaunchProvider) -> dict[str, object]:

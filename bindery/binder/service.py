@@ -33,11 +33,12 @@ from bindery.binder.hub_client import (
 )
 from bindery.binder.launch_log import LaunchLog
 from bindery.binder.metrics import BinderMetrics
+from bindery.binder.ready_images import READY_IMAGE_PROVIDER, ReadyImages
 from bindery.binder.settings import BinderSettings
 from bindery.binder.warm_pool import WarmPool
 from bindery.engine.base import Engine
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded
-from bindery.sources.base import Ref
+from bindery.sources.base import LaunchProvider, Ref
 from bindery.sources.safety import check_public_remote
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,12 @@ class BinderService:
         self.limiter = RateLimiter(b.rate_limit, b.rate_limit_period)
         self.queue = LaunchQueue(b.per_repo_quota, b.total_quota)
         self.launch_log = LaunchLog(b.events_log or None)
+        #: Link providers of this deployment: the installed sources', plus ready-made
+        #: images when the operator allow-listed some.
+        self.providers: dict[str, LaunchProvider] = dict(providers.launch_providers())
+        self.ready_images = ReadyImages(tuple(b.ready_images)) if b.ready_images else None
+        if self.ready_images is not None:
+            self.providers[READY_IMAGE_PROVIDER.id] = READY_IMAGE_PROVIDER
         self.pool = WarmPool(hub, self.queue, b.warm_pool_size, b.warm_pool_images,
                              b.launch_timeout, b.warm_pool_delay) \
             if hub is not None and b.warm_pool_size else None
@@ -141,8 +148,14 @@ class BinderService:
         timing = state.timing
         try:
             self.limiter.hit(request.client)
-            spec_info = state.spec_info = providers.parse(request.provider, request.spec)
+            spec_info = state.spec_info = providers.parse(request.provider, request.spec,
+                                                          self.providers)
             self.policy.check(spec_info.full)
+            if spec_info.launcher is READY_IMAGE_PROVIDER:
+                async with aclosing(self._ready_image(spec_info, request, state)) as steps:
+                    async for event in steps:
+                        yield event
+                return
             ref = state.ref = await self._resolve(spec_info)
             image = self.builder.image_name(ref)
             cached = await anyio.to_thread.run_sync(self.builder.find_image, ref)
@@ -172,6 +185,26 @@ class BinderService:
             yield {"phase": "failed",
                    "message": "Something went wrong inside the launch service. "
                               "Please try again; if it keeps failing, tell the administrator.\n"}
+
+    async def _ready_image(self, spec_info: providers.LaunchSpec, request: LaunchRequest,
+                           state: _LaunchState) -> AsyncGenerator[LaunchEvent, None]:
+        """An allow-listed image: pulled when missing, launched as is, never built."""
+        assert self.ready_images is not None
+        image = spec_info.link.repo_url
+        self.ready_images.check(image)
+        ref = state.ref = ReadyImages.ref_for(image)
+        engine = self.builder.engine
+        if await anyio.to_thread.run_sync(engine.image_labels, image) is None:
+            yield {"phase": "fetching", "message": f"Pulling the ready-made image {image}...\n"}
+            await anyio.to_thread.run_sync(engine.pull_image, image, abandon_on_cancel=True)
+        if request.build_only:
+            yield {"phase": "ready", "imageName": image, "message": "Done! Found built image\n"}
+            return
+        yield {"phase": "built", "imageName": image,
+               "message": "Found the ready-made image, launching...\n"}
+        async with aclosing(self._launch(spec_info, ref, image, request, state.timing)) as steps:
+            async for event in steps:
+                yield event
 
     async def _resolve(self, spec_info: providers.LaunchSpec) -> Ref:
         source_spec = spec_info.source_spec

@@ -38,6 +38,9 @@ class BinderSettings(Section):
     banned_specs: list[str] = Field(default_factory=list)
     #: When non-empty, only ``<provider>/<spec>`` matching one of these may launch.
     allowed_specs: list[str] = Field(default_factory=list)
+    #: Ready-made images that ``/v2/image/<reference>`` may launch without a build (glob
+    #: patterns such as ``"quay.io/jupyter/*:2024-*"``). Empty: no such links.
+    ready_images: list[str] = Field(default_factory=list)
     #: Builds running at once; more wait (and show they wait).
     concurrent_builds: int = Field(default=4, ge=1)
     #: Seconds between keep-alive comments on the event stream.
