@@ -139,7 +139,7 @@ def run_conda_work(work: HostWork, out_dir: Path, work_dir: Path, emit: EventSin
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
         _run(rattler.install(
-            records, out_dir, cache_dir=cache / "pkgs", platform=rattler.Platform(platform),
+            records, out_dir, cache_dir=cache / "pkgs", platform=rattler.Subdir(platform),
             alternative_target_prefix=str(req["prefix"]), execute_link_scripts=False,
             show_progress=False, client=client,
         ))
@@ -172,7 +172,7 @@ def _solve(rattler: Any, specs: list[str], channels: list[str], platform: str, c
     try:
         return list(_run(rattler.solve(
             [rattler.Channel(url) for url in channels], specs, gateway=gateway,
-            platforms=[platform, "noarch"], virtual_packages=rattler.VirtualPackage.current(),
+            platforms=[platform, "noarch"], virtual_packages=rattler.VirtualPackage.detect(),
         )))
     except Exception as exc:  # noqa: BLE001 - solver errors are the user's to read
         raise BuildError(f"{source}: the conda solve failed: {exc}") from exc
