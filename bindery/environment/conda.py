@@ -174,11 +174,12 @@ class CondaModule(EnvironmentModule):
         if present:
             text = files.read_text(present[0]) or ""
             env_file = parse_environment_file(text, files.rel(present[0]))
-        lock_name = lock_text = None
+        lock_name: str | None = None
+        lock_text: str | None = None
         for name in LOCK_FILES:
-            text = files.read_text(name)
-            if text is not None:
-                lock_name, lock_text = files.rel(name), text
+            lock_text = files.read_text(name)
+            if lock_text is not None:
+                lock_name = files.rel(name)
                 break
         if env_file is None and lock_name is None:
             return None
