@@ -109,6 +109,12 @@ def detect(
                 f"{requirements[0].source} asks for Python {pipfile_version}, which is not "
                 f"available; using {version}. Add a runtime.txt to choose explicitly."
             )
+    install_repo = python.repo_package(files)
+    if install_repo is not None and replacing is not None:
+        # repo2docker's conda buildpack does not install setup.py either.
+        notes.append(f"{install_repo} not installed: {', '.join(replacing.sources)} sets up "
+                     "the environment (as on mybinder.org); add '-e .' to its pip: list to install it.")
+        install_repo = None
     post_build, post_build_needs_shell = scripts.post_build(files)
     for name, what in _UNSUPPORTED.items():
         if name not in claimed and files.has(name):
@@ -118,7 +124,7 @@ def detect(
         python_source=version_source,
         config_dir=files.config_dir,
         requirements=requirements[0] if requirements else None,
-        install_repo=python.repo_package(files),
+        install_repo=install_repo,
         apt_packages=apt.apt_packages(files),
         post_build=post_build,
         post_build_needs_shell=post_build_needs_shell,

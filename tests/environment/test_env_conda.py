@@ -216,3 +216,10 @@ def test_a_configured_channel_url_is_allowed(tmp_path: Path) -> None:
     _, seen = _client_env(tmp_path, {"environment.yml": "channels: ['https://mirror.example/cf/']\ndependencies: [numpy]\n"},
                           CondaOptions(channel_urls={"conda-forge": "https://mirror.example/cf"}))
     assert seen[0].request["channels"] == ["https://mirror.example/cf"]
+
+
+def test_under_conda_setup_py_is_not_installed_as_on_mybinder(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"environment.yml": "dependencies: [numpy]\n", "setup.py": "from setuptools import setup\nsetup()\n"})
+    env = detect(repo, SETTINGS, [CondaModule(CondaOptions(mode="fallback"))])
+    assert env.install_repo is None
+    assert any("setup.py not installed: environment.yml sets up the environment" in n for n in env.notes)
