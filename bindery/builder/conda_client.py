@@ -116,9 +116,11 @@ def run_conda_work(work: HostWork, out_dir: Path, work_dir: Path, emit: EventSin
     client = rattler.Client(middlewares=[rattler.networking.MirrorMiddleware(mirrors)] if mirrors else None)
     platform = str(req["platform"])
     started = time.monotonic()
+    pip_pins: list[str] = []
     if req.get("lock_text"):
-        records = _locked_records(req, platform)
-        say(f"conda: {len(records)} packages pinned by {req['lock_name']}")
+        records, pip_pins = _locked_records(req, platform)
+        say(f"conda: {len(records)} packages pinned by {req['lock_name']}"
+            + (f", {len(pip_pins)} PyPI packages" if pip_pins else ""))
     else:
         specs = [*req["specs"]]
         records = _solve(rattler, specs, channels, platform, cache, client, source)
@@ -155,7 +157,7 @@ def run_conda_work(work: HostWork, out_dir: Path, work_dir: Path, emit: EventSin
     ]
     return HostResult(
         True, f"{len(records)} packages from {', '.join(channels)}",
-        {"channels": channels, "packages": packages, "python": python},
+        {"channels": channels, "packages": packages, "python": python, "pip_pins": pip_pins},
     )
 
 
@@ -169,16 +171,23 @@ def _say(emit: EventSink) -> Any:
 def _solve(rattler: Any, specs: list[str], channels: list[str], platform: str, cache: Path,
            client: Any, source: str) -> list[Any]:
     gateway = rattler.Gateway(cache_dir=cache / "repodata", client=client)
+    match_specs = []
+    for spec in specs:
+        try:  # conda's own lenient reading: "numpy 1.26" means ==1.26, as conda says
+            match_specs.append(rattler.MatchSpec(spec))
+        except Exception as exc:  # noqa: BLE001 - the parser's message names the fault
+            raise BuildError(f"{source}: {spec!r} is not a conda package spec: {exc}") from exc
     try:
         return list(_run(rattler.solve(
-            [rattler.Channel(url) for url in channels], specs, gateway=gateway,
+            [rattler.Channel(url) for url in channels], match_specs, gateway=gateway,
             platforms=[platform, "noarch"], virtual_packages=rattler.VirtualPackage.detect(),
         )))
     except Exception as exc:  # noqa: BLE001 - solver errors are the user's to read
         raise BuildError(f"{source}: the conda solve failed: {exc}") from exc
 
 
-def _locked_records(req: Any, platform: str) -> list[Any]:
+def _locked_records(req: Any, platform: str) -> tuple[list[Any], list[str]]:
+    """The lock's conda records for ``platform`` and its PyPI packages as ``name==version``."""
     import tempfile
 
     import rattler
@@ -199,6 +208,7 @@ def _locked_records(req: Any, platform: str) -> list[Any]:
             records = env.conda_repodata_records_for_platform(lock_platform) or []
             if not records:
                 raise BuildError(f"{name} pins no conda packages for {platform}.")
-            return list(records)
+            pypi = env.pypi_packages_for_platform(lock_platform) or []
+            return list(records), [f"{p.name}=={p.version}" for p in pypi]
     found = ", ".join(str(p) for p in env.platforms()) or "none"
     raise BuildError(f"{name} has no packages for {platform} (it has: {found}).")

@@ -114,7 +114,10 @@ class CondaModule(EnvironmentModule):
             return None
         specs: list[str] = []
         if found.env_file is not None:
-            specs = [s.text for s in found.env_file.dependencies]
+            # "conda-forge::numpy": the channel joins the channel list (through the same
+            # rules as every channel); the solver gets the spec without it.
+            specs = [s.text.split("::", 1)[1].strip() if s.channel else s.text
+                     for s in found.env_file.dependencies]
         request: dict[str, Any] = {
             "source": ", ".join(found.sources),
             "channels": channels,
@@ -191,6 +194,8 @@ class CondaModule(EnvironmentModule):
         """The URLs to solve from, or a reason they cannot be used here."""
         named = list(found.env_file.channels) if found.env_file else []
         names = named or list(self.options.channels)
+        if found.env_file is not None:
+            names += [s.channel for s in found.env_file.dependencies if s.channel]
         urls: list[str] = []
         for name in names:
             if name == "nodefaults":
@@ -234,7 +239,8 @@ class CondaModule(EnvironmentModule):
     def _client(self, found: _Found, data: dict[str, Any]) -> Contribution:
         prefix = self.options.prefix
         env_file = found.env_file
-        pip = env_file.pip if env_file else ()
+        # A lock's own PyPI packages are exact; the file's pip: list comes after them.
+        pip = (*data.get("pip_pins", ()), *(env_file.pip if env_file else ()))
         context: dict[str, bytes] = {}
         dependency = [
             f"COPY --chown=1000:1000 .bindery/{ENV_CONTEXT_DIR}/ {prefix}/",

@@ -149,3 +149,38 @@ def test_a_solve_that_cannot_succeed_names_the_file(channel_root: Path, tmp_path
         work = HostWork("conda", _request(url, tmp_path / "cache", specs=["hello >=9"]), "conda-env")
         with pytest.raises(BuildError, match=r"environment.yml: the conda solve failed"):
             run_conda_work(work, tmp_path / "env", tmp_path, lambda e: None)
+
+
+def test_a_pixi_lock_installs_its_conda_pins_and_hands_back_its_pypi_pins_standin(
+    channel_root: Path, tmp_path: Path,
+) -> None:
+    import asyncio
+
+    import rattler
+
+    with serve(channel_root) as (url, _):
+        records = asyncio.run(rattler.solve([rattler.Channel(f"{url}/standin")], ["hello", "hello-lib ==1.0"],
+                                            platforms=["linux-64", "noarch"], virtual_packages=[]))
+        platform = rattler.LockPlatform("linux-64")
+        lock = rattler.LockFile([platform])
+        lock.set_channels("default", [rattler.LockChannel(f"{url}/standin")])
+        for record in records:
+            lock.add_conda_package("default", platform, record)
+        lock.add_pypi_package("default", platform, "tomli-w", "1.0.0",
+                              "https://files.pythonhosted.org/packages/tomli_w-1.0.0-py3-none-any.whl")
+        lock.to_path(tmp_path / "pixi.lock")
+        work = HostWork("conda", _request(url, tmp_path / "cache", lock_name="binder/pixi.lock",
+                                          lock_text=(tmp_path / "pixi.lock").read_text()), "conda-env")
+        result = run_conda_work(work, tmp_path / "env", tmp_path, lambda e: None)
+    assert {p["name"]: p["version"] for p in result.data["packages"]} == {"hello": "1.2.3", "hello-lib": "1.0"}
+    assert result.data["pip_pins"] == ["tomli-w==1.0.0"]
+    assert (tmp_path / "env/share/hello/data.txt").read_text() == "lib 1.0\n"
+
+
+def test_specs_are_read_as_conda_reads_them_standin(channel_root: Path, tmp_path: Path) -> None:
+    """``name 1.0`` (space form, no operator) means exactly 1.0 to conda; rattler's strict
+    reader refuses it, so the client reads specs leniently, as conda does."""
+    with serve(channel_root) as (url, _):
+        work = HostWork("conda", _request(url, tmp_path / "cache", specs=["hello", "hello-lib 1.0"]), "conda-env")
+        result = run_conda_work(work, tmp_path / "env", tmp_path, lambda e: None)
+    assert {p["name"]: p["version"] for p in result.data["packages"]} == {"hello": "1.2.3", "hello-lib": "1.0"}

@@ -223,3 +223,11 @@ def test_under_conda_setup_py_is_not_installed_as_on_mybinder(tmp_path: Path) ->
     env = detect(repo, SETTINGS, [CondaModule(CondaOptions(mode="fallback"))])
     assert env.install_repo is None
     assert any("setup.py not installed: environment.yml sets up the environment" in n for n in env.notes)
+
+
+def test_a_channel_named_in_a_spec_joins_the_channels_by_the_same_rules(tmp_path: Path) -> None:
+    _, seen = _client_env(tmp_path, {"environment.yml": "channels: [conda-forge]\n"
+                                                        "dependencies: ['bioconda::samtools=1.19']\n"})
+    assert seen[0].request["specs"] == ["samtools=1.19"]
+    assert seen[0].request["channels"] == ["https://conda.anaconda.org/conda-forge",
+                                           "https://conda.anaconda.org/bioconda"]
