@@ -244,10 +244,12 @@ class CondaModule(EnvironmentModule):
         context: dict[str, bytes] = {}
         dependency = [
             f"COPY --chown=1000:1000 .bindery/{ENV_CONTEXT_DIR}/ {prefix}/",
-            # The environment's Python becomes the notebook kernel when it has ipykernel.
+            # The environment's Python becomes the notebook kernel when it has ipykernel: a
+            # kernelspec naming its interpreter by absolute path (a bare "python" would be
+            # replaced by the server's own interpreter), found first through JUPYTER_PATH.
             f"RUN if [ -x {prefix}/bin/python ] && {prefix}/bin/python -c 'import ipykernel' "
             "2>/dev/null; then \\\n"
-            f"      {prefix}/bin/python -m ipykernel install --prefix /srv/venv --name python3 "
+            f"      {prefix}/bin/python -m ipykernel install --prefix {prefix} --name python3 "
             "--display-name 'Python 3 (conda)' >/dev/null; fi",
         ]
         repo_lines: list[str] = []
@@ -294,7 +296,10 @@ class CondaModule(EnvironmentModule):
             ),
             dependency_section="\n".join(dependency),
             repo_section="\n".join(repo_lines),
+            # JUPYTER_PATH: the server sees the environment's kernels (python3, R's ir, ...)
+            # and its prebuilt JupyterLab extensions (ipywidgets' manager, ...).
             env={"CONDA_DIR": prefix, "CONDA_PREFIX": prefix, "KERNEL_PYTHON_PREFIX": prefix,
+                 "JUPYTER_PATH": f"{prefix}/share/jupyter",
                  **dict(env_file.variables if env_file else ())},
             path_prepend=(SHIM_DIR, f"{prefix}/bin"),
             labels={LABEL: json.dumps(report, separators=(",", ":"))},

@@ -66,13 +66,19 @@ def index_channel(channel: Path) -> None:
 
 
 def standin_channel(root: Path) -> Path:
-    """Channel ``standin`` under ``root``: hello 1.2.3 → hello-lib >=1 (1.0 and 2.0 exist)."""
+    """Channel ``standin`` under ``root``: hello 1.2.3 → hello-lib >=1 (1.0 and 2.0 exist);
+    hello-kernel 0.1 → hello, a Jupyter kernelspec naming ``<prefix>/bin/hello``."""
     channel = root / "standin"
     make_package(channel, "hello-lib", "1.0", {"share/hello/data.txt": b"lib 1.0\n"})
     make_package(channel, "hello-lib", "2.0", {"share/hello/data.txt": b"lib 2.0\n"})
     make_package(channel, "hello", "1.2.3",
                  {"bin/hello": f"#!/bin/sh\necho hello from {PLACEHOLDER}\n".encode()},
                  depends=("hello-lib >=1",))
+    kernel = {"argv": [f"{PLACEHOLDER}/bin/hello", "{connection_file}"],
+              "display_name": "Hello (stand-in)", "language": "hello"}
+    make_package(channel, "hello-kernel", "0.1",
+                 {"share/jupyter/kernels/hello/kernel.json": json.dumps(kernel).encode()},
+                 depends=("hello",))
     index_channel(channel)
     return channel
 

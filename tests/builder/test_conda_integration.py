@@ -49,8 +49,15 @@ test "$CONDA_DIR" = /srv/conda
 test "$GREETING" = "from environment.yml"
 # requirements.txt next to environment.yml is not installed (as on mybinder.org)
 ! python -c 'import pyfiglet' 2>/dev/null
-# jupyter is still the image's server
+# jupyter is still the image's server, and it sees the environment's kernels
 jupyter lab --version >/dev/null
+jupyter kernelspec list --json | python -c '
+import json, sys
+specs = json.load(sys.stdin)["kernelspecs"]
+hello = specs["hello"]
+assert hello["resource_dir"] == "/srv/conda/share/jupyter/kernels/hello", hello
+assert hello["spec"]["argv"][0] == "/srv/conda/bin/hello", hello
+'
 echo verified
 """
 
@@ -58,7 +65,7 @@ echo verified
 def test_conda_env_from_local_channel_standin(make_repo, tmp_path: Path, remove_images: list[str]) -> None:
     standin_channel(tmp_path / "channels")
     repo = make_repo({
-        "environment.yml": "channels: [standin]\ndependencies:\n  - hello\n"
+        "environment.yml": "channels: [standin]\ndependencies:\n  - hello-kernel\n"
                            "variables:\n  GREETING: from environment.yml\n",
         "requirements.txt": "pyfiglet\n",
         "verify": STANDIN_VERIFY,
@@ -71,10 +78,10 @@ def test_conda_env_from_local_channel_standin(make_repo, tmp_path: Path, remove_
         remove_images.append(built.name)
     assert any("GET /standin/noarch/hello-1.2.3-0.tar.bz2" in line for line in seen)
     log = "".join(events)
-    assert "conda environment in /srv/conda, 2 packages solved by the conda client" in log
+    assert "conda environment in /srv/conda, 3 packages solved by the conda client" in log
     assert "requirements.txt ignored: environment.yml installs the packages" in log
     report = json.loads(built.labels["org.bindery.conda"])
-    assert report["mode"] == "conda" and len(report["packages"]) == 2
+    assert report["mode"] == "conda" and len(report["packages"]) == 3
     result = run_in_image(built.name, "./verify")
     assert result.returncode == 0 and "verified" in result.stdout, result.stdout + result.stderr
 

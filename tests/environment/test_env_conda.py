@@ -162,10 +162,11 @@ def test_client_path_copies_the_linked_prefix_and_makes_its_python_the_kernel(tm
     assert env.python_version == "3.11" and env.requirements is None
     plan = render(env, SETTINGS, ca_bundle=None)
     d = plan.dockerfile
-    order = ["COPY --chown=1000:1000 .bindery/conda-env/ /srv/conda/", "ipykernel install --prefix /srv/venv --name python3",
+    order = ["COPY --chown=1000:1000 .bindery/conda-env/ /srv/conda/", "ipykernel install --prefix /srv/conda --name python3",
              "uv pip install --python /srv/conda/bin/python -r", "COPY --chown=1000:1000 repo/"]
     assert [d.index(m) for m in order] == sorted(d.index(m) for m in order)
     assert 'PATH="/usr/local/lib/bindery-conda/bin:/srv/conda/bin:$PATH"' in d
+    assert 'JUPYTER_PATH="/srv/conda/share/jupyter"' in d
     assert "ln -sf /srv/venv/bin/jupyter /usr/local/lib/bindery-conda/bin/jupyter" in d
     report = _report(plan.labels)
     assert report["mode"] == "conda" and report["packages"] == [
