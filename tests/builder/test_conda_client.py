@@ -65,6 +65,7 @@ def test_a_lock_file_installs_exactly_its_pins_standin(channel_root: Path, tmp_p
                                           lock_text=lock), "conda-env")
         result = run_conda_work(work, tmp_path / "env", tmp_path, lambda e: None)
     assert {p["name"]: p["version"] for p in result.data["packages"]} == {"hello": "1.2.3", "hello-lib": "1.0"}
+    assert result.data["pip_pins"] == ["tomli-w==1.0.0"]
     assert (tmp_path / "env/share/hello/data.txt").read_text() == "lib 1.0\n"
 
 
@@ -82,6 +83,10 @@ def _conda_lock(url: str) -> str:
             "dependencies": deps, "url": file_url, "category": "main", "optional": False,
             "hash": {"md5": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest()},
         })
+    packages.append({"name": "tomli-w", "version": "1.0.0", "manager": "pip", "platform": "linux-64",
+                     "dependencies": {}, "category": "main", "optional": False,
+                     "url": "https://files.pythonhosted.org/packages/tomli_w-1.0.0-py3-none-any.whl",
+                     "hash": {"sha256": "0" * 64}})
     lock = {"version": 1, "metadata": {"content_hash": {"linux-64": "x"}, "channels": [
         {"url": f"{url}/standin", "used_env_vars": []}], "platforms": ["linux-64"],
         "sources": ["environment.yml"]}, "package": packages}
