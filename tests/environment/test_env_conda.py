@@ -232,3 +232,13 @@ def test_a_channel_named_in_a_spec_joins_the_channels_by_the_same_rules(tmp_path
     assert seen[0].request["specs"] == ["samtools=1.19"]
     assert seen[0].request["channels"] == ["https://conda.anaconda.org/conda-forge",
                                            "https://conda.anaconda.org/bioconda"]
+
+
+def test_a_locks_pypi_pins_go_before_the_pip_list(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"environment.yml": "dependencies: [numpy, {pip: [tomli-w]}]\n",
+                            "pixi.lock": "version: 6\n"})
+    env = detect(repo, SETTINGS, [CondaModule()], run_host_work=lambda w: HostResult(
+        True, "ok", {"channels": ["c"], "packages": [], "pip_pins": ["six==1.16.0"]}))
+    plan = render(env, SETTINGS, ca_bundle=None)
+    assert plan.context_files["conda-pip-requirements.txt"] == b"six==1.16.0\ntomli-w\n"
+    assert any("exactly as pixi.lock pins them" in line for line in plan.summary)
