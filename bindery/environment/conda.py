@@ -244,6 +244,13 @@ class CondaModule(EnvironmentModule):
         context: dict[str, bytes] = {}
         dependency = [
             f"COPY --chown=1000:1000 .bindery/{ENV_CONTEXT_DIR}/ {prefix}/",
+            # Packages' post-link scripts (bin/.<name>-post-link.sh) run here, inside the
+            # build as the user, as conda runs them after linking; never on the host.
+            f"RUN for script in {prefix}/bin/.*-post-link.sh; do \\\n"
+            '      [ -f "$script" ] || continue; name=$(basename "$script" -post-link.sh); \\\n'
+            f'      PREFIX={prefix} PKG_NAME="${{name#.}}" /bin/bash "$script" \\\n'
+            '        || { echo "conda post-link script of ${name#.} failed" >&2; exit 1; }; \\\n'
+            "    done",
             # The environment's Python becomes the notebook kernel when it has ipykernel: a
             # kernelspec naming its interpreter by absolute path (a bare "python" would be
             # replaced by the server's own interpreter), found first through JUPYTER_PATH.

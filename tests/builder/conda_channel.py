@@ -67,12 +67,16 @@ def index_channel(channel: Path) -> None:
 
 def standin_channel(root: Path) -> Path:
     """Channel ``standin`` under ``root``: hello 1.2.3 → hello-lib >=1 (1.0 and 2.0 exist);
-    hello-kernel 0.1 → hello, a Jupyter kernelspec naming ``<prefix>/bin/hello``."""
+    hello-kernel 0.1 → hello, a Jupyter kernelspec naming ``<prefix>/bin/hello``. hello has
+    a post-link script that writes ``share/hello/post-link.txt``."""
     channel = root / "standin"
     make_package(channel, "hello-lib", "1.0", {"share/hello/data.txt": b"lib 1.0\n"})
     make_package(channel, "hello-lib", "2.0", {"share/hello/data.txt": b"lib 2.0\n"})
     make_package(channel, "hello", "1.2.3",
-                 {"bin/hello": f"#!/bin/sh\necho hello from {PLACEHOLDER}\n".encode()},
+                 {"bin/hello": f"#!/bin/sh\necho hello from {PLACEHOLDER}\n".encode(),
+                  # conda's post-link convention; the client must not run it on the host.
+                  "bin/.hello-post-link.sh":
+                      b'echo "ran for $PKG_NAME" > "$PREFIX/share/hello/post-link.txt"\n'},
                  depends=("hello-lib >=1",))
     kernel = {"argv": [f"{PLACEHOLDER}/bin/hello", "{connection_file}"],
               "display_name": "Hello (stand-in)", "language": "hello"}

@@ -55,6 +55,8 @@ def test_client_solves_and_links_with_the_image_prefix_standin(channel_root: Pat
     assert (prefix / "bin" / "hello").read_text() == "#!/bin/sh\necho hello from /srv/conda\n"
     assert (prefix / "share/hello/data.txt").read_text() == "lib 2.0\n"
     assert (prefix / "conda-meta").is_dir()
+    assert (prefix / "bin/.hello-post-link.sh").is_file()
+    assert not (prefix / "share/hello/post-link.txt").exists()  # link scripts never run on the host
     assert any("solved 2 packages" in line for line in lines)
 
 

@@ -45,6 +45,7 @@ STANDIN_VERIFY = """#!/bin/bash
 set -euo pipefail
 test "$(hello)" = "hello from /srv/conda"
 test "$(cat /srv/conda/share/hello/data.txt)" = "lib 2.0"
+test "$(cat /srv/conda/share/hello/post-link.txt)" = "ran for hello"
 test "$CONDA_DIR" = /srv/conda
 test "$GREETING" = "from environment.yml"
 # requirements.txt next to environment.yml is not installed (as on mybinder.org)

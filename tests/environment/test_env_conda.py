@@ -162,7 +162,7 @@ def test_client_path_copies_the_linked_prefix_and_makes_its_python_the_kernel(tm
     assert env.python_version == "3.11" and env.requirements is None
     plan = render(env, SETTINGS, ca_bundle=None)
     d = plan.dockerfile
-    order = ["COPY --chown=1000:1000 .bindery/conda-env/ /srv/conda/", "ipykernel install --prefix /srv/conda --name python3",
+    order = ["COPY --chown=1000:1000 .bindery/conda-env/ /srv/conda/", "-post-link.sh", "ipykernel install --prefix /srv/conda --name python3",
              "uv pip install --python /srv/conda/bin/python -r", "COPY --chown=1000:1000 repo/"]
     assert [d.index(m) for m in order] == sorted(d.index(m) for m in order)
     assert 'PATH="/usr/local/lib/bindery-conda/bin:/srv/conda/bin:$PATH"' in d
