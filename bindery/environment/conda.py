@@ -288,7 +288,13 @@ class CondaModule(EnvironmentModule):
             f"by the conda client (py-rattler) from {', '.join(report['channels']) or 'the channels'}"
         ]
         if data.get("python"):
-            summary.append(f"{where}: Python {data['python']} from conda is the notebook kernel")
+            kernel = (
+                "is the notebook kernel"
+                if any(p.get("name") == "ipykernel" for p in packages)
+                else "is on PATH; the notebook kernel stays the image's Python (no ipykernel "
+                "in the environment)"
+            )
+            summary.append(f"{where}: Python {data['python']} from conda {kernel}")
         if pip:
             summary.append(f"{where}: pip: {len(pip)} requirement(s) installed into {prefix} with uv")
         notes = []

@@ -25,14 +25,15 @@ PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 
 
 def make_package(channel: Path, name: str, version: str, files: dict[str, bytes],
-                 depends: tuple[str, ...] = (), subdir: str = "noarch") -> Path:
+                 depends: tuple[str, ...] = (), subdir: str = "noarch",
+                 links: dict[str, str] | None = None, noarch: str = "generic") -> Path:
     out = channel / subdir
     out.mkdir(parents=True, exist_ok=True)
     index = {"name": name, "version": version, "build": "0", "build_number": 0,
              "depends": list(depends), "subdir": subdir, "license": "MIT",
              "timestamp": int(time.time() * 1000)}
     if subdir == "noarch":
-        index["noarch"] = "generic"
+        index["noarch"] = noarch
     entries = []
     for path, data in files.items():
         entry = {"_path": path, "path_type": "hardlink", "size_in_bytes": len(data),
@@ -40,10 +41,12 @@ def make_package(channel: Path, name: str, version: str, files: dict[str, bytes]
         if PLACEHOLDER.encode() in data:
             entry.update(prefix_placeholder=PLACEHOLDER, file_mode="text")
         entries.append(entry)
+    for path in links or {}:
+        entries.append({"_path": path, "path_type": "softlink"})
     members = {
         "info/index.json": json.dumps(index).encode(),
         "info/paths.json": json.dumps({"paths": entries, "paths_version": 1}).encode(),
-        "info/files": ("\n".join(files) + "\n").encode(),
+        "info/files": ("\n".join([*files, *(links or {})]) + "\n").encode(),
         **files,
     }
     target = out / f"{name}-{version}-0.tar.bz2"
@@ -53,6 +56,11 @@ def make_package(channel: Path, name: str, version: str, files: dict[str, bytes]
             info.size = len(data)
             info.mode = 0o755 if path.startswith("bin/") else 0o644
             tar.addfile(info, io.BytesIO(data))
+        for path, link_target in (links or {}).items():
+            info = tarfile.TarInfo(path)
+            info.type = tarfile.SYMTYPE
+            info.linkname = link_target
+            tar.addfile(info)
     return target
 
 
@@ -68,7 +76,8 @@ def index_channel(channel: Path) -> None:
 def standin_channel(root: Path) -> Path:
     """Channel ``standin`` under ``root``: hello 1.2.3 → hello-lib >=1 (1.0 and 2.0 exist);
     hello-kernel 0.1 → hello, a Jupyter kernelspec naming ``<prefix>/bin/hello``. hello has
-    a post-link script that writes ``share/hello/post-link.txt``."""
+    a post-link script that writes ``share/hello/post-link.txt``. python 3.11.2 (linux-64) is
+    the image's /usr/bin/python3.11 behind a pyvenv.cfg; hello-py 0.3 is noarch: python."""
     channel = root / "standin"
     make_package(channel, "hello-lib", "1.0", {"share/hello/data.txt": b"lib 1.0\n"})
     make_package(channel, "hello-lib", "2.0", {"share/hello/data.txt": b"lib 2.0\n"})
@@ -83,6 +92,15 @@ def standin_channel(root: Path) -> Path:
     make_package(channel, "hello-kernel", "0.1",
                  {"share/jupyter/kernels/hello/kernel.json": json.dumps(kernel).encode()},
                  depends=("hello",))
+    # A "python" that is the image's own interpreter seen as a venv rooted at the prefix
+    # (pyvenv.cfg): enough for noarch: python packages, the pip: list and PATH checks.
+    make_package(channel, "python", "3.11.2",
+                 {"pyvenv.cfg": b"home = /usr/bin\ninclude-system-site-packages = false\n",
+                  "lib/python3.11/site-packages/standin_python.pth": b""},
+                 subdir="linux-64", links={"bin/python": "/usr/bin/python3.11"})
+    make_package(channel, "hello-py", "0.3",
+                 {"site-packages/hello_py/__init__.py": b"VERSION = '0.3'\n"},
+                 depends=("python",), noarch="python")
     index_channel(channel)
     return channel
 

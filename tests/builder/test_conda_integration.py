@@ -48,6 +48,14 @@ test "$(cat /srv/conda/share/hello/data.txt)" = "lib 2.0"
 test "$(cat /srv/conda/share/hello/post-link.txt)" = "ran for hello"
 test "$CONDA_DIR" = /srv/conda
 test "$GREETING" = "from environment.yml"
+# the environment's python comes first on PATH; conda and pip: packages import from it
+test "$(command -v python)" = /srv/conda/bin/python
+python - <<'PY'
+import sys, hello_py, tomli_w
+assert sys.prefix == "/srv/conda", sys.prefix
+assert hello_py.__file__ == "/srv/conda/lib/python3.11/site-packages/hello_py/__init__.py"
+assert tomli_w.__file__.startswith("/srv/conda/lib/python3.11/site-packages/"), tomli_w.__file__
+PY
 # requirements.txt next to environment.yml is not installed (as on mybinder.org)
 ! python -c 'import pyfiglet' 2>/dev/null
 # jupyter is still the image's server, and it sees the environment's kernels
@@ -66,7 +74,8 @@ echo verified
 def test_conda_env_from_local_channel_standin(make_repo, tmp_path: Path, remove_images: list[str]) -> None:
     standin_channel(tmp_path / "channels")
     repo = make_repo({
-        "environment.yml": "channels: [standin]\ndependencies:\n  - hello-kernel\n"
+        "environment.yml": "channels: [standin]\ndependencies:\n  - hello-kernel\n  - python=3.11\n"
+                           "  - hello-py\n  - pip:\n    - tomli-w==1.0.0\n"
                            "variables:\n  GREETING: from environment.yml\n",
         "requirements.txt": "pyfiglet\n",
         "verify": STANDIN_VERIFY,
@@ -79,10 +88,12 @@ def test_conda_env_from_local_channel_standin(make_repo, tmp_path: Path, remove_
         remove_images.append(built.name)
     assert any("GET /standin/noarch/hello-1.2.3-0.tar.bz2" in line for line in seen)
     log = "".join(events)
-    assert "conda environment in /srv/conda, 3 packages solved by the conda client" in log
+    assert "conda environment in /srv/conda, 5 packages solved by the conda client" in log
+    assert "environment.yml: pip: 1 requirement(s) installed into /srv/conda with uv" in log
+    assert "Python 3.11.2 from conda is on PATH; the notebook kernel stays the image's Python" in log
     assert "requirements.txt ignored: environment.yml installs the packages" in log
     report = json.loads(built.labels["org.bindery.conda"])
-    assert report["mode"] == "conda" and len(report["packages"]) == 3
+    assert report["mode"] == "conda" and len(report["packages"]) == 5
     result = run_in_image(built.name, "./verify")
     assert result.returncode == 0 and "verified" in result.stdout, result.stdout + result.stderr
 

@@ -142,7 +142,8 @@ def _client_env(tmp_path: Path, files: dict[str, str], options: CondaOptions | N
         return HostResult(True, "ok", {"channels": list(work.request["channels"]), "python": "3.10.14",
                                        "packages": [{"name": "python", "version": "3.10.14",
                                                      "url": "https://conda.anaconda.org/conda-forge/linux-64/python.conda",
-                                                     "sha256": "ab"}]})
+                                                     "sha256": "ab"},
+                                                    {"name": "ipykernel", "version": "7.0", "url": "https://conda.anaconda.org/conda-forge/noarch/ipykernel.conda"}]})
 
     env = detect(repo, SETTINGS, [CondaModule(options or CondaOptions())], run_host_work=host)
     return env, seen
@@ -170,7 +171,8 @@ def test_client_path_copies_the_linked_prefix_and_makes_its_python_the_kernel(tm
     assert "ln -sf /srv/venv/bin/jupyter /usr/local/lib/bindery-conda/bin/jupyter" in d
     report = _report(plan.labels)
     assert report["mode"] == "conda" and report["packages"] == [
-        "https://conda.anaconda.org/conda-forge/linux-64/python.conda#sha256=ab"]
+        "https://conda.anaconda.org/conda-forge/linux-64/python.conda#sha256=ab",
+        "https://conda.anaconda.org/conda-forge/noarch/ipykernel.conda#sha256="]
     assert any("Python 3.10.14 from conda is the notebook kernel" in line for line in plan.summary)
 
 
