@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bindery import __version__
 from bindery.builder.events import BuildEvent, EventSink
+from bindery.builder.host_work import host_runner
 from bindery.builder.modules import load_modules
 from bindery.builder.settings import BuilderSettings
 from bindery.engine.base import BuildRequest, Engine
@@ -243,7 +244,10 @@ class Builder:
         """Render and build ``workdir/repo`` as image ``name``; return its labels."""
         b = self.settings
         checkout = workdir / "repo"
-        env = detect(checkout, self.environment_options, self.modules)
+        support = workdir / ".bindery"
+        support.mkdir(exist_ok=True)
+        env = detect(checkout, self.environment_options, self.modules,
+                     run_host_work=host_runner(support, self._work_dir(), emit))
         uv = host_uv_binary()
         plan = render(env, self.environment_options, ca_bundle=self.ca_bundle(),
                       bundled_uv=uv is not None)
@@ -251,8 +255,6 @@ class Builder:
             _refuse_remote_fetches(env.dockerfile or "Dockerfile", env.dockerfile_text or "")
         for line in plan.summary:
             emit({"phase": "building", "message": f"Bindery: {line}\n"})
-        support = workdir / ".bindery"
-        support.mkdir(exist_ok=True)
         for rel, data in plan.context_files.items():
             target = (support / rel).resolve()
             if not target.is_relative_to(support.resolve()):

@@ -23,7 +23,7 @@ from bindery.environment import apt, pipfile, python, scripts
 from bindery.environment.dockerfile import repo_dockerfile
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Environment, Requirements
-from bindery.environment.modules import Contribution, EnvironmentModule
+from bindery.environment.modules import Contribution, EnvironmentModule, HostRunner
 from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
 
@@ -57,12 +57,15 @@ def default_environment(settings: EnvironmentOptions) -> Environment:
 
 
 def detect(
-    repo_dir: Path, settings: EnvironmentOptions, modules: Sequence[EnvironmentModule] = ()
+    repo_dir: Path, settings: EnvironmentOptions, modules: Sequence[EnvironmentModule] = (),
+    run_host_work: HostRunner | None = None,
 ) -> Environment:
     """What ``repo_dir`` needs; invalid or unsupported configuration raises RepoConfigError.
 
     ``modules`` are the installed environment modules (the builder loads them from the
-    registry); each one that applies adds its :class:`Contribution`.
+    registry); each one that applies adds its :class:`Contribution`. ``run_host_work``
+    (given by the builder) does the host-side I/O a module asks for (a conda solve)
+    before that module's ``detect``; without it, modules decide without host results.
     """
     if not repo_dir.is_dir():
         raise RepoConfigError(f"{repo_dir} is not a directory; nothing to build.")
@@ -84,7 +87,8 @@ def detect(
 
     contributions = tuple(
         c for module in sorted(modules, key=lambda m: (m.order, m.name))
-        if (c := module.detect(files, settings)) is not None
+        if (c := _with_host_work(module, files, settings, run_host_work).detect(files, settings))
+        is not None
     )
     version, version_source = _python_version(files, settings, notes)
     version, version_source = _module_python(contributions, version, version_source, settings, notes)
@@ -105,6 +109,12 @@ def detect(
                 f"{requirements[0].source} asks for Python {pipfile_version}, which is not "
                 f"available; using {version}. Add a runtime.txt to choose explicitly."
             )
+    install_repo = python.repo_package(files)
+    if install_repo is not None and replacing is not None:
+        # repo2docker's conda buildpack does not install setup.py either.
+        notes.append(f"{install_repo} not installed: {', '.join(replacing.sources)} sets up "
+                     "the environment (as on mybinder.org); add '-e .' to its pip: list to install it.")
+        install_repo = None
     post_build, post_build_needs_shell = scripts.post_build(files)
     for name, what in _UNSUPPORTED.items():
         if name not in claimed and files.has(name):
@@ -114,7 +124,7 @@ def detect(
         python_source=version_source,
         config_dir=files.config_dir,
         requirements=requirements[0] if requirements else None,
-        install_repo=python.repo_package(files),
+        install_repo=install_repo,
         apt_packages=apt.apt_packages(files),
         post_build=post_build,
         post_build_needs_shell=post_build_needs_shell,
@@ -122,6 +132,15 @@ def detect(
         notes=tuple(notes),
         contributions=contributions,
     )
+
+
+def _with_host_work(
+    module: EnvironmentModule, files: ConfigFiles, settings: EnvironmentOptions,
+    run_host_work: HostRunner | None,
+) -> EnvironmentModule:
+    work = module.host_work(files, settings) if run_host_work is not None else None
+    return module if work is None or run_host_work is None else module.with_host_result(
+        run_host_work(work))
 
 
 def _hidden_root_files(files: ConfigFiles, claimed: set[str]) -> list[str]:
