@@ -24,6 +24,7 @@ from bindery.hub.api.access import (
     principal_from_token,
     require,
 )
+from bindery.hub.api.edge import handed_over_login, login_pass_cookie, login_principal
 from bindery.hub.api.errors import ApiError
 from bindery.hub.api.models import token_model, user_model
 from bindery.hub.context import hub_of
@@ -498,7 +499,8 @@ async def proxy_authorize(request: Request) -> Response:
         if err.status_code != 401:
             raise
         principal = None
-    candidates = [principal] if principal is not None else []
+    handed = handed_over_login(request, target)
+    candidates = [p for p in (principal, handed) if p is not None]
     candidates += [p for p in (principal_from_cookie(request), _server_pass(request, target))
                    if p is not None]
     if not candidates:
@@ -517,6 +519,8 @@ async def proxy_authorize(request: Request) -> Response:
         # token into its owner's whole session). It leaves a pass for this user's servers
         # only, naming the token, so the token's scopes and life still decide every request.
         headers["Set-Cookie"] = _server_pass_cookie(request, allowed.token_id, target)
+    elif allowed is handed and handed is not None:
+        headers["Set-Cookie"] = login_pass_cookie(request, handed, target)
     return JSONResponse({"name": allowed.name, "admin": allowed.is_admin}, headers=headers)
 
 
@@ -527,6 +531,8 @@ def _server_pass(request: Request, target: str) -> Principal | None:
     path = request.query_params.get("path", "")
     if grant is None or grant.user != target or not path.startswith(server_base_url(target)):
         return None
+    if grant.session:
+        return login_principal(request, grant.session)
     with hub.db() as s:
         row = find_token_by_id(s, grant.token_id, grant.fingerprint)
         if row is None:
