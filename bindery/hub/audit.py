@@ -4,7 +4,7 @@ Institutions running a hub must be able to show who logged in, who was given whi
 rights and whose code ran in which image. Every such event becomes one line::
 
     {"time": "2026-12-01T18:00:00.123Z", "event": "token.created", "actor": "admin",
-     "user": "alice", "token_id": 7, "scopes": ["self"], "note": ""}
+     "user": "alice", "token_id": "7", "scopes": ["self"], "note": ""}
 
 Events: ``login``, ``login.failed``, ``logout``, ``user.created``, ``user.deleted``,
 ``user.changed`` (admin flag), ``token.created``, ``token.revoked``, ``server.started``,
@@ -164,7 +164,8 @@ def watch_database() -> None:
 
 def _token_fields(token: Any) -> dict[str, Any]:
     owner = token.user.name if token.user is not None else None
-    fields: dict[str, Any] = {"token_id": token.id, "prefix": token.prefix}
+    # A string, as the REST API shows token ids (JupyterHub's model).
+    fields: dict[str, Any] = {"token_id": str(token.id), "prefix": token.prefix}
     if owner is not None:
         fields["user"] = owner
     if token.service:
