@@ -11,7 +11,6 @@ import stat
 
 import httpx
 import pytest
-
 from hub.conftest import page_xsrf
 
 pytestmark = pytest.mark.slow
