@@ -99,3 +99,16 @@ def test_actions_through_the_api_are_in_the_audit_log(hub_process):
     assert times == sorted(times) and all(t.endswith("Z") for t in times)
     text = "\n".join(p.read_text() for p in hub.tmp_path.glob("hub-audit.jsonl*"))
     assert "boss-password-1" not in text and token.json()["token"] not in text
+
+
+def test_bindery_serve_keeps_the_audit_log_in_its_private_data_directory(tmp_path):
+    from bindery.commands.serve import prepare_settings
+    from bindery.composition import Settings
+    from bindery.hub.audit import default_audit_path
+
+    settings = Settings()
+    settings.binder.data_dir = str(tmp_path / "data")
+    prepared = prepare_settings(settings, port=8585)
+    path = default_audit_path(prepared.hub.db_url)
+    assert path == tmp_path / "data" / "hub-audit.jsonl"
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

@@ -195,3 +195,19 @@ def test_single_origin_cookies_stay_under_hub(tmp_path: Path):
         xsrf_cookie = page.headers["set-cookie"]
         assert xsrf_cookie.startswith("bindery-xsrf=") and "HttpOnly" in xsrf_cookie
         assert "Path=/hub/" in xsrf_cookie
+
+
+def test_subdomains_need_the_proxy_that_checks_logins():
+    from bindery.hub.proxy.base import ProxyError
+    from bindery.hub.proxy.processes import ProxyProcess, process_from_settings
+
+    settings = HubSettings(subdomain_host=HUB)
+    settings.proxy.kind = "chp"
+    with pytest.raises(ProxyError, match="built-in proxy"):
+        process_from_settings(settings.proxy)
+    settings.proxy.kind = "builtin"
+    process = process_from_settings(settings.proxy, auth_url="http://127.0.0.1:1/auth")
+    assert isinstance(process, ProxyProcess)
+    command = process.command()
+    assert "--host-routing" in command
+    assert command[command.index("--login-url") + 1] == f"http://{HUB}/hub/login"
