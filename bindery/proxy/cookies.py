@@ -9,7 +9,9 @@ and it reached the browser). So, on routes to users' servers only:
 - answers lose every ``Set-Cookie`` that names one of them;
 - a request the proxy authenticates on the browser's behalf (it adds the server's
   token) must come from the server's own origin when it can change something: the
-  server sees a token and skips its own cross-site checks, so the proxy makes them.
+  server sees a token and skips its own cross-site checks, so the proxy makes them;
+  and another site's page may open a server (a link, a frame) but not pull its files
+  in as scripts, images or fetches (Fetch Metadata: ``Sec-Fetch-Site``/``-Mode``).
 
 Kept apart from the relay code so the rules stay small and testable alone.
 """
@@ -90,3 +92,15 @@ def cross_origin_change(method: str, origin: str | None, host: str | None,
     if method in SAFE_METHODS and not websocket:
         return False
     return not same_origin(origin, host)
+
+
+def foreign_subresource(site: str | None, mode: str | None) -> bool:
+    """A browser loading a server's content *into another origin's page* (not opening it).
+
+    ``Sec-Fetch-Site`` is ``same-site`` for another user's subdomain and ``cross-site``
+    for any other site; such a load is allowed only as a navigation (a link, a form, a
+    frame). Browsers without Fetch Metadata send neither header and are let through.
+    """
+    if site not in ("same-site", "cross-site"):
+        return False
+    return mode not in ("navigate", "nested-navigate")

@@ -21,6 +21,7 @@ from yarl import URL
 from bindery.proxy import pages
 from bindery.proxy.cookies import (
     cross_origin_change,
+    foreign_subresource,
     is_hub_cookie,
     set_cookie_name,
     strip_hub_cookies,
@@ -199,11 +200,14 @@ class ProxyHandler:
     ) -> tuple[web.StreamResponse | None, list[str]]:
         """Ask the hub; on yes rewrite credentials in ``headers``, else return the answer."""
         if cross_origin_change(request.method, request.headers.get("Origin"), request.host,
-                               is_websocket_upgrade(request)):
+                               is_websocket_upgrade(request)) or foreign_subresource(
+                                   request.headers.get("Sec-Fetch-Site"),
+                                   request.headers.get("Sec-Fetch-Mode")):
             # The server will see the proxy's token and skip its own cross-site checks.
             return pages.error_response(
                 request, 403, "Cross-origin request refused",
-                "Requests that change a server must come from that server's own pages.",
+                "A server may be opened from elsewhere, but only its own pages may change it "
+                "or load its content.",
             ), []
         token = request.rel_url.query.get(TOKEN_PARAM, "")
         handoff = request.rel_url.query.get(HANDOFF_PARAM, "")

@@ -22,6 +22,7 @@ from bindery.hub.settings import HubSettings
 from bindery.hub.spawners.factory import spawner_factory
 from bindery.proxy.cookies import (
     cross_origin_change,
+    foreign_subresource,
     upstream_set_cookies_allowed,
     without_hub_cookies,
 )
@@ -91,6 +92,10 @@ def test_proxy_cookie_rules():
     assert not cross_origin_change("POST", f"http://{ALICE_HOST}", ALICE_HOST, False)
     assert not cross_origin_change("GET", "http://bob.bindery.localhost:8000", ALICE_HOST, False)
     assert not cross_origin_change("POST", None, ALICE_HOST, False)  # a program, not a browser
+    # Another site may link to (or frame) a server, not pull its content into its own page.
+    assert foreign_subresource("same-site", "no-cors") and foreign_subresource("cross-site", "cors")
+    assert not foreign_subresource("same-site", "navigate")
+    assert not foreign_subresource("same-origin", "cors") and not foreign_subresource(None, None)
 
 
 # -- the hub, in process -------------------------------------------------------------------
