@@ -33,6 +33,7 @@ from bindery.hub.redirects import safe_next
 from bindery.hub.security import (
     SESSION_COOKIE,
     clear_session_cookie,
+    hub_cookie,
     set_session_cookie,
     xsrf_ok,
     xsrf_token,
@@ -147,7 +148,7 @@ def _hand_over(request: Request, next_url: str) -> Response | None:
     target = _next(request, next_url)
     path = target.split("://", 1)[1].partition("/")[2] if "://" in target else target.lstrip("/")
     owner = user_in_path("/" + path.partition("?")[0])
-    cookie = hub.signer.loads(request.cookies.get(SESSION_COOKIE, ""))
+    cookie = hub.signer.loads(hub_cookie(request, SESSION_COOKIE))
     if owner is None or cookie is None:
         return None
     code = hub.handoffs.issue(session_hash(cookie.key), owner)
@@ -219,7 +220,7 @@ async def logout(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     hub = hub_of(request)
-    cookie = hub.signer.loads(request.cookies.get(SESSION_COOKIE, ""))
+    cookie = hub.signer.loads(hub_cookie(request, SESSION_COOKIE))
     if cookie is not None:
         with hub.db() as s:
             end_session(s, cookie.key)  # the cookie is worthless from now on, wherever it is

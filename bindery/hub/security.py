@@ -177,12 +177,26 @@ def clear_session_cookie(response: Response, secure: bool) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure)
 
 
+def hub_cookie(request: Request, name: str) -> str:
+    """The value of the hub's cookie ``name``, or "" when the browser sent it more than once.
+
+    A page on a user's subdomain can set a cookie for the parent domain ("cookie
+    tossing"); the browser then sends two cookies of that name to the hub, and the
+    planted one may be read instead of the real one (a login switched to the
+    attacker's). Two of a kind count as none: the worst a planted cookie can do is
+    log the browser out.
+    """
+    raw = request.headers.get("cookie", "")
+    seen = sum(1 for part in raw.split(";") if part.split("=", 1)[0].strip() == name)
+    return request.cookies.get(name, "") if seen == 1 else ""
+
+
 def xsrf_token(request: Request, signer: SessionSigner) -> str:
     """The XSRF value for this browser: its login's, else the pre-login cookie's (or a new one)."""
-    login = signer.loads(request.cookies.get(SESSION_COOKIE, ""))
+    login = signer.loads(hub_cookie(request, SESSION_COOKIE))
     if login is not None:
         return signer.xsrf_for(login.key)
-    existing = request.cookies.get(XSRF_COOKIE, "")
+    existing = hub_cookie(request, XSRF_COOKIE)
     if re.fullmatch(r"[A-Za-z0-9_-]{20,64}", existing):
         return existing
     token = request.scope.setdefault("bindery.new_xsrf", secrets.token_urlsafe(24))
@@ -193,11 +207,8 @@ def xsrf_ok(request: Request, signer: SessionSigner, submitted: str | None) -> b
     """Does ``submitted`` match this browser's XSRF value (see :func:`xsrf_token`)?"""
     if not submitted:
         return False
-    login = signer.loads(request.cookies.get(SESSION_COOKIE, ""))
-    if login is not None:
-        expected = signer.xsrf_for(login.key)
-    else:
-        expected = request.cookies.get(XSRF_COOKIE, "")
+    login = signer.loads(hub_cookie(request, SESSION_COOKIE))
+    expected = signer.xsrf_for(login.key) if login else hub_cookie(request, XSRF_COOKIE)
     return bool(expected) and hmac.compare_digest(expected, str(submitted))
 
 

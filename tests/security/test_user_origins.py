@@ -216,3 +216,17 @@ def test_subdomains_need_the_proxy_that_checks_logins():
     command = process.command()
     assert "--host-routing" in command
     assert command[command.index("--login-url") + 1] == f"http://{HUB}/hub/login"
+
+
+def test_a_cookie_tossed_from_a_users_host_never_switches_the_login(origin_hub):
+    """alice's page sets ``bindery-session=<her login>; Domain=bindery.localhost; Path=/hub/``:
+    the admin's browser then sends two; the hub takes neither rather than alice's."""
+    hub, client = origin_hub
+    admins, alices = hub.login_cookie("root"), hub.login_cookie("alice")
+    client.cookies.clear()
+    for order in ((admins, alices), (alices, admins)):
+        both = "; ".join(f"{SESSION_COOKIE}={value}" for value in order)
+        me = client.get("/hub/api/user", headers={"Cookie": both})
+        assert me.status_code == 401, me.text
+    assert client.get("/hub/api/user", headers={"Cookie": f"{SESSION_COOKIE}={admins}"}
+                      ).json()["name"] == "root"

@@ -16,6 +16,7 @@ from bindery.hub.security import (
     SESSION_COOKIE,
     XSRF_HEADER,
     cross_origin,
+    hub_cookie,
     xsrf_ok,
 )
 from bindery.hub.sessions import session_user
@@ -52,7 +53,7 @@ def principal_from_token(request: Request, token: str) -> Principal:
 
 def principal_from_cookie(request: Request) -> Principal | None:
     hub = hub_of(request)
-    cookie = hub.signer.loads(request.cookies.get(SESSION_COOKIE, ""))
+    cookie = hub.signer.loads(hub_cookie(request, SESSION_COOKIE))
     if cookie is None:
         return None
     with hub.db() as s:

@@ -31,7 +31,12 @@ from bindery.hub.context import hub_of
 from bindery.hub.db.models import ApiToken, Server, User, utcnow
 from bindery.hub.names import InvalidName, check_name
 from bindery.hub.scopes import ScopeError, check_scopes, owner_scopes, scopes_beyond
-from bindery.hub.security import SERVER_COOKIE, ServerPass, server_pass_cookie_header
+from bindery.hub.security import (
+    SERVER_COOKIE,
+    ServerPass,
+    hub_cookie,
+    server_pass_cookie_header,
+)
 from bindery.hub.server_state import ServerStatus, active, server_base_url, status_is
 from bindery.hub.servers import NoSuchServer, NoSuchUser, NothingToFollow, StartRefused
 from bindery.hub.spawn_events import SpawnEvent
@@ -527,7 +532,7 @@ async def proxy_authorize(request: Request) -> Response:
 def _server_pass(request: Request, target: str) -> Principal | None:
     """The principal of a ``bindery-server`` cookie for ``target``'s servers, if still valid."""
     hub = hub_of(request)
-    grant = hub.signer.server_passes.loads(request.cookies.get(SERVER_COOKIE, ""))
+    grant = hub.signer.server_passes.loads(hub_cookie(request, SERVER_COOKIE))
     path = request.query_params.get("path", "")
     if grant is None or grant.user != target or not path.startswith(server_base_url(target)):
         return None
