@@ -4,9 +4,13 @@ Precedence follows mybinder.org / repo2docker:
 
 1. ``binder/`` or ``.binder/`` (never both) hides every root configuration file;
 2. a ``Dockerfile`` there is used as given and nothing else applies;
-3. Python: ``runtime.txt`` picks the version; packages come from ``Pipfile.lock``,
-   else ``Pipfile``, else ``requirements.txt``; without a binder directory a root
-   ``setup.py`` / ``pyproject.toml`` is installed as a package;
+3. Python: the version comes from ``runtime.txt``, else the Pipfile in use, else
+   ``pyproject.toml``'s ``requires-python``, else ``environment.yml``'s ``python``
+   pin (see ``interpreters``); packages come from ``uv.lock``, else ``pylock.toml``,
+   else ``Pipfile.lock``, else ``Pipfile``, else ``requirements.txt``; without a
+   binder directory a root ``setup.py`` / ``pyproject.toml`` is installed as a
+   package, except with a Pipfile (mybinder.org: only if the Pipfile names it) or
+   a uv.lock (``uv sync`` installs the project itself);
 4. ``apt.txt``, ``postBuild`` and ``start`` add to any of the above.
 """
 
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bindery.environment import apt, pipfile, python, scripts
+from bindery.environment import apt, interpreters, lockfiles, pipfile, python, scripts
 from bindery.environment.dockerfile import repo_dockerfile
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Environment, Requirements
@@ -28,6 +32,8 @@ _ROOT_CONFIG_FILES = (
     "requirements.txt",
     "Pipfile",
     "Pipfile.lock",
+    "uv.lock",
+    "pylock.toml",
     "setup.py",
     "apt.txt",
     "postBuild",
@@ -69,27 +75,33 @@ def detect(repo_dir: Path, settings: EnvironmentOptions) -> Environment:
             notes=tuple(notes),
         )
 
-    version, version_source = _python_version(files, settings, notes)
-    requirements = _python_requirements(files, settings, notes)
-    if requirements is not None and requirements[1] and version_source == "default":
-        pipfile_version = requirements[1]
-        if pipfile_version in settings.base_images:
-            version, version_source = pipfile_version, requirements[0].source
-        else:
-            notes.append(
-                f"{requirements[0].source} asks for Python {pipfile_version}, which is not "
-                f"available; using {version}. Add a runtime.txt to choose explicitly."
-            )
+    lock, lock_notes = lockfiles.find_lockfile(files)
+    notes.extend(lock_notes)
+    requirements = _python_requirements(files, settings, notes, lock)
+    choice = interpreters.choose(_python_request(files, settings, requirements), settings)
+    install_repo = python.repo_package(files)
+    if install_repo is not None and requirements is not None and requirements[0].generated:
+        # mybinder.org: with a Pipfile, the repository is installed only when the
+        # Pipfile names it (``path = "."``).
+        notes.append(f"{install_repo} not installed as a package: {requirements[0].source} "
+                     "decides what is installed (name the repository there to install it).")
+        install_repo = None
+    if install_repo is not None and lock is not None and lock.kind == lockfiles.UV_LOCK:
+        install_repo = None  # uv sync installs the project itself, as its lock says
     post_build, post_build_needs_shell = scripts.post_build(files)
     for name, what in _UNSUPPORTED.items():
         if files.has(name):
             notes.append(f"{files.rel(name)} ignored: {what} is not supported yet.")
     return Environment(
-        python_version=version,
-        python_source=version_source,
+        python_version=choice.version,
+        python_source=choice.origin,
+        python_requested=choice.requested,
+        python_managed=choice.managed,
+        python_warning=choice.warning,
         config_dir=files.config_dir,
         requirements=requirements[0] if requirements else None,
-        install_repo=python.repo_package(files),
+        lockfile=lock,
+        install_repo=install_repo,
         apt_packages=apt.apt_packages(files),
         post_build=post_build,
         post_build_needs_shell=post_build_needs_shell,
@@ -107,22 +119,42 @@ def _hidden_root_files(files: ConfigFiles) -> list[str]:
     return [f"{files.config_dir}/ is used, so these root files are ignored: {', '.join(hidden)}"]
 
 
-def _python_version(
-    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str]
-) -> tuple[str, str]:
-    requested = python.runtime_python(files, settings)
-    if requested is not None:
-        return requested, files.rel("runtime.txt")
-    return python.check_python_version(
-        settings.default_python, "default_python", settings
-    ), "default"
+def _python_request(
+    files: ConfigFiles,
+    settings: EnvironmentOptions,
+    requirements: tuple[Requirements, str | None] | None,
+) -> interpreters.PythonRequest | None:
+    """The first file that asks for a Python, in the documented order."""
+    request = interpreters.runtime_request(files, settings)
+    if request is None and requirements is not None:
+        request = interpreters.pipfile_request(requirements[1], requirements[0].source)
+    if request is None:
+        request = interpreters.pyproject_request(files)
+    if request is None:
+        conda = next((n for n in ("environment.yml", "environment.yaml") if files.has(n)), None)
+        text = files.read_text(conda) if conda else None
+        if conda and text is not None:
+            request = interpreters.conda_python_request(text, files.rel(conda))
+    return request
 
 
 def _python_requirements(
-    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str]
+    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str],
+    lock: lockfiles.Lockfile | None = None,
 ) -> tuple[Requirements, str | None] | None:
-    """Requirements to install, and a Python version the Pipfile asks for (if any)."""
+    """Requirements to install, and a Python version the Pipfile asks for (if any).
+
+    A lockfile (``lock``) wins over all of them: they are noted as ignored.
+    """
     conda = next((n for n in ("environment.yml", "environment.yaml") if files.has(n)), None)
+    if lock is not None:
+        for name in ("Pipfile.lock", "Pipfile", "requirements.txt"):
+            if files.has(name):
+                notes.append(f"{files.rel(name)} ignored: {lock.source} takes precedence.")
+        if conda is not None:
+            notes.append(f"{files.rel(conda)} ignored (conda is not supported yet); "
+                          f"using {lock.source}.")
+        return None
     chosen: tuple[Requirements, str | None] | None = None
     for name, convert in (("Pipfile.lock", pipfile.from_lock), ("Pipfile", pipfile.from_pipfile)):
         text = files.read_text(name)
