@@ -98,7 +98,8 @@ def _pylock(files: ConfigFiles, text: str) -> Lockfile:
     for package in packages:
         if not isinstance(package, dict):
             continue
-        wheels = package.get("wheels") if isinstance(package.get("wheels"), list) else []
+        listed = package.get("wheels")
+        wheels: list[Any] = listed if isinstance(listed, list) else []
         if ("directory" in package or _is_local(package.get("archive"))
                 or _is_local(package.get("sdist")) or any(_is_local(w) for w in wheels)):
             needs_repo = True
