@@ -277,7 +277,7 @@ def _requirements_target(req: Requirements) -> tuple[str, str]:
 def _dependency_section(req: Requirements, steps: list[tuple[str, str]]) -> str:
     """Only the dependency file, so changes elsewhere in the repo keep this layer cached."""
     source, target = _requirements_target(req)
-    steps.append((f"uv pip install -r {target}", req.source))
+    steps.append((f"uv pip install -r {target}", f"installing {req.source}"))
     return f"""\
 COPY --chown=1000:1000 {source} {target}
 RUN {_UV} \\
@@ -294,14 +294,14 @@ def _lock_section(lock: Lockfile, steps: list[tuple[str, str]]) -> str:
     sources = " ".join(f"repo/{shlex.quote(f)}" for f in lock.files)
     if lock.kind == UV_LOCK:
         target = f"{DEPS_DIR}/uv-project"
-        steps.append(("uv sync", f"{lock.source} (uv sync --frozen)"))
+        steps.append(("uv sync", f"installing {lock.source} (uv sync --frozen)"))
         return f"""\
 COPY --chown=1000:1000 {sources} {target}/
 RUN {_UV} \\
     cd {target} && {_UV_ENV} {_UV_PROJECT} {_UV_SYNC} --no-install-project
 """
     target = f"{DEPS_DIR}/pylock.toml"
-    steps.append((f"uv pip install -r {target}", lock.source))
+    steps.append((f"uv pip install -r {target}", f"installing {lock.source}"))
     return f"""\
 COPY --chown=1000:1000 {sources} {target}
 RUN {_UV} \\
@@ -315,11 +315,11 @@ def _lock_after_copy(lock: Lockfile, steps: list[tuple[str, str]]) -> str | None
         if not (lock.needs_repo or lock.install_project):
             return None
         workdir = shlex.quote(posixpath.dirname(lock.source) or ".")
-        steps.append(("uv sync", f"{lock.source} (uv sync --frozen)"))
+        steps.append(("uv sync", f"installing {lock.source} (uv sync --frozen)"))
         return f"RUN {_UV} \\\n    cd {workdir} && {_UV_ENV} {_UV_PROJECT} {_UV_SYNC}"
     if not lock.needs_repo:
         return None
-    steps.append((f"uv pip install -r {shlex.quote(lock.source)}", lock.source))
+    steps.append((f"uv pip install -r {shlex.quote(lock.source)}", f"installing {lock.source}"))
     return f"RUN {_UV} \\\n    {_UV_ENV} uv pip install -r {shlex.quote(lock.source)}"
 
 
@@ -334,7 +334,7 @@ def _repo_section(env: Environment, steps: list[tuple[str, str]]) -> str:
             lines.append(f"COPY --chown=1000:1000 {source} {target}")
         else:
             target = req.repo_path or "requirements.txt"
-        steps.append((f"uv pip install -r {shlex.quote(target)}", req.source))
+        steps.append((f"uv pip install -r {shlex.quote(target)}", f"installing {req.source}"))
         lines.append(f"RUN {_UV} \\\n    {_UV_ENV} uv pip install -r {shlex.quote(target)}")
     if env.lockfile is not None:
         after = _lock_after_copy(env.lockfile, steps)

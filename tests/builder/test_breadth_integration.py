@@ -132,12 +132,14 @@ def test_failing_postbuild_names_the_step_and_quotes_its_own_output(builder: Bui
 
 @pytest.mark.slow
 def test_bullseye_python_39_made_on_demand_and_pipfile_lock_for_36(builder: Builder, make_repo) -> None:
-    """No bindery/base:bullseye on the machine: the first build that needs Python 3.9 makes
-    it with debootstrap (progress in the build log). A Pipfile.lock made for Python 3.6
-    gets the nearest newer Python (3.9) and, when a pin cannot install there, a message
-    naming the lock, the package and the substitution."""
+    """Set-up makes no bindery/base:bullseye, so on a fresh machine (CI) the first build
+    that needs Python 3.9 makes it with debootstrap, its progress in the build log; once
+    it exists it is reused without a word. (Removing it on every run would cost a
+    debootstrap and a cold Jupyter layer each time: ~3 minutes on a busy 2-core machine.)
+    A Pipfile.lock made for Python 3.6 gets the nearest newer Python (3.9) and, when a
+    pin cannot install there, a message naming the lock, the package and the substitution."""
     image = builder.settings.base_images["3.9"]
-    builder.engine.remove_image(image)
+    was_missing = builder.engine.image_labels(image) is None
     events: list[dict] = []
     built = builder.build(resolve(str(make_repo({
         "runtime.txt": "python-3.9\n",
@@ -145,18 +147,22 @@ def test_bullseye_python_39_made_on_demand_and_pipfile_lock_for_36(builder: Buil
                   "node --version && npm --version && echo VERIFIED\n",
     }, name="py39"))), on_event=events.append)
     log = "".join(e.get("message", "") for e in events)
-    assert f"base image {image} is missing; making it now" in log
-    assert "[base image] " in log and "debootstrap" in log
+    if was_missing:
+        assert f"base image {image} is missing; making it now" in log
+        assert "[base image] " in log and "debootstrap" in log
+    else:
+        assert "making it now" not in log
     assert "VERIFIED" in run_in_image(built.name, "./verify").stdout
     labels = builder.engine.image_labels(built.name) or {}
     assert labels["org.bindery.base-image"] == image and labels["org.bindery.python"] == "3.9"
 
     lock = {"_meta": {"requires": {"python_version": "3.6"}, "sources": []},
-            "default": {"dataclasses": {"version": "==0.8"}, "six": {"version": "==1.16.0"}},
+            # torch 1.4.0 has wheels up to CPython 3.8 and no source release.
+            "default": {"torch": {"version": "==1.4.0"}, "six": {"version": "==1.16.0"}},
             "develop": {}}
     with pytest.raises(BuildError) as info:
         builder.build(resolve(str(make_repo({"Pipfile.lock": json.dumps(lock)}, name="py36"))))
     message = str(info.value)
-    assert message.startswith("Pipfile.lock failed"), message
-    assert "dataclasses" in message
+    assert message.startswith("installing Pipfile.lock failed (exit code 1)"), message
+    assert "torch" in message
     assert "Pipfile.lock asks for Python 3.6" in message and "using Python 3.9" in message

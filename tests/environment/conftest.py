@@ -50,3 +50,15 @@ def plan_for(make_repo: MakeRepo, settings: EnvironmentOptions) -> Callable[...,
         return render(detect(make_repo(files), settings), settings, ca_bundle=ca)
 
     return _plan
+
+
+@pytest.fixture
+def plan_for_with(make_repo: MakeRepo, settings: EnvironmentOptions) -> Callable[..., BuildPlan]:
+    """``plan_for_with(files, **option_changes)`` → the plan under changed options."""
+    from dataclasses import replace
+
+    def _plan(files: dict[str, str], **changes: object) -> BuildPlan:
+        options = replace(settings, **changes)  # type: ignore[arg-type]
+        return render(detect(make_repo(files), options), options, ca_bundle=None, bundled_uv=True)
+
+    return _plan
