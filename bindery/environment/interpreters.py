@@ -154,7 +154,13 @@ def conda_python_request(text: str, origin: str) -> PythonRequest | None:
 
 
 def pipfile_request(version: str | None, origin: str) -> PythonRequest | None:
-    return PythonRequest(origin, version=version) if version else None
+    """``[requires] python_version`` ("3.6"); anything but digits and dots is an error."""
+    if not version:
+        return None
+    if not re.fullmatch(r"\d+\.\d+", version):
+        raise RepoConfigError(f"{origin}: python_version {version[:40]!r} is not a version "
+                              "such as \"3.11\".")
+    return PythonRequest(origin, version=version)
 
 
 # -- specifiers (requires-python) ----------------------------------------------
@@ -243,6 +249,13 @@ def _exactly(version: str, origin: str, requested: str, options: EnvironmentOpti
 
 def _nearest(request: PythonRequest, wanted: str, options: EnvironmentOptions) -> PythonChoice:
     offered = _offered(options)
+    major = wanted.split(".")[0]
+    if offered and not any(v.split(".")[0] == major for v in offered):
+        raise RepoConfigError(
+            f"{request.origin} asks for Python {request.text}; this Bindery provides only "
+            f"other major versions, and no policy changes a major version. "
+            f"Available: {describe_offer(options)}."
+        )
     if options.python_policy == "exact" or not offered:
         raise RepoConfigError(
             f"{request.origin} asks for Python {request.text}, which this Bindery cannot provide. "

@@ -54,6 +54,11 @@ def test_exact_policy_refuses_with_the_choices(make_repo, settings) -> None:
     assert "python-3.9, python-3.11, python-3.13, python-3.14, python-3.15" in text
 
 
+def test_python_2_is_never_substituted(make_repo, settings) -> None:
+    with pytest.raises(RepoConfigError, match="no policy changes a major version"):
+        detect(make_repo({"runtime.txt": "python-2.7\n"}), settings)
+
+
 def test_unknown_policy_is_an_error(make_repo, settings) -> None:
     with pytest.raises(RepoConfigError, match="python_policy"):
         detect(make_repo({}), replace(settings, python_policy="closest"))
@@ -63,6 +68,12 @@ def test_pipfile_lock_for_36_gets_the_nearest_newer_and_says_so(plan_for) -> Non
     plan = plan_for({"Pipfile": PIPFILE_36})
     assert plan.python_version == "3.9"
     assert "Pipfile asks for Python 3.6" in plan.warnings[0]
+
+
+def test_pipfile_python_version_must_be_a_version(make_repo, settings) -> None:
+    bad = PIPFILE_36.replace('"3.6"', '"3.6\\nRUN curl evil"')
+    with pytest.raises(RepoConfigError, match="is not a version"):
+        detect(make_repo({"Pipfile": bad}), settings)
 
 
 def test_runtime_txt_wins_over_pipfile_and_pyproject(plan_for) -> None:
