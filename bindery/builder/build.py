@@ -25,6 +25,7 @@ from pathlib import Path
 from bindery import __version__
 from bindery.builder.events import BuildEvent, EventSink
 from bindery.builder.failures import explain_failure
+from bindery.builder.modules import load_modules
 from bindery.builder.python_mirror import mirror_problem
 from bindery.builder.settings import BuilderSettings
 from bindery.engine.base import BuildRequest, Engine
@@ -121,6 +122,8 @@ class Builder:
         self.engine = engine
         self.sources = sources if sources is not None else SourceCatalog()
         self.environment_options = settings.environment_options()
+        #: Installed environment modules (conda, R, ...), with their options.
+        self.modules = load_modules(settings.modules)
 
     # -- identity ------------------------------------------------------------
 
@@ -150,7 +153,7 @@ class Builder:
         digest = hashlib.sha256()
         digest.update(__version__.encode())
         digest.update(json.dumps([b.base_images, b.default_python, b.jupyter_packages,
-                                  b.jupyter_remove]).encode())
+                                  b.jupyter_remove, b.modules], sort_keys=True).encode())
         digest.update(json.dumps([b.python_policy, b.python_install_mirror, b.managed_pythons,
                                   b.node_requirement]).encode())
         digest.update(self.ca_bundle() or b"")
@@ -246,7 +249,7 @@ class Builder:
         b = self.settings
         checkout = workdir / "repo"
         options = self._options_for_build(emit)
-        env = detect(checkout, options)
+        env = detect(checkout, options, self.modules)
         uv = host_uv_binary()
         plan = render(env, options, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None)
         if plan.uses_repo_dockerfile and self.public:
@@ -269,6 +272,7 @@ class Builder:
         dockerfile.write_text(plan.dockerfile)
         context = checkout if plan.uses_repo_dockerfile else workdir
         labels = {
+            **plan.labels,
             **provenance,
             f"{LABEL}.builder-version": __version__,
             f"{LABEL}.fingerprint": self.fingerprint(),

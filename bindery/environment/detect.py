@@ -4,24 +4,31 @@ Precedence follows mybinder.org / repo2docker:
 
 1. ``binder/`` or ``.binder/`` (never both) hides every root configuration file;
 2. a ``Dockerfile`` there is used as given and nothing else applies;
-3. Python: the version comes from ``runtime.txt``, else the Pipfile in use, else
-   ``pyproject.toml``'s ``requires-python``, else ``environment.yml``'s ``python``
-   pin (see ``interpreters``); packages come from ``uv.lock``, else ``pylock.toml``,
-   else ``Pipfile.lock``, else ``Pipfile``, else ``requirements.txt``; without a
-   binder directory a root ``setup.py`` / ``pyproject.toml`` is installed as a
-   package, except with a Pipfile (mybinder.org: only if the Pipfile names it) or
-   a uv.lock (``uv sync`` installs the project itself);
-4. ``apt.txt``, ``postBuild`` and ``start`` add to any of the above.
+3. Python: the version comes from ``runtime.txt``, else an environment module's
+   request (conda's ``python=``), else the Pipfile in use, else ``pyproject.toml``'s
+   ``requires-python``, else ``environment.yml``'s ``python`` pin when no module
+   claims it (see ``interpreters``); packages come from ``uv.lock``, else
+   ``pylock.toml``, else ``Pipfile.lock``, else ``Pipfile``, else
+   ``requirements.txt``; without a binder directory a root ``setup.py`` /
+   ``pyproject.toml`` is installed as a package, except with a Pipfile (mybinder.org:
+   only if the Pipfile names it) or a uv.lock (``uv sync`` installs the project);
+4. ``apt.txt``, ``postBuild`` and ``start`` add to any of the above;
+5. environment modules (conda, R, ...; :mod:`bindery.environment.modules`) contribute in
+   their ``order``; a module that installs the Python packages itself
+   (``replaces_pip_requirements``) makes ``requirements.txt``/Pipfile/lockfiles unused,
+   as repo2docker's conda buildpack does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from bindery.environment import apt, interpreters, lockfiles, pipfile, python, scripts
 from bindery.environment.dockerfile import repo_dockerfile
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Environment, Requirements
+from bindery.environment.modules import Contribution, EnvironmentModule
 from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
 
@@ -56,12 +63,19 @@ def default_environment(settings: EnvironmentOptions) -> Environment:
     return Environment(python_version=settings.default_python, python_source="default")
 
 
-def detect(repo_dir: Path, settings: EnvironmentOptions) -> Environment:
-    """What ``repo_dir`` needs; invalid or unsupported configuration raises RepoConfigError."""
+def detect(
+    repo_dir: Path, settings: EnvironmentOptions, modules: Sequence[EnvironmentModule] = ()
+) -> Environment:
+    """What ``repo_dir`` needs; invalid or unsupported configuration raises RepoConfigError.
+
+    ``modules`` are the installed environment modules (the builder loads them from the
+    registry); each one that applies adds its :class:`Contribution`.
+    """
     if not repo_dir.is_dir():
         raise RepoConfigError(f"{repo_dir} is not a directory; nothing to build.")
     files = ConfigFiles(repo_dir)
-    notes = _hidden_root_files(files)
+    claimed = {name for module in modules for name in module.claims}
+    notes = _hidden_root_files(files, claimed)
 
     found = repo_dockerfile(files)
     if found is not None:
@@ -75,10 +89,26 @@ def detect(repo_dir: Path, settings: EnvironmentOptions) -> Environment:
             notes=tuple(notes),
         )
 
+    contributions = tuple(
+        c for module in sorted(modules, key=lambda m: (m.order, m.name))
+        if (c := module.detect(files, settings)) is not None
+    )
+    replacing = next((c for c in contributions if c.replaces_pip_requirements), None)
     lock, lock_notes = lockfiles.find_lockfile(files)
     notes.extend(lock_notes)
-    requirements = _python_requirements(files, settings, notes, lock)
-    choice = interpreters.choose(_python_request(files, settings, requirements), settings)
+    if lock is not None and replacing is not None:
+        notes.append(f"{lock.source} ignored: {', '.join(replacing.sources)} installs the "
+                     "packages (as on mybinder.org).")
+        lock = None
+    requirements = _python_requirements(files, settings, notes, claimed, lock)
+    if requirements is not None and replacing is not None:
+        notes.append(
+            f"{requirements[0].source} ignored: {', '.join(replacing.sources)} installs the "
+            "packages (as on mybinder.org)."
+        )
+        requirements = None
+    request = _python_request(files, settings, requirements, contributions, claimed)
+    choice = interpreters.choose(request, settings)
     install_repo = python.repo_package(files)
     if install_repo is not None and requirements is not None and requirements[0].generated:
         # mybinder.org: with a Pipfile, the repository is installed only when the
@@ -90,7 +120,7 @@ def detect(repo_dir: Path, settings: EnvironmentOptions) -> Environment:
         install_repo = None  # uv sync installs the project itself, as its lock says
     post_build, post_build_needs_shell = scripts.post_build(files)
     for name, what in _UNSUPPORTED.items():
-        if files.has(name):
+        if name not in claimed and files.has(name):
             notes.append(f"{files.rel(name)} ignored: {what} is not supported yet.")
     return Environment(
         python_version=choice.version,
@@ -107,13 +137,15 @@ def detect(repo_dir: Path, settings: EnvironmentOptions) -> Environment:
         post_build_needs_shell=post_build_needs_shell,
         start=scripts.start_script(files),
         notes=tuple(notes),
+        contributions=contributions,
     )
 
 
-def _hidden_root_files(files: ConfigFiles) -> list[str]:
+def _hidden_root_files(files: ConfigFiles, claimed: set[str]) -> list[str]:
     if not files.config_dir:
         return []
-    hidden = [name for name in _ROOT_CONFIG_FILES if files.root_has(name)]
+    names = [*_ROOT_CONFIG_FILES, *sorted(claimed - set(_ROOT_CONFIG_FILES))]
+    hidden = [name for name in names if files.root_has(name)]
     if not hidden:
         return []
     return [f"{files.config_dir}/ is used, so these root files are ignored: {', '.join(hidden)}"]
@@ -123,15 +155,22 @@ def _python_request(
     files: ConfigFiles,
     settings: EnvironmentOptions,
     requirements: tuple[Requirements, str | None] | None,
+    contributions: tuple[Contribution, ...],
+    claimed: set[str],
 ) -> interpreters.PythonRequest | None:
     """The first file that asks for a Python, in the documented order."""
     request = interpreters.runtime_request(files, settings)
+    for c in contributions:
+        if request is None and c.python_request is not None:
+            request = interpreters.PythonRequest(", ".join(c.sources) or c.module,
+                                                 version=c.python_request)
     if request is None and requirements is not None:
         request = interpreters.pipfile_request(requirements[1], requirements[0].source)
     if request is None:
         request = interpreters.pyproject_request(files)
     if request is None:
-        conda = next((n for n in ("environment.yml", "environment.yaml") if files.has(n)), None)
+        conda = next((n for n in ("environment.yml", "environment.yaml")
+                      if n not in claimed and files.has(n)), None)
         text = files.read_text(conda) if conda else None
         if conda and text is not None:
             request = interpreters.conda_python_request(text, files.rel(conda))
@@ -139,14 +178,17 @@ def _python_request(
 
 
 def _python_requirements(
-    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str],
+    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str], claimed: set[str],
     lock: lockfiles.Lockfile | None = None,
 ) -> tuple[Requirements, str | None] | None:
     """Requirements to install, and a Python version the Pipfile asks for (if any).
 
     A lockfile (``lock``) wins over all of them: they are noted as ignored.
     """
-    conda = next((n for n in ("environment.yml", "environment.yaml") if files.has(n)), None)
+    conda = next(
+        (n for n in ("environment.yml", "environment.yaml") if n not in claimed and files.has(n)),
+        None,
+    )
     if lock is not None:
         for name in ("Pipfile.lock", "Pipfile", "requirements.txt"):
             if files.has(name):

@@ -7,10 +7,10 @@ so rendering never touches the file system and is trivially unit-testable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bindery.environment.lockfiles import Lockfile
+from bindery.environment.modules import Contribution
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class Environment:
     start: str | None = None
     #: Human notes about files that were found but ignored.
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: What environment modules (conda, R, ...) add, in their order.
+    contributions: tuple[Contribution, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,9 @@ class BuildPlan:
     uses_repo_dockerfile: bool
     #: Human lines such as "Python 3.11 (runtime.txt)", "apt.txt: 2 packages".
     summary: list[str]
-    #: Labels the image gets besides the builder's own (requested/provided Python).
-    labels: Mapping[str, str] = field(default_factory=dict)
+    #: Labels the image gets besides the builder's own: requested/provided Python, and
+    #: those contributed by environment modules.
+    labels: dict[str, str] = field(default_factory=dict)
     #: Warnings a person must see (build log and launch page), e.g. a substituted Python.
     warnings: tuple[str, ...] = ()
     #: (text found in a Dockerfile step, what a person calls that step), to name the

