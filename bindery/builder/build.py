@@ -155,7 +155,7 @@ class Builder:
         digest.update(json.dumps([b.base_images, b.default_python, b.jupyter_packages,
                                   b.jupyter_remove, b.modules], sort_keys=True).encode())
         digest.update(json.dumps([b.python_policy, b.python_install_mirror, b.managed_pythons,
-                                  b.node_requirement]).encode())
+                                  b.node_requirement, b.apt_ignore_valid_until]).encode())
         digest.update(self.ca_bundle() or b"")
         # The rendered template itself, so a change to how images are made is a new
         # name even within one version; and the uv binary copied into them.

@@ -49,6 +49,10 @@ class BuilderSettings(Section):
     node_requirement: str = NODE_REQUIREMENT
     #: Debian mirror for base images made on demand ("" = the one this machine's apt uses).
     debian_mirror: str = ""
+    #: Accept a suite's Release file past its Valid-Until date (a mirror snapshot, or a
+    #: mirror that lags: sid's Release is valid for about a week). Off by default: it
+    #: weakens apt's protection against being served stale metadata.
+    apt_ignore_valid_until: bool = False
     #: PEM bundle(s) trusted by apt/pip/uv/npm inside builds; empty disables.
     extra_ca_certificates: list[str] = Field(
         default_factory=lambda: [b] if (b := default_ca_bundle()) else []
@@ -98,4 +102,5 @@ class BuilderSettings(Section):
             python_install_mirror=self.python_install_mirror,
             managed_pythons=tuple(self.managed_pythons),
             node_requirement=self.node_requirement,
+            apt_ignore_valid_until=self.apt_ignore_valid_until,
         )

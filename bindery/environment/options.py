@@ -50,6 +50,8 @@ class EnvironmentOptions:
     python_mirror_problem: str = ""
     #: The PyPI requirement that brings Node.js and npm into every image.
     node_requirement: str = NODE_REQUIREMENT
+    #: apt-get update accepts Release files past their Valid-Until (mirror snapshots).
+    apt_ignore_valid_until: bool = False
 
     @property
     def managed_available(self) -> tuple[str, ...]:

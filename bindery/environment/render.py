@@ -99,7 +99,7 @@ def render(
     sections = [
         _base_section(base),
         _ca_section() if ca_bundle else "",
-        _system_section(env, bundled_uv, steps),
+        _system_section(env, settings, bundled_uv, steps),
         _uv_section(bundled_uv, steps),
         _node_section(settings.node_requirement, steps),
         replaced_jupyter
@@ -109,7 +109,7 @@ def render(
         # on the same base, and so runtimes can register kernels with Jupyter.
         _module_env_section(env),
         *(_as_root(c.root_setup) for c in env.contributions if c.root_setup),
-        _apt_section(env.apt_packages, steps) if env.apt_packages else "",
+        _apt_section(env.apt_packages, settings, steps) if env.apt_packages else "",
         _dependency_section(req, steps) if req is not None and not req.needs_repo else "",
         _lock_section(lock, steps) if lock is not None and not lock.needs_repo else "",
         *(_as_user(c.dependency_section) for c in env.contributions if c.dependency_section),
@@ -231,7 +231,13 @@ def _python_packages(env: Environment, bundled_uv: bool) -> tuple[str, ...]:
     return own if bundled_uv else (*own, "python3", "python3-venv")
 
 
-def _system_section(env: Environment, bundled_uv: bool, steps: list[tuple[str, str]]) -> str:
+def _apt_update_options(options: EnvironmentOptions) -> str:
+    """Snapshots and stale mirrors serve suites (sid) whose Release is past Valid-Until."""
+    return " -o Acquire::Check-Valid-Until=false" if options.apt_ignore_valid_until else ""
+
+
+def _system_section(env: Environment, env_options: EnvironmentOptions, bundled_uv: bool,
+                    steps: list[tuple[str, str]]) -> str:
     packages = " ".join((*_python_packages(env, bundled_uv), *SYSTEM_PACKAGES))
     managed_dir = (f" \\\n && install -d -o 1000 -g 1000 {MANAGED_PYTHON_DIR}"
                    if env.python_managed else "")
@@ -240,7 +246,7 @@ def _system_section(env: Environment, bundled_uv: bool, steps: list[tuple[str, s
 COPY .bindery/{START_CONTEXT_NAME} /usr/local/bin/bindery-start
 RUN {_APT_CACHE} \\
     rm -f /etc/apt/apt.conf.d/docker-clean \\
- && apt-get update -q \\
+ && apt-get update -q{_apt_update_options(env_options)} \\
  && apt-get install -y -q --no-install-recommends {packages} \\
  && update-ca-certificates \\
  && chmod 0755 /usr/local/bin/bindery-start \\
@@ -300,12 +306,13 @@ def _jupyter_section(
 """
 
 
-def _apt_section(packages: tuple[str, ...], steps: list[tuple[str, str]]) -> str:
+def _apt_section(packages: tuple[str, ...], env_options: EnvironmentOptions,
+                 steps: list[tuple[str, str]]) -> str:
     steps.append((f"--no-install-recommends {' '.join(packages)}", "apt.txt (Debian packages)"))
     return f"""\
 USER root
 RUN {_APT_CACHE} \\
-    apt-get update -q \\
+    apt-get update -q{_apt_update_options(env_options)} \\
  && apt-get install -y -q --no-install-recommends {" ".join(packages)}
 USER 1000
 """

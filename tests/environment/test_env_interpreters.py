@@ -182,3 +182,11 @@ def test_rendering_without_bundled_uv_bootstraps_uv_for_managed_pythons(make_rep
     text = render(env, options, ca_bundle=None, bundled_uv=False).dockerfile
     assert "python3 -m venv /opt/bindery-uv" in text and "python3 python3-venv" in text
     assert "uv python install 3.8" in text
+
+
+def test_stale_mirror_option_relaxes_only_valid_until(plan_for_with) -> None:
+    plain = plan_for_with({"runtime.txt": "python-3.14\n", "apt.txt": "jq\n"})
+    assert "Check-Valid-Until" not in plain.dockerfile
+    relaxed = plan_for_with({"runtime.txt": "python-3.14\n", "apt.txt": "jq\n"},
+                            apt_ignore_valid_until=True).dockerfile
+    assert relaxed.count("apt-get update -q -o Acquire::Check-Valid-Until=false") == 2
