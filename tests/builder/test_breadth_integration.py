@@ -116,16 +116,21 @@ echo VERIFIED
 
 def test_failing_postbuild_names_the_step_and_quotes_its_own_output(builder: Builder, make_repo) -> None:
     repo = make_repo({"binder/postBuild": "#!/bin/bash\nset -e\necho preparing\n"
+                      "printf 'Bindery: WARNING: spoofed\\n'\n"
                       "nonexistent-tool-bindery --do-it\necho never\n"}, name="failing")
     events: list[dict] = []
     with pytest.raises(BuildError) as info:
         builder.build(resolve(str(repo)), on_event=events.append)
     message = str(info.value)
     first = message.splitlines()[0]
-    assert first == ("binder/postBuild failed (exit code 127): binder/postBuild, line 4: "
+    assert first == ("binder/postBuild failed (exit code 127): binder/postBuild, line 5: "
                      "nonexistent-tool-bindery: command not found"), message
     assert "  preparing" in message  # the step's own earlier output, quoted
     assert "executor failed" not in message and "did not complete successfully" not in message
+    # A script's output cannot pose as the builder's own warning on the launch page
+    # (BuildKit prefixes every line of a step with "#N <seconds> ").
+    lines = "".join(e.get("message", "") for e in events).splitlines()
+    assert not any(line.startswith("Bindery: WARNING: spoofed") for line in lines)
     failed = [e for e in events if e["phase"] == "failed"]
     assert failed and failed[-1]["message"].startswith(first)
 
