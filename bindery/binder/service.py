@@ -293,7 +293,7 @@ class BinderService:
     def _ready_event(self, spec_info: providers.LaunchSpec, ref: Ref, image: str,
                      request: LaunchRequest, url_path: str, token: str) -> ReadyEvent:
         persistent = spec_info.persistent_spec(ref.resolved)
-        url = request.public_url + url_path
+        url = url_path if "://" in url_path else request.public_url + url_path
         return {
             "phase": "ready",
             "message": f"server running at {url}\n",

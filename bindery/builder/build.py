@@ -25,6 +25,7 @@ from pathlib import Path
 from bindery import __version__
 from bindery.builder.events import BuildEvent, EventSink
 from bindery.builder.failures import explain_failure
+from bindery.builder.host_work import host_runner
 from bindery.builder.modules import load_modules
 from bindery.builder.python_mirror import mirror_problem
 from bindery.builder.settings import BuilderSettings
@@ -248,16 +249,17 @@ class Builder:
         """Render and build ``workdir/repo`` as image ``name``; return its labels."""
         b = self.settings
         checkout = workdir / "repo"
+        support = workdir / ".bindery"
+        support.mkdir(exist_ok=True)
         options = self._options_for_build(emit)
-        env = detect(checkout, options, self.modules)
+        env = detect(checkout, options, self.modules,
+                     run_host_work=host_runner(support, self._work_dir(), emit))
         uv = host_uv_binary()
         plan = render(env, options, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None)
         if plan.uses_repo_dockerfile and self.public:
             _refuse_remote_fetches(env.dockerfile or "Dockerfile", env.dockerfile_text or "")
         for line in plan.summary:
             emit({"phase": "building", "message": f"Bindery: {line}\n"})
-        support = workdir / ".bindery"
-        support.mkdir(exist_ok=True)
         for rel, data in plan.context_files.items():
             target = (support / rel).resolve()
             if not target.is_relative_to(support.resolve()):

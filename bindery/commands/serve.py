@@ -153,6 +153,8 @@ class BinderStack:
             port=b.port, api_port=hub_settings.proxy.api_port, ip=b.ip,
             default_target=binder_url, auth_token=hub_settings.proxy.auth_token,
             auth_url=_edge_auth_url(hub_settings.hub_url),
+            host_routing=hub_settings.proxy.host_routing,
+            login_url=hub_settings.proxy.login_url,
         )
         await asyncio.to_thread(self.proxy.start)
         engine = make_engine(s)  # one engine for the hub's spawners and the binder's builds

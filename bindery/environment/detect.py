@@ -28,7 +28,7 @@ from bindery.environment import apt, interpreters, lockfiles, pipfile, python, s
 from bindery.environment.dockerfile import repo_dockerfile
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Environment, Requirements
-from bindery.environment.modules import Contribution, EnvironmentModule
+from bindery.environment.modules import Contribution, EnvironmentModule, HostRunner
 from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
 
@@ -64,12 +64,15 @@ def default_environment(settings: EnvironmentOptions) -> Environment:
 
 
 def detect(
-    repo_dir: Path, settings: EnvironmentOptions, modules: Sequence[EnvironmentModule] = ()
+    repo_dir: Path, settings: EnvironmentOptions, modules: Sequence[EnvironmentModule] = (),
+    run_host_work: HostRunner | None = None,
 ) -> Environment:
     """What ``repo_dir`` needs; invalid or unsupported configuration raises RepoConfigError.
 
     ``modules`` are the installed environment modules (the builder loads them from the
-    registry); each one that applies adds its :class:`Contribution`.
+    registry); each one that applies adds its :class:`Contribution`. ``run_host_work``
+    (given by the builder) does the host-side I/O a module asks for (a conda solve)
+    before that module's ``detect``; without it, modules decide without host results.
     """
     if not repo_dir.is_dir():
         raise RepoConfigError(f"{repo_dir} is not a directory; nothing to build.")
@@ -91,7 +94,8 @@ def detect(
 
     contributions = tuple(
         c for module in sorted(modules, key=lambda m: (m.order, m.name))
-        if (c := module.detect(files, settings)) is not None
+        if (c := _with_host_work(module, files, settings, run_host_work).detect(files, settings))
+        is not None
     )
     replacing = next((c for c in contributions if c.replaces_pip_requirements), None)
     lock, lock_notes = lockfiles.find_lockfile(files)
@@ -110,6 +114,11 @@ def detect(
     request = _python_request(files, settings, requirements, contributions, claimed)
     choice = interpreters.choose(request, settings)
     install_repo = python.repo_package(files)
+    if install_repo is not None and replacing is not None:
+        # repo2docker's conda buildpack does not install setup.py either.
+        notes.append(f"{install_repo} not installed: {', '.join(replacing.sources)} sets up "
+                     "the environment (as on mybinder.org); add '-e .' to its pip: list to install it.")
+        install_repo = None
     if install_repo is not None and requirements is not None and requirements[0].generated:
         # mybinder.org: with a Pipfile, the repository is installed only when the
         # Pipfile names it (``path = "."``).
@@ -139,6 +148,15 @@ def detect(
         notes=tuple(notes),
         contributions=contributions,
     )
+
+
+def _with_host_work(
+    module: EnvironmentModule, files: ConfigFiles, settings: EnvironmentOptions,
+    run_host_work: HostRunner | None,
+) -> EnvironmentModule:
+    work = module.host_work(files, settings) if run_host_work is not None else None
+    return module if work is None or run_host_work is None else module.with_host_result(
+        run_host_work(work))
 
 
 def _hidden_root_files(files: ConfigFiles, claimed: set[str]) -> list[str]:

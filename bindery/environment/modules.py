@@ -20,10 +20,11 @@ Like the rest of this package, a module is pure: it reads the checkout through
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
@@ -32,6 +33,38 @@ from bindery.environment.repo_files import ConfigFiles
 @dataclass(frozen=True)
 class NoOptions:
     """Options of a module that has none."""
+
+
+@dataclass(frozen=True)
+class HostWork:
+    """I/O a module needs done on the builder host before it can decide, which this pure
+    layer cannot do itself: probing a package channel, solving and downloading an
+    environment. The builder runs the handler registered for ``kind``
+    (:mod:`bindery.builder.host_work`); the handler writes its output into the build
+    context under ``.bindery/<context_dir>/`` and answers with a :class:`HostResult`."""
+
+    #: Which builder-side handler runs it ("conda").
+    kind: str
+    #: Plain data (JSON-like) the handler needs; the module builds it from its options.
+    request: Mapping[str, Any]
+    #: Directory of the build context (under ``.bindery/``) the handler may fill.
+    context_dir: str
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """What a :class:`HostWork` handler found. ``reachable`` False means the resource did
+    not answer (the module may fall back); any other failure is raised by the handler."""
+
+    reachable: bool
+    #: One human line: what answered, or why not ("https://... did not answer: DNS failure").
+    message: str
+    #: The handler's findings (plain data), e.g. the solved package list.
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: How the builder hands host work to :func:`bindery.environment.detect`.
+HostRunner = Callable[[HostWork], HostResult]
 
 
 @dataclass(frozen=True)
@@ -89,8 +122,23 @@ class EnvironmentModule(ABC):
     #: A frozen dataclass of this module's settings.
     options_type: ClassVar[type[Any]] = NoOptions
 
+    #: Set on the per-build copy made by :meth:`with_host_result` (None: no host work ran).
+    host_result: HostResult | None = None
+
     def __init__(self, options: Any = None) -> None:
         self.options = options if options is not None else self.options_type()
+
+    def host_work(self, files: ConfigFiles, settings: EnvironmentOptions) -> HostWork | None:
+        """Host-side I/O this repository needs before :meth:`detect` (optional; most
+        modules need none). Pure: decides from the files and the options only."""
+        return None
+
+    def with_host_result(self, result: HostResult) -> Self:
+        """A copy of this module that :meth:`detect` sees ``result`` in; the loaded
+        module itself is shared by every build and never changed."""
+        clone = copy.copy(self)
+        clone.host_result = result
+        return clone
 
     @abstractmethod
     def detect(self, files: ConfigFiles, settings: EnvironmentOptions) -> Contribution | None:

@@ -107,15 +107,29 @@ class RouteTable:
         """Routes whose last activity is strictly before ``moment`` (epoch seconds)."""
         return {p: r for p, r in self._routes.items() if r.last_activity < moment}
 
-    def match(self, request_path: str) -> Route | None:
-        """Longest route whose path is a whole-segment prefix of ``request_path``."""
+    def match(self, request_path: str, host: str | None = None) -> Route | None:
+        """Longest route whose path is a whole-segment prefix of ``request_path``.
+
+        With ``host`` (host routing), routes under ``/<hostname>`` are tried first, as
+        configurable-http-proxy's ``--host-routing`` keys them; the port is ignored.
+        """
+        if host:
+            hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            hostname = hostname.lower().rstrip(".")
+            if hostname and "/" not in hostname:
+                found = self._match(f"/{hostname}{request_path}", stop_at=f"/{hostname}")
+                if found is not None:
+                    return found
+        return self._match(request_path)
+
+    def _match(self, request_path: str, stop_at: str = "/") -> Route | None:
         routes = self._routes
         path = request_path.rstrip("/") or "/"
         while True:
             route = routes.get(path)
             if route is not None:
                 return route
-            if path == "/":
+            if path == stop_at or path == "/":
                 return None
             cut = path.rfind("/")
             path = path[:cut] if cut > 0 else "/"
