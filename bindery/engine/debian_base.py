@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,12 +65,16 @@ def _stream(cmd: list[str], say: Say, timeout: float) -> None:
                             errors="replace", env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
     assert proc.stdout is not None
     last: list[str] = []
+    timer = threading.Timer(timeout, proc.kill)  # a hung mirror must not hang the build
+    timer.daemon = True
+    timer.start()
     try:
         for line in proc.stdout:
             say(line.rstrip("\n"))
             last = (last + [line.rstrip("\n")])[-5:]
-        status = proc.wait(timeout=timeout)
+        status = proc.wait()
     finally:
+        timer.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
