@@ -34,6 +34,8 @@ from bindery.engine.base import (
     run_as_user,
 )
 from bindery.engine.build_limits import BuildMemoryGuard, parse_memory
+from bindery.engine.buildkit_log import BuildKitLog
+from bindery.engine.debian_base import BaseImageError, make_debian_image, suite_of
 from bindery.errors import BuildError, BuildLimitExceeded, EngineUnavailable
 from bindery.plugins import PluginOptions
 
@@ -87,6 +89,7 @@ class DockerEngine(Engine):
         self._cli_setting = opts.cli
         self._client = client
         self._network_lock = threading.Lock()
+        self._base_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------
 
@@ -128,6 +131,7 @@ class DockerEngine(Engine):
         cmd.append(str(request.context_dir))
         env = {**os.environ, "DOCKER_BUILDKIT": "1", "BUILDKIT_PROGRESS": "plain"}
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        steps = BuildKitLog()
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
             text=True, errors="replace", bufsize=1,
@@ -149,6 +153,7 @@ class DockerEngine(Engine):
             assert proc.stdout is not None
             for line in proc.stdout:
                 tail.append(line.rstrip("\n"))
+                steps.feed(line)
                 on_log(line if line.endswith("\n") else line + "\n")
             status = proc.wait()
         finally:
@@ -177,6 +182,11 @@ class DockerEngine(Engine):
                     + ": a step was killed. Reduce what the build installs or compiles.",
                     log_tail,
                 )
+            failed = steps.failed_step()
+            if failed is not None:
+                raise BuildError(_step_summary(failed.header, failed.output), log_tail,
+                                 step=failed.header, step_output=failed.output,
+                                 exit_code=failed.exit_code)
             raise BuildError(_failure_summary(log_tail), log_tail)
 
     def image_labels(self, name: str) -> dict[str, str] | None:
@@ -208,6 +218,25 @@ class DockerEngine(Engine):
                 f"The image {name!r} is not on this machine and could not be pulled "
                 f"({_reason(err)}). Build it first (e.g. `bindery build`)."
             ) from err
+
+    def provide_base_image(self, name: str, mirror: str, on_log: LogSink) -> None:
+        """``bindery/base:<suite>``: pulled as ``debian:<suite>-slim`` where a registry
+        answers, otherwise debootstrapped from the Debian mirror (one at a time)."""
+        suite = suite_of(name)
+        if suite is None:
+            raise EngineError(
+                f"The base image {name} is missing, and only bindery/base:<suite> images "
+                "(a Debian release) can be made on demand; build or pull it first."
+            )
+        with self._base_lock:
+            if self.image_labels(name) is not None:
+                return  # made meanwhile by another build
+            try:
+                how = make_debian_image(self.cli, name, suite, mirror,
+                                        lambda line: on_log(line + "\n"))
+            except (BaseImageError, OSError, subprocess.SubprocessError) as exc:
+                raise EngineError(f"The base image {name} could not be made: {exc}") from exc
+            on_log(f"Base image {name}: {how}\n")
 
     # -- containers ---------------------------------------------------------
 
@@ -415,6 +444,12 @@ def _state(container: Container) -> ContainerState:
 
 def _looks_oom(log_tail: str) -> bool:
     return bool(re.search(r"exit code: 137|signal: killed|Killed\b", log_tail))
+
+
+def _step_summary(header: str, output: tuple[str, ...]) -> str:
+    """The failed step and its own last lines (the builder rewords the step's name)."""
+    shown = "\n".join(f"  {line}" for line in output[-8:]) or "  (the step printed nothing)"
+    return f"The image build failed at step {header[:200]}. Its last output:\n{shown}"
 
 
 def _failure_summary(log_tail: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bindery.environment import RepoConfigError, detect, render
@@ -14,7 +16,9 @@ from bindery.environment import RepoConfigError, detect, render
         ("python-3.11", "3.11"),
         ("python-3.11.4", "3.11"),
         ("  python-3.13  \r\n", "3.13"),
-        ("python-3", "3.13"),
+        ("python-3", "3.15"),
+        ("python-3.9", "3.9"),
+        ("python-3.14", "3.14"),
     ],
 )
 def test_runtime_txt_selects_version_and_base_image(make_repo, settings, line, expected) -> None:
@@ -35,11 +39,13 @@ def test_no_runtime_txt_uses_default_python(make_repo, settings) -> None:
     assert plan.summary[0] == "Python 3.11 (default)"
 
 
-def test_unavailable_python_lists_the_available_ones(make_repo, settings) -> None:
+def test_unavailable_python_under_exact_policy_lists_the_available_ones(make_repo, settings) -> None:
+    exact = replace(settings, python_policy="exact")
     with pytest.raises(RepoConfigError) as err:
-        detect(make_repo({"runtime.txt": "python-3.7\n"}), settings)
+        detect(make_repo({"runtime.txt": "python-3.7\n"}), exact)
     message = str(err.value)
     assert "3.7" in message and "python-3.11" in message and "python-3.13" in message
+    assert "python_policy" in message
 
 
 @pytest.mark.parametrize("line", ["python3.11", "3.11", "python-three", "python-3.11; rm -rf /"])
