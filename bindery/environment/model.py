@@ -80,3 +80,5 @@ class BuildPlan:
     summary: list[str]
     #: Image labels contributed by environment modules (the builder adds provenance).
     labels: dict[str, str] = field(default_factory=dict)
+    #: Labels read back from files the build wrote (label → path inside the image).
+    report_files: dict[str, str] = field(default_factory=dict)

@@ -55,10 +55,7 @@ def runtime_python(files: ConfigFiles, settings: EnvironmentOptions) -> str | No
         )
     line = lines[0]
     if line.startswith("r-"):
-        raise RepoConfigError(
-            f"{origin} asks for R ({line!r}); R environments are not supported yet. "
-            f"Use a Python runtime ({_available(settings)}) or remove runtime.txt."
-        )
+        return None  # an R runtime (the r environment module reads it); Python stays default
     match = _RUNTIME.match(line)
     if not match:
         raise RepoConfigError(

@@ -71,7 +71,9 @@ def render(
         )
     context_files: dict[str, bytes] = {START_CONTEXT_NAME: BINDERY_START.encode()}
     labels: dict[str, str] = {}
+    report_files: dict[str, str] = {}
     for c in env.contributions:
+        report_files.update(c.report_files)
         for rel, data in c.context_files.items():
             if rel in context_files:
                 raise RepoConfigError(f"environment module {c.module} reuses context file {rel}")
@@ -109,6 +111,7 @@ def render(
         uses_repo_dockerfile=False,
         summary=summarize(env, settings, ca_bundle=ca_bundle),
         labels=labels,
+        report_files=report_files,
     )
 
 
