@@ -87,12 +87,11 @@ def _one_spec(spec: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         exact = _version(spec[1:].strip())
         return exact, (exact[0], exact[1], exact[2] + 1)
     if spec.startswith("~"):
-        numbers = spec[1:].strip()
-        given = len(numbers.split("."))
-        low = _version(numbers)
-        if given == 1:
-            return low, (low[0] + 1, 0, 0)
-        return low, (low[0], low[1] + 1, 0)
+        tilde = spec[1:].strip()
+        start = _version(tilde)
+        if len(tilde.split(".")) == 1:
+            return start, (start[0] + 1, 0, 0)
+        return start, (start[0], start[1] + 1, 0)
     numbers = spec.lstrip("^").strip()
     if not re.fullmatch(r"\d+(\.\d+){0,2}", numbers):
         raise ValueError(spec)
@@ -161,7 +160,7 @@ class JuliaModule(EnvironmentModule):
         deps = project.get("deps", {})
         summary = [
             f"Julia {version} ({origin}, [compat] julia = {compat!r}) from {url}",
-            f"{origin}: {len(deps) if isinstance(deps, dict) else 0} packages, instantiated "
+            f"{origin}: {_count(deps)}, instantiated "
             "after the repository copy; IJulia adds a \"Julia\" kernel",
         ]
         notes = []
@@ -199,6 +198,11 @@ RUN {fetch} \\
             summary=tuple(summary),
             notes=tuple(notes),
         )
+
+
+def _count(deps: object) -> str:
+    n = len(deps) if isinstance(deps, dict) else 0
+    return f"{n} package" if n == 1 else f"{n} packages"
 
 
 def _fetch_script() -> bytes:

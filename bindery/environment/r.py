@@ -41,7 +41,10 @@ _APT_CACHE = (
     "--mount=type=cache,target=/var/cache/apt,sharing=locked "
     "--mount=type=cache,target=/var/lib/apt/lists,sharing=locked"
 )
-_RUNTIME = re.compile(r"^r-(?:(?P<version>\d+\.\d+(?:\.\d+)?)-?)?(?P<date>\d{4}-\d{2}-\d{2})?$")
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_RUNTIME = re.compile(
+    rf"^r-(?:(?P<version>\d+\.\d+(?:\.\d+)?)(?:-(?P<date>{_DATE}))?|(?P<date_only>{_DATE}))$"
+)
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,12 @@ def parse_runtime(files: ConfigFiles) -> RRuntime | None:
         return None
     line, origin = lines[0], files.rel("runtime.txt")
     match = _RUNTIME.match(line)
-    if not match or not (match.group("version") or match.group("date")):
+    if not match:
         raise RepoConfigError(
             f"{origin} says {line!r}, which is not an R runtime Bindery understands; write "
             "r-YYYY-MM-DD (a CRAN snapshot date) or r-X.Y-YYYY-MM-DD, e.g. r-4.3-2024-01-10."
         )
-    date = match.group("date") or ""
+    date = match.group("date") or match.group("date_only") or ""
     if date:
         try:
             datetime.date.fromisoformat(date)
@@ -161,7 +164,8 @@ class RModule(EnvironmentModule):
             summary.append(f"{files.rel('install.R')}: runs only where the repository answers "
                            f"(not mapped to Debian: {shown})")
         if renv is not None:
-            summary.append(f"{files.rel('renv.lock')}: {len(renv.packages)} packages, restored "
+            count = len(renv.packages)
+            summary.append(f"{files.rel('renv.lock')}: {count} package{'' if count == 1 else 's'}, restored "
                            "exactly with renv where the repository answers; else Debian's "
                            "versions, which may differ")
         if runtime is not None and not runtime.date:

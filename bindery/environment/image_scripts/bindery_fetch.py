@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     problem = fetch(args.url, args.dest, args.timeout)
     if problem is not None:
         print(f"[bindery] ERROR: {args.what} could not be downloaded: {problem}. "
-              f"Set {args.setting} to a mirror this build can reach.", flush=True)
+              f"Set {args.setting} to a mirror this build can reach", flush=True)
         return 1
     if args.sha256:
         digest = hashlib.sha256(args.dest.read_bytes()).hexdigest()

@@ -20,6 +20,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 STATE_DIR = Path("/srv/bindery-r")
 PLAN = STATE_DIR / "plan.json"
@@ -81,7 +82,7 @@ def write_rprofile(repository: str) -> None:
     the R version in the user agent to be served."""
     lines = [
         "## Bindery: the package repository of this image",
-        f'local(options(repos = c(CRAN = "{repository}")))',
+        f"local(options(repos = c(CRAN = {json.dumps(repository)})))",
         'local(options(HTTPUserAgent = sprintf("R/%s R (%s)", getRversion(), '
         'paste(getRversion(), R.version["platform"], R.version["arch"], R.version["os"]))))',
     ]
@@ -137,27 +138,26 @@ def run_r(args: list[str], cwd: Path) -> bool:
     return subprocess.run(args, cwd=cwd).returncode == 0
 
 
-def cran_packages(plan: dict, stage: str, home: Path) -> list[str]:
+def cran_packages(plan: dict[str, Any], stage: str, home: Path) -> list[str]:
     """Install through R itself; returns the names of the steps that failed."""
     failed: list[str] = []
     deps = Path(plan["deps_dir"])
     renv = plan.get("renv_lock") or ""
     install_r = plan.get("install_r") or ""
+    done = STATE_DIR / "install-r-done"
     if stage == "deps":
         if renv and (deps / "renv.lock").exists():
-            ok = run_r([*RSCRIPT, "-e", "install.packages('renv')", "-e",
-                        f"renv::restore(lockfile = '{deps / 'renv.lock'}', "
-                        "library = .libPaths()[1], prompt = FALSE)"], deps)
-            if not ok:
+            restore = (f"renv::restore(lockfile = '{deps / 'renv.lock'}', "
+                       "library = .libPaths()[1], prompt = FALSE)")
+            if not run_r([*RSCRIPT, "-e", "install.packages('renv')", "-e", restore], deps):
                 failed.append(renv)
-        if install_r and (deps / "install.R").exists():
-            # As repo2docker: try before the repository copy (cached), again after if needed.
-            if run_r([*RSCRIPT, str(deps / "install.R")], home):
-                (STATE_DIR / "install-r-done").touch()
+        # As repo2docker: try install.R before the repository copy (a cached layer);
+        # what fails there runs again after the copy, where it can see the repository.
+        if install_r and (deps / "install.R").exists() and run_r([*RSCRIPT, str(deps / "install.R")], home):
+            done.touch()
         return failed
-    if install_r and not (STATE_DIR / "install-r-done").exists():
-        if not run_r([*RSCRIPT, install_r], home):
-            failed.append(install_r)
+    if install_r and not done.exists() and not run_r([*RSCRIPT, install_r], home):
+        failed.append(install_r)
     if plan.get("description"):
         ok = run_r([*RSCRIPT, "-e",
                     "if (!requireNamespace('remotes', quietly = TRUE)) install.packages('remotes')",
@@ -167,7 +167,7 @@ def cran_packages(plan: dict, stage: str, home: Path) -> list[str]:
     return failed
 
 
-def debian_report(plan: dict, state: dict) -> list[dict]:
+def debian_report(plan: dict[str, Any], state: dict[str, Any]) -> list[dict[str, Any]]:
     """Each install.R call, and whether Debian stood in for it."""
     missing = {p["name"] for p in state.get("missing", [])}
     calls = []
@@ -191,7 +191,7 @@ def packages_step(stage: str) -> int:
     plan = json.loads(PLAN.read_text())
     state = json.loads(STATE.read_text())
     home = Path(os.environ.get("HOME", "/home/jovyan"))
-    report: dict[str, object] = {
+    report: dict[str, Any] = {
         "mode": state["mode"], "repository": state["repository"],
         "r_version": r_version(), "requested_r_version": plan.get("requested_r_version", ""),
     }
@@ -200,21 +200,22 @@ def packages_step(stage: str) -> int:
         if failed:
             say("FAILED: " + ", ".join(failed) + " (see the R output above)")
             return 1
-        if stage == "deps":
-            return 0
         report["installed_from"] = state["repository"]
-    else:
-        if stage == "deps":
-            return 0
-        report["reason"] = state.get("reason", "")
-        report["installed"] = [f"{p['name']} ({p['debian']} {p['provided']})"
-                               for p in state.get("installed", [])]
-        report["missing"] = [p["name"] for p in state.get("missing", [])]
-        report["calls"] = debian_report(plan, state)
-        for call in report["calls"]:  # type: ignore[attr-defined]
+    if stage == "deps":
+        return 0
+    if state["mode"] != "cran":
+        missing = [p["name"] for p in state.get("missing", [])]
+        calls = debian_report(plan, state)
+        report.update(
+            reason=state.get("reason", ""),
+            installed=[f"{p['name']} ({p['debian']} {p['provided']})" for p in state.get("installed", [])],
+            missing=missing,
+            calls=calls,
+        )
+        for call in calls:
             say(f"{plan.get('install_r')} line {call['line']}: {call['call']} -> {call['status']}")
-        if report["missing"]:
-            say("R packages that could not be had: " + ", ".join(report["missing"]))  # type: ignore[arg-type]
+        if missing:
+            say("R packages that could not be had: " + ", ".join(missing))
         for note in plan.get("notes", []):
             say(note)
     REPORT.write_text(json.dumps(report, sort_keys=True))

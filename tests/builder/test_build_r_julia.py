@@ -1,0 +1,116 @@
+"""R and Julia repositories built on the real engine.
+
+CRAN, Posit Package Manager and Julia's download servers cannot be reached from here,
+and a test may send traffic only to 127.0.0.1: the repository / download URLs point at
+a closed port of the build container's own loopback (127.0.0.1:9), which refuses at once.
+So the R build takes the Debian path (``mode = "auto"`` falling back, as it would on
+this machine with the default URL), and the Julia build shows the error a person gets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from bindery.builder import Builder
+from bindery.composition import Settings, make_builder
+from bindery.errors import BuildError
+from bindery.sources import resolve
+
+from .conftest import PREFIX, run_in_image
+
+pytestmark = [pytest.mark.engine]
+
+CLOSED = "http://127.0.0.1:9"
+
+R_REPO = {
+    "runtime.txt": "r-4.2-2024-01-10\n",
+    "install.R": """\
+# Two packages Debian bookworm has as r-cran-*, and one nobody has.
+install.packages(c("jsonlite", "R6"))
+install.packages("notOnDebianPkg")
+""",
+    "verify": """\
+#!/bin/bash
+set -euo pipefail
+jupyter kernelspec list | grep -E '^\\s+ir\\s'
+Rscript -e 'library(jsonlite); library(R6); cat(toJSON(list(ok = TRUE), auto_unbox = TRUE), "\\n")'
+# A notebook's R code runs through the registered kernel, as JupyterLab would run it.
+python - <<'EOF'
+from jupyter_client.manager import start_new_kernel
+km, kc = start_new_kernel(kernel_name="ir", startup_timeout=60)
+try:
+    out = []
+    kc.execute_interactive("library(R6); cat(class(R6Class('Thing'))[1])", timeout=60,
+                           output_hook=lambda m: out.append(m["content"].get("text", "")))
+    assert "R6ClassGenerator" in "".join(out), out
+finally:
+    kc.stop_channels(); km.shutdown_kernel(now=True)
+EOF
+python -c "import json; cfg = json.load(open('/srv/venv/etc/jupyter/jupyter_server_config.d/bindery-shiny.json')); assert 'shiny' in cfg['ServerProxy']['servers']"
+python -c "import jupyter_server_proxy"
+Rscript -e 'library(shiny)' >/dev/null 2>&1
+echo VERIFIED
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def module_builder() -> Iterator[Builder]:
+    """A builder whose R repository and Julia download point at a closed local port."""
+    settings = Settings()
+    settings.builder.image_prefix = PREFIX
+    settings.builder.modules = {
+        "r": {"repository_url": CLOSED + "/cran/{date}", "probe_timeout": 3},
+        "julia": {"download_url": CLOSED + "/julia-{version}-linux-{arch}.tar.gz", "timeout": 5},
+    }
+    builder = make_builder(settings)
+    built: list[str] = []
+    builder.built_names = built  # type: ignore[attr-defined]
+    yield builder
+    for name in built:
+        builder.engine.remove_image(name)
+
+
+@pytest.mark.slow
+def test_r_repository_gets_an_r_kernel_and_debian_packages_with_a_report(
+    module_builder: Builder, make_repo, bare_url
+) -> None:
+    url = bare_url(make_repo(R_REPO, name="r-debian"))
+    events: list[dict] = []
+    built = module_builder.build(resolve(url), on_event=events.append)
+    module_builder.built_names.append(built.name)  # type: ignore[attr-defined]
+    log = "".join(e.get("message", "") for e in events)
+
+    result = run_in_image(built.name, "./verify")
+    assert "VERIFIED" in result.stdout, result.stdout + result.stderr
+
+    report = json.loads(built.labels["org.bindery.r.report"])
+    assert report["mode"] == "debian"
+    assert "127.0.0.1:9" in report["reason"]
+    assert report["missing"] == ["notOnDebianPkg"]
+    assert any(item.startswith("jsonlite (r-cran-jsonlite ") for item in report["installed"])
+    assert report["r_version"].startswith("4.")
+    statuses = {c["line"]: c["status"] for c in report["calls"]}
+    assert statuses == {2: "satisfied from Debian",
+                        3: "not satisfied: Debian has none of notOnDebianPkg"}
+    # The person reading the build log is told the same.
+    assert "R packages that could not be had: notOnDebianPkg" in log
+    assert "using Debian's r-cran-* packages instead" in log
+    labels = module_builder.engine.image_labels(built.name) or {}
+    assert json.loads(labels["org.bindery.r.report"]) == report
+
+
+def test_julia_download_that_cannot_be_reached_names_the_url_and_the_setting(
+    module_builder: Builder, make_repo, bare_url
+) -> None:
+    url = bare_url(make_repo({"Project.toml": '[deps]\n\n[compat]\njulia = "~1.10"\n'}, name="julia"))
+    events: list[dict] = []
+    with pytest.raises(BuildError) as err:
+        module_builder.build(resolve(url), on_event=events.append)
+    log = "".join(e.get("message", "") for e in events) + str(err.value) + (err.value.log_tail or "")
+    assert "Julia 1.10.9 could not be downloaded" in log
+    assert f"{CLOSED}/julia-1.10.9-linux-x86_64.tar.gz" in log
+    assert "[builder.modules.julia] download_url" in log
