@@ -236,12 +236,12 @@ def _root_setup(options: ROptions) -> str:
     package source and its Debian packages (a layer that changes with install.R)."""
     runtime = ["r-base-core", "r-cran-irkernel"] + (["r-cran-shiny"] if options.shiny else [])
     return f"""\
-COPY .bindery/r/bindery_r.py {SCRIPT_IN_IMAGE}
 RUN {_APT_CACHE} \\
     apt-get update -q \\
  && apt-get install -y -q --no-install-recommends {' '.join(runtime)} \\
  && install -d -o 1000 -g 1000 /srv/bindery-r \\
  && chown 1000:1000 /usr/local/lib/R/site-library
+COPY .bindery/r/bindery_r.py {SCRIPT_IN_IMAGE}
 COPY .bindery/r/plan.json /srv/bindery-r/plan.json
 RUN {_APT_CACHE} \\
     apt-get update -q \\

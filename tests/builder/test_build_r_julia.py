@@ -98,7 +98,7 @@ def test_r_repository_gets_an_r_kernel_and_debian_packages_with_a_report(
                         3: "not satisfied: Debian has none of notOnDebianPkg"}
     # The person reading the build log is told the same.
     assert "R packages that could not be had: notOnDebianPkg" in log
-    assert "using Debian's r-cran-* packages instead" in log
+    assert "R packages from Debian's r-cran-* packages: http://127.0.0.1:9/cran/2024-01-10" in log
     labels = module_builder.engine.image_labels(built.name) or {}
     assert json.loads(labels["org.bindery.r.report"]) == report
 

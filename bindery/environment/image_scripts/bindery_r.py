@@ -212,6 +212,8 @@ def packages_step(stage: str) -> int:
             missing=missing,
             calls=calls,
         )
+        why = report["reason"] or 'mode = "debian"'
+        say(f"R packages from Debian's r-cran-* packages: {why}")
         for call in calls:
             say(f"{plan.get('install_r')} line {call['line']}: {call['call']} -> {call['status']}")
         if missing:
