@@ -244,8 +244,7 @@ RUN {_APT_CACHE} \\
 COPY .bindery/r/bindery_r.py {SCRIPT_IN_IMAGE}
 COPY .bindery/r/plan.json /srv/bindery-r/plan.json
 RUN {_APT_CACHE} \\
-    apt-get update -q \\
- && python3 {SCRIPT_IN_IMAGE} system \\
+    python3 {SCRIPT_IN_IMAGE} system \\
  && chown -R 1000:1000 /srv/bindery-r
 """
 

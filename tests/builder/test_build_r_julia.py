@@ -114,3 +114,24 @@ def test_julia_download_that_cannot_be_reached_names_the_url_and_the_setting(
     assert "Julia 1.10.9 could not be downloaded" in log
     assert f"{CLOSED}/julia-1.10.9-linux-x86_64.tar.gz" in log
     assert "[builder.modules.julia] download_url" in log
+
+
+def test_r_cran_mode_that_cannot_reach_its_repository_names_the_url_and_the_settings(
+    make_repo, bare_url
+) -> None:
+    settings = Settings()
+    settings.builder.image_prefix = PREFIX
+    settings.builder.modules = {"r": {"mode": "cran", "repository_url": CLOSED + "/snapshot/{date}"}}
+    builder = make_builder(settings)
+    url = bare_url(make_repo({"runtime.txt": "r-2024-01-10\n", "install.R": 'install.packages("R6")\n'},
+                             name="r-cran"))
+    events: list[dict] = []
+    with pytest.raises(BuildError) as err:
+        builder.build(resolve(url), on_event=events.append)
+    log = "".join(e.get("message", "") for e in events) + (err.value.log_tail or "")
+    # The error itself (what a launch page shows) names the URL and both settings.
+    message = str(err.value)
+    assert f"{CLOSED}/snapshot/2024-01-10/src/contrib/PACKAGES could not be reached" in message
+    assert "Change [builder.modules.r] repository_url" in message
+    assert '[builder.modules.r] mode = "debian"' in message
+    assert "checking the R package repository" in log

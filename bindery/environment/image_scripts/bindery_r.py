@@ -100,11 +100,9 @@ def system_step() -> int:
         if problem is None:
             mode = "cran"
         elif mode == "cran":
-            say(f"ERROR: {problem}.")
-            say(f"mode = \"cran\" needs that repository. Change {plan['repository_setting']} "
-                f"to a CRAN or Posit Package Manager mirror this build can reach, or set "
-                f"{plan['mode_setting']} = \"debian\" (or \"auto\") to use Debian's r-cran-* "
-                "packages instead.")
+            say(f"ERROR: {problem}; mode = \"cran\" needs it. Change {plan['repository_setting']}"
+                f" to a mirror this build can reach, or set {plan['mode_setting']} = \"debian\""
+                " (or \"auto\") to use Debian's r-cran-* packages")
             return 1
         else:
             mode, reason = "debian", problem
@@ -112,14 +110,17 @@ def system_step() -> int:
                 f"(mode = \"auto\"; {plan['repository_setting']} sets the repository)")
     write_rprofile(repository)
     state: dict[str, object] = {"mode": mode, "repository": repository, "reason": reason}
+    if mode == "cran" or plan["packages"]:
+        apt("update", "-q")
     if mode == "cran":
         # Source packages need compilers; Posit's binaries do not, but a snapshot of
         # CRAN proper serves sources only.
         apt("install", "-y", "-q", "--no-install-recommends", "r-base-dev")
     else:
         wanted = plan["packages"]
-        have = [p for p in wanted if available(p["debian"])]
-        missing = [p for p in wanted if not available(p["debian"])]
+        found = {p["debian"]: available(p["debian"]) for p in wanted}
+        have = [p for p in wanted if found[p["debian"]]]
+        missing = [p for p in wanted if not found[p["debian"]]]
         if have:
             names = [p["debian"] for p in have]
             say("installing from Debian: " + " ".join(names))
