@@ -39,6 +39,9 @@ from bindery.engine.build_limits import BuildMemoryGuard, parse_memory
 from bindery.errors import BuildError, BuildLimitExceeded, EngineUnavailable
 from bindery.plugins import PluginOptions
 
+#: The most ``read_file`` reads (lock files and build reports that become image labels).
+MAX_READ_BYTES = 1024 * 1024
+
 #: A docker CLI whose plain ``docker build`` is BuildKit without the buildx plugin.
 PREFERRED_CLIS = ("/usr/bin/docker",)
 LOG_TAIL_LINES = 40
@@ -198,19 +201,27 @@ class DockerEngine(Engine):
         # Copied out of a created, never started container: nothing of the image runs,
         # and no output can be lost (``cat`` through a container's log lost the output
         # of short-lived containers about one read in three, seen with small files).
+        # The file is the repository's to shape (a postBuild can replace it), so only a
+        # regular file of bounded size is read: never a link to /dev/zero, never gigabytes.
         container = self.client.containers.create(
             image, ["true"], entrypoint=[], network_disabled=True, user="1000")
         try:
+            _check_readable(self.client, container, image, path)
             chunks, _ = container.get_archive(path)
-            archive = b"".join(chunks)
+            archive = io.BytesIO()
+            for chunk in chunks:
+                archive.write(chunk)
+                if archive.tell() > MAX_READ_BYTES + 64 * 1024:
+                    raise EngineError(f"{path} in {image} is larger than {MAX_READ_BYTES} bytes")
         finally:
             _remove_quietly(container)
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        archive.seek(0)
+        with tarfile.open(fileobj=archive) as tar:
             member = tar.next()
             handle = tar.extractfile(member) if member is not None and member.isfile() else None
             if handle is None:
                 raise EngineError(f"{path} in {image} is not a regular file")
-            return handle.read().decode("utf-8", "replace")
+            return handle.read(MAX_READ_BYTES).decode("utf-8", "replace")
 
     def pull_image(self, name: str) -> None:
         try:
@@ -427,6 +438,26 @@ def _state(container: Container) -> ContainerState:
 
 def _looks_oom(log_tail: str) -> bool:
     return bool(re.search(r"exit code: 137|signal: killed|Killed\b", log_tail))
+
+
+#: Go's os.FileMode type bits (dir, symlink, device, pipe, socket, char device, irregular).
+_NOT_REGULAR = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
+
+
+def _check_readable(client: docker.DockerClient, container: Container, image: str, path: str) -> None:
+    """Refuse, from the archive API's stat alone (HEAD: no content is produced), anything but
+    a regular file of at most MAX_READ_BYTES: the daemon would stream a link's target or
+    gigabytes before the first byte could be checked."""
+    api = client.api
+    url = api._url("/containers/{0}/archive", container.id)  # noqa: SLF001 - no SDK wrapper
+    response = api.head(url, params={"path": path})
+    api._raise_for_status(response)  # noqa: SLF001 - the SDK's own error mapping (NotFound ...)
+    encoded = response.headers.get("x-docker-container-path-stat")
+    stat = docker.utils.decode_json_header(encoded) if encoded else {}
+    if stat.get("linkTarget") or int(stat.get("mode", 0)) & _NOT_REGULAR:
+        raise EngineError(f"{path} in {image} is a link or not a regular file; not read")
+    if int(stat.get("size", 0)) > MAX_READ_BYTES:
+        raise EngineError(f"{path} in {image} is larger than {MAX_READ_BYTES} bytes; not read")
 
 
 def _failure_summary(log_tail: str) -> str:
