@@ -37,6 +37,7 @@ SCRIPT_IN_IMAGE = "/usr/local/lib/bindery/bindery_r.py"
 DEPS_DIR = "/tmp/bindery-deps/r"
 VENV = "/srv/venv"
 HOME = "/home/jovyan"
+#: The same cache mounts as render's apt steps, so every apt step shares one cache.
 _APT_CACHE = (
     "--mount=type=cache,target=/var/cache/apt,sharing=locked "
     "--mount=type=cache,target=/var/lib/apt/lists,sharing=locked"
@@ -60,6 +61,9 @@ class ROptions:
     repository_url: str = "https://packagemanager.posit.co/cran/__linux__/{codename}/{date}"
     #: Seconds the build waits for the repository before deciding (auto) or failing (cran).
     probe_timeout: float = 5.0
+    #: With packages from the repository: install Debian's r-base-dev (compilers, headers)
+    #: so source packages build. Posit's binary packages do not need it.
+    build_tools: bool = True
     #: Debian's r-cran-shiny plus jupyter-server-proxy, with a "Shiny" launcher entry
     #: that serves the app at the repository root (app.R, or ui.R + server.R).
     shiny: bool = True
@@ -183,6 +187,7 @@ class RModule(EnvironmentModule):
             "repository_setting": "[builder.modules.r] repository_url",
             "mode_setting": "[builder.modules.r] mode",
             "timeout": options.probe_timeout,
+            "build_tools": options.build_tools,
             "packages": [
                 {"name": p.name, "debian": p.debian, "origin": p.origin, "version": p.version}
                 for p in packages

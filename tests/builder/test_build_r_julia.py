@@ -10,20 +10,25 @@ this machine with the default URL), and the Julia build shows the error a person
 from __future__ import annotations
 
 import json
+import secrets
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from bindery.builder import Builder
+from bindery.builder.build import BuiltImage
 from bindery.composition import Settings, make_builder
 from bindery.errors import BuildError
 from bindery.sources import resolve
 
-from .conftest import PREFIX, run_in_image
+from .conftest import git, run_in_image, write_files
 
 pytestmark = [pytest.mark.engine]
 
 CLOSED = "http://127.0.0.1:9"
+#: Its own prefix: the builder fixture of other test sessions removes bindery-test-builder/*.
+PREFIX = "bindery-test-modules"
 
 R_REPO = {
     "runtime.txt": "r-4.2-2024-01-10\n",
@@ -74,16 +79,27 @@ def module_builder() -> Iterator[Builder]:
         builder.engine.remove_image(name)
 
 
+@pytest.fixture(scope="module")
+def r_image(module_builder: Builder, tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltImage, str]:
+    """The one R image of the suite (R + IRkernel + Shiny from Debian: the slow part)."""
+    work = tmp_path_factory.mktemp("r-debian")
+    # A new file each run: the layers after the repository copy run again, as after a
+    # push, so their log lines are there to check (the R layers before it stay cached).
+    write_files(work, {**R_REPO, "README.md": f"run {secrets.token_hex(4)}\n"})
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "initial")
+    events: list[dict] = []
+    built = module_builder.build(resolve(str(work)), on_event=events.append)
+    module_builder.built_names.append(built.name)  # type: ignore[attr-defined]
+    return built, "".join(e.get("message", "") for e in events)
+
+
 @pytest.mark.slow
 def test_r_repository_gets_an_r_kernel_and_debian_packages_with_a_report(
-    module_builder: Builder, make_repo, bare_url
+    module_builder: Builder, r_image: tuple[BuiltImage, str]
 ) -> None:
-    url = bare_url(make_repo(R_REPO, name="r-debian"))
-    events: list[dict] = []
-    built = module_builder.build(resolve(url), on_event=events.append)
-    module_builder.built_names.append(built.name)  # type: ignore[attr-defined]
-    log = "".join(e.get("message", "") for e in events)
-
+    built, log = r_image
     result = run_in_image(built.name, "./verify")
     assert "VERIFIED" in result.stdout, result.stdout + result.stderr
 
@@ -135,3 +151,50 @@ def test_r_cran_mode_that_cannot_reach_its_repository_names_the_url_and_the_sett
     assert "Change [builder.modules.r] repository_url" in message
     assert '[builder.modules.r] mode = "debian"' in message
     assert "checking the R package repository" in log
+
+
+#: Run inside the built R image, without network: a source package made by R itself is
+#: served from a file:// repository (a stand-in for a CRAN snapshot, which cannot be
+#: reached from here), then Bindery's own R steps run in mode "cran" as a build runs them.
+CRAN_STANDIN = r"""
+set -euo pipefail
+mkdir -p /tmp/pkg/hellor/R /srv/test-cran/src/contrib
+printf 'Package: hellor\nVersion: 0.1.0\nTitle: Says Hello\nDescription: Made by a test.\nLicense: MIT\nAuthor: Bindery tests\nMaintainer: Bindery tests <tests@example.org>\n' > /tmp/pkg/hellor/DESCRIPTION
+echo 'export(hello)' > /tmp/pkg/hellor/NAMESPACE
+echo 'hello <- function() "hello from a CRAN stand-in"' > /tmp/pkg/hellor/R/hello.R
+(cd /tmp/pkg && R CMD build --no-build-vignettes --no-manual hellor >/dev/null && mv hellor_0.1.0.tar.gz /srv/test-cran/src/contrib/)
+(cd /srv/test-cran/src/contrib && Rscript -e 'tools::write_PACKAGES(".", type = "source")')
+python3 -c '
+import json
+plan = json.load(open("/srv/bindery-r/plan.json"))
+plan.update(mode="cran", repository="file:///srv/test-cran", build_tools=False)
+json.dump(plan, open("/srv/bindery-r/plan.json", "w"))
+'
+mkdir -p /tmp/bindery-deps/r && echo 'install.packages("hellor")' > /tmp/bindery-deps/r/install.R
+chown -R 1000:1000 /tmp/bindery-deps
+python3 /usr/local/lib/bindery/bindery_r.py system
+chown -R 1000:1000 /srv/bindery-r
+cd /home/jovyan
+as_user() { runuser -u jovyan -- env HOME=/home/jovyan PATH="$PATH" "$@"; }
+as_user python3 /usr/local/lib/bindery/bindery_r.py packages deps
+as_user python3 /usr/local/lib/bindery/bindery_r.py packages repo
+as_user Rscript -e 'cat(hellor::hello(), "\n")'
+echo; cat /srv/bindery-r/report.json
+"""
+
+
+def test_r_cran_path_installs_install_r_from_a_file_repository_standin(
+    r_image: tuple[BuiltImage, str],
+) -> None:
+    built, _ = r_image
+    result = subprocess.run(
+        ["/usr/bin/docker", "run", "--rm", "--network", "none", "--user", "root",
+         "--entrypoint", "bash", built.name, "-c", CRAN_STANDIN],
+        capture_output=True, text=True, timeout=300)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "checking the R package repository file:///srv/test-cran" in out
+    assert "hello from a CRAN stand-in" in out
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["mode"] == "cran" and report["installed_from"] == "file:///srv/test-cran"
+    assert "missing" not in report

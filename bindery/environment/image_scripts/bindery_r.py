@@ -110,12 +110,14 @@ def system_step() -> int:
                 f"(mode = \"auto\"; {plan['repository_setting']} sets the repository)")
     write_rprofile(repository)
     state: dict[str, object] = {"mode": mode, "repository": repository, "reason": reason}
-    if mode == "cran" or plan["packages"]:
+    build_tools = mode == "cran" and plan.get("build_tools", True)
+    if build_tools or (mode != "cran" and plan["packages"]):
         apt("update", "-q")
     if mode == "cran":
-        # Source packages need compilers; Posit's binaries do not, but a snapshot of
-        # CRAN proper serves sources only.
-        apt("install", "-y", "-q", "--no-install-recommends", "r-base-dev")
+        if build_tools:
+            # Source packages need compilers; Posit's binaries do not, but a snapshot of
+            # CRAN proper serves sources only.
+            apt("install", "-y", "-q", "--no-install-recommends", "r-base-dev")
     else:
         wanted = plan["packages"]
         found = {p["debian"]: available(p["debian"]) for p in wanted}
