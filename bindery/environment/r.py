@@ -128,56 +128,15 @@ class RModule(EnvironmentModule):
                 f"{files.rel('install.R')} ignored: R is used when {files.rel('runtime.txt')} names "
                 "an R snapshot (e.g. r-4.3-2024-01-10), as on mybinder.org; add one to use R.",))
 
-        sources: list[str] = []
-        notes: list[str] = []
-        summary: list[str] = []
-        wanted: list[r_packages.RequestedPackage] = []
-        calls: tuple[r_packages.InstallCall, ...] = ()
-        requested_r = runtime.version if runtime else ""
-        if runtime is not None:
-            sources.append(runtime.source)
-        renv = None
-        if renv_text is not None:
-            renv = r_packages.from_renv_lock(renv_text, files.rel("renv.lock"))
-            sources.append(files.rel("renv.lock"))
-            wanted.extend(renv.packages)
-            requested_r = requested_r or renv.r_version
-            if renv.elsewhere:
-                notes.append(f"{files.rel('renv.lock')}: only renv can install "
-                             f"{', '.join(renv.elsewhere)} (not from Debian).")
-        if install_r is not None:
-            calls, from_calls = r_packages.from_install_r(install_r, files.rel("install.R"))
-            sources.append(files.rel("install.R"))
-            wanted.extend(from_calls)
-        if description is not None:
-            wanted.extend(r_packages.from_description(description, "DESCRIPTION"))
-            sources.append("DESCRIPTION")
-        packages = list(r_packages.unique(wanted))
-
+        wants = _gather(files, runtime, description, renv_text, install_r)
+        packages, calls, renv, requested_r = wants.packages, wants.calls, wants.renv, wants.requested_r
+        sources, notes = list(wants.sources), list(wants.notes)
         date = runtime.date if runtime and runtime.date else "latest"
         repository = options.repository_url.replace("{date}", date)
-        r_line = "R: Debian's r-base-core with IRkernel (kernel \"R\")"
-        if requested_r:
-            r_line += (f"; R {requested_r} is asked for, but the R version is the one of the "
-                       "base image's Debian release (recorded in the org.bindery.r.report label)")
-        summary.append(r_line)
-        summary.append(_source_line(options, repository, packages))
-        not_understood = [c for c in calls if not c.packages]
-        if not_understood:
-            shown = "; ".join(f"line {c.line}: {c.text}" for c in not_understood)
-            summary.append(f"{files.rel('install.R')}: runs only where the repository answers "
-                           f"(not mapped to Debian: {shown})")
-        if renv is not None:
-            count = len(renv.packages)
-            summary.append(f"{files.rel('renv.lock')}: {count} package{'' if count == 1 else 's'}, restored "
-                           "exactly with renv where the repository answers; else Debian's "
-                           "versions, which may differ")
+        summary = _summary(files, options, repository, wants)
         if runtime is not None and not runtime.date:
             notes.append(f"{runtime.source} names no snapshot date; R packages come from the "
                          "repository's latest state.")
-        if options.shiny:
-            summary.append("Shiny: Debian's r-cran-shiny; the launcher's \"Shiny\" entry serves "
-                           "the app at the repository root (through jupyter-server-proxy)")
         notes.append("RStudio is not available: rstudio-server is not packaged by Debian and "
                      "Posit's downloads cannot be configured here yet; use JupyterLab's R kernel.")
 
@@ -224,6 +183,66 @@ class RModule(EnvironmentModule):
             summary=tuple(summary),
             notes=tuple(notes),
         )
+
+
+@dataclass(frozen=True)
+class _Wants:
+    """What the repository's R files ask for."""
+
+    sources: tuple[str, ...]
+    packages: list[r_packages.RequestedPackage]
+    calls: tuple[r_packages.InstallCall, ...]
+    renv: r_packages.RenvLock | None
+    requested_r: str
+    notes: tuple[str, ...]
+
+
+def _gather(files: ConfigFiles, runtime: RRuntime | None, description: str | None,
+            renv_text: str | None, install_r: str | None) -> _Wants:
+    sources: list[str] = [runtime.source] if runtime is not None else []
+    notes: list[str] = []
+    wanted: list[r_packages.RequestedPackage] = []
+    calls: tuple[r_packages.InstallCall, ...] = ()
+    requested_r = runtime.version if runtime else ""
+    renv = None
+    if renv_text is not None:
+        renv = r_packages.from_renv_lock(renv_text, files.rel("renv.lock"))
+        sources.append(files.rel("renv.lock"))
+        wanted.extend(renv.packages)
+        requested_r = requested_r or renv.r_version
+        if renv.elsewhere:
+            notes.append(f"{files.rel('renv.lock')}: only renv can install "
+                         f"{', '.join(renv.elsewhere)} (not from Debian).")
+    if install_r is not None:
+        calls, from_calls = r_packages.from_install_r(install_r, files.rel("install.R"))
+        sources.append(files.rel("install.R"))
+        wanted.extend(from_calls)
+    if description is not None:
+        wanted.extend(r_packages.from_description(description, "DESCRIPTION"))
+        sources.append("DESCRIPTION")
+    return _Wants(tuple(sources), list(r_packages.unique(wanted)), calls, renv, requested_r, tuple(notes))
+
+
+def _summary(files: ConfigFiles, options: ROptions, repository: str, wants: _Wants) -> list[str]:
+    r_line = "R: Debian's r-base-core with IRkernel (kernel \"R\")"
+    if wants.requested_r:
+        r_line += (f"; R {wants.requested_r} is asked for, but the R version is the one of the "
+                   "base image's Debian release (recorded in the org.bindery.r.report label)")
+    summary = [r_line, _source_line(options, repository, wants.packages)]
+    not_understood = [c for c in wants.calls if not c.packages]
+    if not_understood:
+        shown = "; ".join(f"line {c.line}: {c.text}" for c in not_understood)
+        summary.append(f"{files.rel('install.R')}: runs only where the repository answers "
+                       f"(not mapped to Debian: {shown})")
+    if wants.renv is not None:
+        count = len(wants.renv.packages)
+        summary.append(f"{files.rel('renv.lock')}: {count} package{'' if count == 1 else 's'}, "
+                       "restored exactly with renv where the repository answers; else Debian's "
+                       "versions, which may differ")
+    if options.shiny:
+        summary.append("Shiny: Debian's r-cran-shiny; the launcher's \"Shiny\" entry serves "
+                       "the app at the repository root (through jupyter-server-proxy)")
+    return summary
 
 
 def _source_line(options: ROptions, repository: str, packages: list[r_packages.RequestedPackage]) -> str:

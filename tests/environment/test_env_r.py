@@ -115,11 +115,11 @@ def test_the_shared_r_layer_does_not_change_with_install_r(make_repo, settings) 
 
 def test_options_choose_mode_repository_and_shiny(make_repo, settings) -> None:
     options = module_options(RModule, {"mode": "debian", "repository_url": "https://mirror.example/cran/{date}",
-                                       "shiny": False, "probe_timeout": 2})
+                                       "shiny": False, "probe_timeout": 2, "build_tools": False})
     env = _detect(make_repo, settings, {"runtime.txt": "r-2024-01-10\n"}, options)
     plan = render(env, settings.environment_options(), ca_bundle=None)
     data = _plan_json(plan)
-    assert data["mode"] == "debian" and data["timeout"] == 2
+    assert data["mode"] == "debian" and data["timeout"] == 2 and data["build_tools"] is False
     assert data["repository"] == "https://mirror.example/cran/2024-01-10"
     assert "r-cran-shiny" not in plan.dockerfile and "jupyter-server-proxy" not in plan.dockerfile
     assert "r/shiny-proxy.json" not in plan.context_files
