@@ -34,6 +34,9 @@ from bindery.environment.repo_files import ConfigFiles
 REPORT_LABEL = "org.bindery.r.report"
 REPORT_PATH = "/srv/bindery-r/report.json"
 SCRIPT_IN_IMAGE = "/usr/local/lib/bindery/bindery_r.py"
+#: Where the Shiny launcher entry is configured (a lower-priority Jupyter config path than
+#: the venv's own /srv/venv/etc/jupyter, so a repository's config still wins).
+SHINY_CONFIG = "/usr/local/etc/jupyter/jupyter_server_config.json"
 DEPS_DIR = "/tmp/bindery-deps/r"
 VENV = "/srv/venv"
 HOME = "/home/jovyan"
@@ -259,13 +262,16 @@ def _root_setup(options: ROptions) -> str:
     """R itself (the same layer for every R repository), then the repository's choice of
     package source and its Debian packages (a layer that changes with install.R)."""
     runtime = ["r-base-core", "r-cran-irkernel"] + (["r-cran-shiny"] if options.shiny else [])
+    # Jupyter reads server settings (not only extension switches) from a config *file*,
+    # not from jupyter_server_config.d/; the system-wide one stays free for the venv's.
+    shiny = f"COPY .bindery/r/shiny-proxy.json {SHINY_CONFIG}\n" if options.shiny else ""
     return f"""\
 RUN {_APT_CACHE} \\
     apt-get update -q \\
  && apt-get install -y -q --no-install-recommends {' '.join(runtime)} \\
  && install -d -o 1000 -g 1000 /srv/bindery-r \\
  && chown 1000:1000 /usr/local/lib/R/site-library
-COPY .bindery/r/bindery_r.py {SCRIPT_IN_IMAGE}
+{shiny}COPY .bindery/r/bindery_r.py {SCRIPT_IN_IMAGE}
 COPY .bindery/r/plan.json /srv/bindery-r/plan.json
 RUN {_APT_CACHE} \\
     python3 {SCRIPT_IN_IMAGE} system \\
@@ -279,11 +285,7 @@ def _dependency_section(options: ROptions, install_r: str | None, renv_lock: str
         f"RUN R --quiet --no-save -e 'IRkernel::installspec(prefix = \"{VENV}\", displayname = \"R\")'",
     ]
     if options.shiny:
-        lines.append(
-            f"COPY --chown=1000:1000 .bindery/r/shiny-proxy.json "
-            f"{VENV}/etc/jupyter/jupyter_server_config.d/bindery-shiny.json\n"
-            "RUN uv pip install --no-cache jupyter-server-proxy"
-        )
+        lines.append("RUN uv pip install --no-cache jupyter-server-proxy")
     if install_r is not None:
         lines.append(f"COPY --chown=1000:1000 repo/{install_r} {DEPS_DIR}/install.R")
     if renv_lock is not None:

@@ -37,6 +37,7 @@ R_REPO = {
 install.packages(c("jsonlite", "R6"))
 install.packages("notOnDebianPkg")
 """,
+    "app.R": 'library(shiny)\nshinyApp(fluidPage("hello from a Shiny app"), function(input, output) {})\n',
     "verify": """\
 #!/bin/bash
 set -euo pipefail
@@ -54,9 +55,21 @@ try:
 finally:
     kc.stop_channels(); km.shutdown_kernel(now=True)
 EOF
-python -c "import json; cfg = json.load(open('/srv/venv/etc/jupyter/jupyter_server_config.d/bindery-shiny.json')); assert 'shiny' in cfg['ServerProxy']['servers']"
-python -c "import jupyter_server_proxy"
-Rscript -e 'library(shiny)' >/dev/null 2>&1
+jupyter server extension list 2>&1 | grep -E 'jupyter_server_proxy.*enabled'
+# The launcher's Shiny entry: jupyter-server-proxy starts the app at the repository root.
+jupyter server --ServerApp.token=t --port=8899 --no-browser >/tmp/server.log 2>&1 &
+python - <<'EOF'
+import time, urllib.request
+for _ in range(120):
+    try:
+        body = urllib.request.urlopen("http://127.0.0.1:8899/shiny/?token=t", timeout=60).read().decode()
+        break
+    except Exception:
+        time.sleep(0.5)
+else:
+    raise SystemExit("the Shiny entry did not answer:\\n" + open("/tmp/server.log").read()[-3000:])
+assert "hello from a Shiny app" in body, body[:1000]
+EOF
 echo VERIFIED
 """,
 }

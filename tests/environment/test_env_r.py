@@ -134,7 +134,7 @@ def test_shiny_gets_a_launcher_entry_through_jupyter_server_proxy(make_repo, set
     shiny = config["ServerProxy"]["servers"]["shiny"]
     assert shiny["launcher_entry"]["title"] == "Shiny"
     assert "shiny::runApp('/home/jovyan', port = {port}" in shiny["command"][-1]
-    assert "jupyter_server_config.d/bindery-shiny.json" in plan.dockerfile
+    assert "COPY .bindery/r/shiny-proxy.json /usr/local/etc/jupyter/jupyter_server_config.json" in plan.dockerfile
 
 
 # -- reading R's files -------------------------------------------------------
