@@ -129,7 +129,7 @@ class JuliaModule(EnvironmentModule):
     """Julia with IJulia and the repository's project (see the module docstring)."""
 
     name = "julia"
-    claims = ("Project.toml", "JuliaProject.toml", "Manifest.toml", "REQUIRE")
+    claims = ("Project.toml", "JuliaProject.toml", "REQUIRE")
     order = 10
     options_type = JuliaOptions
 

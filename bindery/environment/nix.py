@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass
 from importlib import resources
 
+from bindery.environment.errors import RepoConfigError
 from bindery.environment.modules import Contribution, EnvironmentModule
 from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
@@ -57,8 +58,14 @@ class NixModule(EnvironmentModule):
 
     def detect(self, files: ConfigFiles, settings: EnvironmentOptions) -> Contribution | None:
         options: NixOptions = self.options
-        if not files.has("default.nix"):
+        text = files.read_text("default.nix")  # refuses a non-text file by name
+        if text is None:
             return None
+        if not text.strip():
+            raise RepoConfigError(
+                f"{files.rel('default.nix')} is empty; it must be a Nix expression for "
+                "nix-shell (e.g. `with import <nixpkgs> {}; mkShell { buildInputs = [ jq ]; }`)."
+            )
         origin = files.rel("default.nix")
         url = options.installer_url.replace("{version}", options.version).replace("{arch}", "x86_64")
         fetch = (

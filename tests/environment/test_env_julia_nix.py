@@ -13,6 +13,8 @@ from bindery.builder.modules import module_options
 from bindery.environment import RepoConfigError, detect, render
 from bindery.environment.julia import JuliaModule, JuliaOptions, choose_version
 from bindery.environment.nix import NixModule
+from bindery.environment.r import RModule
+from bindery.environment.repo_files import ConfigFiles
 
 VERSIONS = JuliaOptions().versions
 
@@ -121,3 +123,18 @@ def test_nix_mirror_settings(make_repo, settings) -> None:
 def test_no_julia_or_nix_files_no_contribution(make_repo, settings) -> None:
     env = _env(make_repo, settings, {"requirements.txt": "six\n"}, JuliaModule(), NixModule())
     assert env.contributions == ()
+
+
+@pytest.mark.parametrize("module", [JuliaModule(), NixModule(), RModule()], ids=["julia", "nix", "r"])
+def test_every_claimed_file_that_is_not_text_is_refused_by_name(module, make_repo, settings) -> None:
+    for claimed in type(module).claims:
+        repo = make_repo({})
+        (repo / claimed).write_bytes(b"\xff\xfe\x00 {{{ [[[\n")
+        with pytest.raises(RepoConfigError) as err:
+            module.detect(ConfigFiles(repo), settings.environment_options())
+        assert claimed in str(err.value)
+
+
+def test_an_empty_default_nix_is_refused(make_repo, settings) -> None:
+    with pytest.raises(RepoConfigError, match="default.nix is empty"):
+        _env(make_repo, settings, {"default.nix": "\n"}, NixModule())
