@@ -33,7 +33,7 @@ def hostile_image(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> I
     (context / "Dockerfile").write_text(
         "FROM bindery/base:bookworm\n"
         "RUN mkdir /r && echo '{\"ok\": true}' > /r/report.json"
-        " && truncate -s 3G /r/huge.json && ln -s /dev/zero /r/zero.json"
+        " && truncate -s 2M /r/huge.json && ln -s /dev/zero /r/zero.json"
         " && ln -s report.json /r/link.json && mkfifo /r/fifo.json\n"
     )
     tag = f"bindery-test-security/hostile-report-{secrets.token_hex(4)}:1"
