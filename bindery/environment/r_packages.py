@@ -200,10 +200,8 @@ def install_calls(text: str) -> tuple[InstallCall, ...]:
             names = _literal_names(_first_argument(args, "pkgs" if bare == "install_cran" else "package"))
             kind = "cran"
         elif bare == "install_bioc":
+            names = _literal_names(_first_argument(args, "repo"))
             kind = "bioc"
-            first = _first_argument(args, "repo")
-            found = _literal_names(first)
-            names = found
         if names is None:
             calls.append(InstallCall(line, shown, (), ""))
         else:
