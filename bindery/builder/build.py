@@ -300,6 +300,8 @@ class Builder:
                              step_output=exc.step_output, exit_code=exc.exit_code) from exc
         try:
             labels[f"{LABEL}.lock"] = self._read_lock(staging)
+            for label, path in plan.report_files.items():
+                labels[label] = self._read_report(staging, path)
             # Labels are metadata: a FROM-only build adds them without a new layer.
             with tempfile.TemporaryDirectory(prefix="bindery-label-") as tmp:
                 label_file = Path(tmp) / "Dockerfile"
@@ -339,6 +341,12 @@ class Builder:
             return self.engine.read_file(image, LOCK_PATH).strip()
         except Exception:  # noqa: BLE001 - a repo Dockerfile may not have a venv or cat
             return "(not recorded: the image does not provide " + LOCK_PATH + ")"
+
+    def _read_report(self, image: str, path: str) -> str:
+        try:
+            return self.engine.read_file(image, path).strip()
+        except Exception:  # noqa: BLE001 - the step that writes it may have been skipped
+            return f"(not recorded: the build wrote no {path})"
 
     # -- the default environment ----------------------------------------------
 

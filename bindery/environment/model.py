@@ -96,3 +96,5 @@ class BuildPlan:
     #: (text found in a Dockerfile step, what a person calls that step), to name the
     #: failing step in error messages: ("./postBuild", "postBuild").
     steps: tuple[tuple[str, str], ...] = ()
+    #: Labels read back from files the build wrote (label → path inside the image).
+    report_files: dict[str, str] = field(default_factory=dict)
