@@ -20,7 +20,7 @@ VERSIONS = JuliaOptions().versions
 
 
 def _env(make_repo, settings, files, *modules):
-    return detect(make_repo(files), settings.environment_options(), list(modules))
+    return detect(make_repo(files), settings, list(modules))
 
 
 @pytest.mark.parametrize("compat, expected", [
@@ -49,7 +49,7 @@ def test_project_toml_renders_julia_ijulia_and_instantiate(make_repo, settings) 
         "binder/Project.toml": '[deps]\nExample = "7876af07-990d-54b4-ab0e-23690620f79a"\n\n[compat]\njulia = "~1.10"\n',
         "binder/postBuild": "echo hi\n",
     }, JuliaModule())
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     d = plan.dockerfile
     url = "https://julialang-s3.julialang.org/bin/linux/x64/1.10/julia-1.10.9-linux-x86_64.tar.gz"
     order = ["uv pip install 'jupyterlab", url, 'installkernel("Julia", "--project=/home/jovyan/binder")',
@@ -58,7 +58,7 @@ def test_project_toml_renders_julia_ijulia_and_instantiate(make_repo, settings) 
     assert positions == sorted(positions), d
     assert "--setting '[builder.modules.julia] download_url'" in d
     assert 'JULIA_PROJECT="/home/jovyan/binder"' in d and 'JULIA_DEPOT_PATH="/opt/julia-depot"' in d
-    assert plan.labels == {"org.bindery.julia": "1.10.9"}
+    assert plan.labels["org.bindery.julia"] == "1.10.9"
     assert any(s.startswith("Julia 1.10.9 (binder/Project.toml") for s in plan.summary)
     assert "binder/Project.toml: 1 package, instantiated after the repository copy" in "\n".join(plan.summary)
     assert b"def fetch(" in plan.context_files["julia/bindery_fetch.py"]
@@ -71,7 +71,7 @@ def test_julia_project_toml_wins_and_a_mirror_is_a_setting(make_repo, settings) 
     })
     env = _env(make_repo, settings, {"JuliaProject.toml": "", "Project.toml": '[compat]\njulia="0.1"\n'},
                JuliaModule(options))
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     assert "https://mirror.example/julia/1.10/julia-1.10.2-linux-x86_64.tar.gz" in plan.dockerfile
     assert 'JULIA_PKG_SERVER="https://pkg.mirror.example"' in plan.dockerfile
     assert env.contributions[0].sources == ("JuliaProject.toml",)
@@ -91,7 +91,7 @@ def test_invalid_project_toml_is_named(make_repo, settings) -> None:
 
 def test_default_nix_renders_the_installer_channel_and_wrapper(make_repo, settings) -> None:
     env = _env(make_repo, settings, {"default.nix": "with import <nixpkgs> {}; mkShell {}\n"}, NixModule())
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     d = plan.dockerfile
     url = "https://releases.nixos.org/nix/nix-2.13.2/nix-2.13.2-x86_64-linux.tar.xz"
     order = ["uv pip install 'jupyterlab", "sandbox = false", url, "install --no-daemon",
@@ -113,7 +113,7 @@ def test_nix_mirror_settings(make_repo, settings) -> None:
     })
     env = _env(make_repo, settings, {"default.nix": "{}\n", "start": "#!/bin/bash\nexec \"$@\"\n"},
                NixModule(options))
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     assert "https://mirror.example/nix-2.24.9-x86_64.tar.xz" in plan.dockerfile
     assert "--sha256" not in plan.dockerfile
     assert "nix-channel --add https://mirror.example/nixpkgs" in plan.dockerfile
@@ -131,7 +131,7 @@ def test_every_claimed_file_that_is_not_text_is_refused_by_name(module, make_rep
         repo = make_repo({})
         (repo / claimed).write_bytes(b"\xff\xfe\x00 {{{ [[[\n")
         with pytest.raises(RepoConfigError) as err:
-            module.detect(ConfigFiles(repo), settings.environment_options())
+            module.detect(ConfigFiles(repo), settings)
         assert claimed in str(err.value)
 
 

@@ -16,7 +16,7 @@ from bindery.environment.r_packages import from_description, from_renv_lock, ins
 
 
 def _detect(make_repo, settings, files: dict[str, str], options: ROptions | None = None):
-    return detect(make_repo(files), settings.environment_options(), [RModule(options)])
+    return detect(make_repo(files), settings, [RModule(options)])
 
 
 def _plan_json(plan) -> dict:
@@ -34,7 +34,7 @@ def test_runtime_txt_r_lines_switch_r_on(make_repo, settings, line, version, dat
     (c,) = env.contributions
     assert c.module == "r" and c.sources == ("runtime.txt",)
     assert env.python_version == settings.default_python  # R does not change Python
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     data = _plan_json(plan)
     assert data["requested_r_version"] == version
     assert data["repository"].endswith("/" + (date or "latest"))
@@ -51,7 +51,7 @@ def test_install_r_alone_does_not_switch_r_on_and_says_how(make_repo, settings) 
     env = _detect(make_repo, settings, {"install.R": 'install.packages("x")\n'})
     (c,) = env.contributions
     assert c.root_setup == "" and c.dependency_section == ""
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     assert "r-base-core" not in plan.dockerfile
     assert any("install.R ignored" in line and "r-4.3-2024-01-10" in line for line in plan.summary)
 
@@ -65,7 +65,7 @@ def test_description_at_the_root_switches_r_on_but_not_under_a_binder_dir(make_r
     description = "Package: mypkg\nVersion: 0.1\nImports: ggplot2 (>= 3.0),\n    dplyr\nDepends: R (>= 4.0), methods\n"
     env = _detect(make_repo, settings, {"DESCRIPTION": description})
     (c,) = env.contributions
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     data = _plan_json(plan)
     assert data["description"] is True
     assert [p["debian"] for p in data["packages"]] == ["r-cran-ggplot2", "r-cran-dplyr"]
@@ -80,7 +80,7 @@ def test_the_r_layers_come_after_jupyter_and_the_report_becomes_a_label(make_rep
         "install.R": 'install.packages(c("jsonlite", "R6"))\n',
         "postBuild": "echo hi\n",
     })
-    plan = render(env, settings.environment_options(), ca_bundle=b"ca")
+    plan = render(env, settings, ca_bundle=b"ca")
     d = plan.dockerfile
     order = ["uv pip install 'jupyterlab", "r-base-core r-cran-irkernel r-cran-shiny",
              "bindery_r.py system", "IRkernel::installspec(prefix = \"/srv/venv\"",
@@ -105,7 +105,7 @@ def test_the_shared_r_layer_does_not_change_with_install_r(make_repo, settings) 
     """Editing install.R re-runs the package step only, never the R install."""
     def r_layer(install_r: str) -> str:
         env = _detect(make_repo, settings, {"runtime.txt": "r-2024-01-10\n", "install.R": install_r})
-        d = render(env, settings.environment_options(), ca_bundle=None).dockerfile
+        d = render(env, settings, ca_bundle=None).dockerfile
         return d[: d.index("COPY .bindery/r/bindery_r.py")]
 
     first = r_layer('install.packages("a")\n')
@@ -117,7 +117,7 @@ def test_options_choose_mode_repository_and_shiny(make_repo, settings) -> None:
     options = module_options(RModule, {"mode": "debian", "repository_url": "https://mirror.example/cran/{date}",
                                        "shiny": False, "probe_timeout": 2, "build_tools": False})
     env = _detect(make_repo, settings, {"runtime.txt": "r-2024-01-10\n"}, options)
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     data = _plan_json(plan)
     assert data["mode"] == "debian" and data["timeout"] == 2 and data["build_tools"] is False
     assert data["repository"] == "https://mirror.example/cran/2024-01-10"
@@ -129,7 +129,7 @@ def test_options_choose_mode_repository_and_shiny(make_repo, settings) -> None:
 
 def test_shiny_gets_a_launcher_entry_through_jupyter_server_proxy(make_repo, settings) -> None:
     env = _detect(make_repo, settings, {"runtime.txt": "r-2024-01-10\n"})
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     config = json.loads(plan.context_files["r/shiny-proxy.json"])
     shiny = config["ServerProxy"]["servers"]["shiny"]
     assert shiny["launcher_entry"]["title"] == "Shiny"
@@ -205,7 +205,7 @@ def test_renv_lock_alone_switches_r_on_and_is_restored_before_the_copy(make_repo
     lock = json.dumps({"R": {"Version": "4.3.2"},
                        "Packages": {"R6": {"Package": "R6", "Version": "2.5.1", "Source": "Repository"}}})
     env = _detect(make_repo, settings, {"renv.lock": lock})
-    plan = render(env, settings.environment_options(), ca_bundle=None)
+    plan = render(env, settings, ca_bundle=None)
     d = plan.dockerfile
     assert d.index("repo/renv.lock /tmp/bindery-deps/r/renv.lock") < d.index("COPY --chown=1000:1000 repo/ ")
     data = _plan_json(plan)
