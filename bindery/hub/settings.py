@@ -6,6 +6,7 @@ from pydantic import Field, field_validator
 
 from bindery.config import Section
 from bindery.hub.auth.settings import AuthSettings
+from bindery.hub.oauth_provider.settings import ServiceSettings
 from bindery.hub.proxy.settings import HubProxySettings
 from bindery.hub.spawners.settings import SpawnerSettings
 
@@ -66,6 +67,11 @@ class HubSettings(Section):
     #: Default page size of list endpoints; ``max_page_size`` bounds ``?limit``.
     default_page_size: int = Field(default=200, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
+    #: External services (``[[hub.services]]``): tokens and OAuth clients (docs/hub.md).
+    services: list[ServiceSettings] = Field(default_factory=list)
+    #: Scopes every user holds besides their own things (JupyterHub 6's option); the OAuth
+    #: provider reads ``access:services`` / ``access:services!service=<name>`` from it.
+    extra_user_scopes: list[str] = Field(default_factory=list)
     cull: CullSettings = Field(default_factory=CullSettings)
     proxy: HubProxySettings = Field(default_factory=HubProxySettings)
     spawner: SpawnerSettings = Field(default_factory=SpawnerSettings)
