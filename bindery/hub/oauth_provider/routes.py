@@ -25,9 +25,11 @@ from bindery.hub.oauth_provider.provider import (
     PKCE_METHODS,
     Grant,
     OAuthError,
+    access_scopes,
     authenticate_client,
     exchange_code,
     find_client,
+    identify_scopes,
     issue_code,
     may_access,
     needs_consent,
@@ -119,8 +121,8 @@ async def authorize(request: Request) -> Response:
             return _error_redirect(redirect_uri, err, state)
         if request.method == "POST":
             # The user may drop scopes on the page, never add any.
-            chosen = {unquote(x) for x in form.get("scopes", [])}
-            scopes = resolve_scopes(user, held, client, sorted(chosen & scopes))
+            chosen = set(form.get("scopes", []))
+            scopes = (chosen & scopes) | identify_scopes(user.name) | access_scopes(client)
         elif needs_consent(s, user, client, scopes):
             described = [(scope, _DESCRIPTIONS.get(scope.partition("!")[0], scope))
                          for scope in sorted(scopes)]
