@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from bindery.environment.dockerfile import first_base_image
 from bindery.environment.errors import RepoConfigError
+from bindery.environment.hub_integration import IMAGE_CONFIG_DIR, config_files
 from bindery.environment.model import BuildPlan, Environment, Requirements
 from bindery.environment.options import EnvironmentOptions
 from bindery.environment.scripts import BINDERY_START
@@ -70,6 +71,8 @@ def render(
             f"{', '.join(sorted(settings.base_images))}."
         )
     context_files: dict[str, bytes] = {START_CONTEXT_NAME: BINDERY_START.encode()}
+    context_files.update({f"jupyter-config/{name}": text.encode()
+                          for name, text in config_files().items()})
     if ca_bundle:
         context_files[CA_CONTEXT_NAME] = ca_bundle
     req = env.requirements
@@ -151,6 +154,7 @@ def _system_section() -> str:
     packages = " ".join(SYSTEM_PACKAGES)
     return f"""\
 COPY .bindery/{START_CONTEXT_NAME} /usr/local/bin/bindery-start
+COPY .bindery/jupyter-config/ {IMAGE_CONFIG_DIR}/
 RUN {_APT_CACHE} \\
     rm -f /etc/apt/apt.conf.d/docker-clean \\
  && apt-get update -q \\

@@ -33,6 +33,9 @@ class HubSettings(Section):
     #: Where the hub app itself listens (only the proxy and services talk to it).
     hub_ip: str = "127.0.0.1"
     hub_port: int = Field(default=8081, ge=0, le=65535)
+    #: How users' servers reach the hub's API ("" = the hub's own URL, right for servers on
+    #: this machine); JupyterHub's ``hub_connect_url``. See docs/hub.md for containers.
+    hub_connect_url: str = ""
     #: Public URL users see ("" = http://<ip>:<port>); https here makes cookies Secure.
     public_url: str = ""
     #: Label value marking this hub's containers, so several hubs can share one engine.
