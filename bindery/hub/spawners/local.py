@@ -164,11 +164,12 @@ class LocalProcessSpawner(Spawner):
             command.append(f"--ServerApp.default_url={base_url}{self.request.default_url.lstrip('/')}")
         return command
 
-    def _environment(self, port: int) -> dict[str, str]:
+    def _environment(self, port: int | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not _SECRET_ENV.search(k)}
         env.update(self.request.env)
         env["HOME"] = str(self.root_dir)
-        env["JUPYTERHUB_SERVICE_URL"] = f"http://127.0.0.1:{port}{self.request.base_url}"
+        if port is not None:  # where jupyterhub-singleuser listens (it reads this, not flags)
+            env["JUPYTERHUB_SERVICE_URL"] = f"http://127.0.0.1:{port}{self.request.base_url}"
         env["JUPYTER_CONFIG_PATH"] = str(self.config_dir)
         env["JUPYTER_TOKEN"] = self.request.api_token
         return env
