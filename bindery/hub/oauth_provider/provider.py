@@ -120,12 +120,15 @@ def sync_service_clients(session: Session, services: Sequence[ServiceSettings]) 
         select(OAuthClient).where(OAuthClient.kind == "service"))}
     for identifier, client in existing.items():
         if identifier not in wanted:
+            # Its users' tokens go too (JupyterHub deletes a client's tokens with it).
+            issued = select(OAuthTokenClient.token_id).where(
+                OAuthTokenClient.client_id == client.id)
+            session.execute(delete(ApiToken).where(ApiToken.id.in_(issued)))
             session.delete(client)
     for identifier, svc in wanted.items():
-        client = existing.get(identifier)
-        if client is None:
-            client = OAuthClient(identifier=identifier, kind="service", created=utcnow())
-            session.add(client)
+        client = existing.get(identifier) or OAuthClient(identifier=identifier, kind="service",
+                                                         created=utcnow())
+        session.add(client)
         client.secret_hash = hash_token(svc.api_token)
         client.redirect_uri = svc.redirect_uri
         client.description = f"Service {svc.name}"
@@ -169,9 +172,14 @@ def _for_user(scope: str, user: str) -> str:
 
 
 def user_scopes(user: User, extra_user_scopes: Iterable[str]) -> frozenset[str]:
-    """What ``user`` holds: their own things (all for an admin) plus the deployment's extras."""
-    temporary = user.name if user.kind == "temporary" else None
-    return owner_scopes(user.admin, temporary_name=temporary) | frozenset(extra_user_scopes)
+    """What ``user`` holds: their own things (all for an admin) plus the deployment's extras.
+
+    A temporary user (a Binder visitor) gets no extras: visitors may only use the one
+    server the binder started for them.
+    """
+    if user.kind == "temporary":
+        return owner_scopes(user.admin, temporary_name=user.name)
+    return owner_scopes(user.admin) | frozenset(extra_user_scopes)
 
 
 def holds(user: User, held: frozenset[str], scope: str) -> bool:
