@@ -230,6 +230,9 @@ class DockerSpawner(Spawner):
             pids_limit=o.pids_limit,
             allow_root=o.allow_root,
             start_timeout=self.context.start_timeout,
+            # A server that checks users with the hub must reach its API: the deployment
+            # points [hub] hub_connect_url at host.docker.internal (docs/hub.md).
+            extra_hosts={"host.docker.internal": "host-gateway"} if self.request.hub_auth else {},
         )
 
     def _remove_stale_container(self) -> None:
