@@ -80,6 +80,20 @@ class HubSettings(Section):
     spawner: SpawnerSettings = Field(default_factory=SpawnerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
+    @field_validator("extra_user_scopes")
+    @classmethod
+    def _known_scopes(cls, value: list[str]) -> list[str]:
+        from bindery.hub.scopes import ScopeError, check_scopes
+
+        for scope in value:
+            if scope == "access:services" or scope.startswith("access:services!service="):
+                continue
+            try:
+                check_scopes([scope])
+            except ScopeError as err:
+                raise ValueError(f"extra_user_scopes: {err}") from err
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:

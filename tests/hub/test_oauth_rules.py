@@ -177,3 +177,19 @@ def test_no_consent_page_for_trusted_services_and_no_access_without_the_scope(oa
     assert refused.status_code == 403 and "permission" in refused.text
     _login(hub, client, "root", admin=True)
     assert _authorize(client).status_code == 200  # admins may use every service
+
+
+def test_service_and_scope_settings_say_what_is_wrong():
+    from pydantic import ValidationError
+
+    from bindery.hub.settings import HubSettings
+
+    with pytest.raises(ValidationError, match="too short"):
+        ServiceSettings(name="svc", api_token="short")
+    with pytest.raises(ValidationError, match="OAuth settings but no api_token"):
+        ServiceSettings(name="svc", oauth_redirect_uri="/services/svc/oauth_callback")
+    with pytest.raises(ValidationError, match="must be an http"):
+        ServiceSettings(name="svc", api_token=TOKEN, oauth_redirect_uri="javascript:alert(1)")
+    with pytest.raises(ValidationError, match="Unknown scope 'acess:services'"):
+        HubSettings(extra_user_scopes=["acess:services"])
+    assert ServiceSettings(name="svc", api_token=TOKEN).client_id == "service-svc"

@@ -13,13 +13,13 @@ import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from hub.conftest import make_settings
 from starlette.testclient import TestClient
 
 from bindery.hub.app import Hub, build_app
 from bindery.hub.oauth_provider.settings import ServiceSettings
 from bindery.hub.spawners.factory import spawner_factory
 from bindery.proxy.protocol import PROXY_TOKEN_HEADER
-from hub.conftest import make_settings
 
 TOKEN = secrets.token_hex(32)
 PROXY_SECRET = secrets.token_hex(32)
