@@ -7,7 +7,9 @@ puts "Hub Control Panel" and a "Log Out" of the hub in the File menu, and turns 
 the "Shut Down" entry (the hub stops servers; a user shutting one down from inside
 only leaves a dead route). ``jupyterhub-singleuser`` sets the same values itself; the
 file matters for servers run by plain ``jupyter lab`` behind the built-in proxy,
-which authenticates users at the edge. Outside a hub (``bindery run``) it does nothing.
+which authenticates users at the edge; there it also sends the server's ``/logout``
+(where JupyterLab's "Log Out" goes) on to the hub's. Outside a hub (``bindery run``) it
+does nothing.
 
 The settings overrides turn off JupyterLab's "fetch news?" prompt, as mybinder.org does.
 
@@ -36,6 +38,23 @@ if _hub_user:
         "hubServerName": os.environ.get("JUPYTERHUB_SERVER_NAME", ""),
     }
     _app.tornado_settings = _settings
+
+    # JupyterLab's "Log Out" opens the server's own /logout; send that on to the hub's, as
+    # jupyterhub-singleuser's handler does (it configures its own identity provider, which
+    # this setting of the plain token-based one leaves alone).
+    from jupyter_server.auth.logout import LogoutHandler
+
+    class HubLogoutHandler(LogoutHandler):
+        def get(self):
+            self.redirect(os.environ.get("JUPYTERHUB_HOST", "")
+                          + _settings["page_config_data"]["hubPrefix"] + "logout")
+
+    try:
+        from jupyter_server.auth.decorator import allow_unauthenticated
+        HubLogoutHandler.get = allow_unauthenticated(HubLogoutHandler.get)
+    except ImportError:  # jupyter_server before 2.13
+        pass
+    c.PasswordIdentityProvider.logout_handler_class = HubLogoutHandler  # noqa: F821
 """
 
 #: ``labconfig/default_setting_overrides.json`` in a Jupyter config directory.

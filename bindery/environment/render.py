@@ -154,7 +154,6 @@ def _system_section() -> str:
     packages = " ".join(SYSTEM_PACKAGES)
     return f"""\
 COPY .bindery/{START_CONTEXT_NAME} /usr/local/bin/bindery-start
-COPY .bindery/jupyter-config/ {IMAGE_CONFIG_DIR}/
 RUN {_APT_CACHE} \\
     rm -f /etc/apt/apt.conf.d/docker-clean \\
  && apt-get update -q \\
@@ -189,8 +188,11 @@ RUN {_PIP} \\
  && PIP_CACHE_DIR=/tmp/pip-cache {VENV}/bin/pip install -q uv
 """
     uninstall = f" \\\n && uv pip uninstall {' '.join(shlex.quote(p) for p in remove)}" if remove else ""
+    # The hub integration files (hub_integration.py) come right after: shared by every
+    # image, and a change to them rebuilds no install.
     return f"""{venv}RUN {_UV} \\
     {_UV_ENV} {_COMPILE} uv pip install {packages}{uninstall}
+COPY .bindery/jupyter-config/ {IMAGE_CONFIG_DIR}/
 """
 
 

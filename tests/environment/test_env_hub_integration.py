@@ -21,8 +21,10 @@ def test_images_get_the_config_files_in_the_shared_system_layer(plan_for) -> Non
     overrides = json.loads(plan.context_files["jupyter-config/labconfig/"
                                               "default_setting_overrides.json"])
     assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
-    # Before the Jupyter install, so the layer is the same for every repository.
-    assert plan.dockerfile.index(COPY_LINE) < plan.dockerfile.index("uv pip install")
+    # Right after the Jupyter install, before anything of the repository: the layer is the
+    # same for every repository, and changing the files rebuilds no install.
+    text = plan.dockerfile
+    assert text.index("uv pip install") < text.index(COPY_LINE) < text.index("COPY --chown")
     assert LAB_OVERRIDES.encode() in plan.context_files.values()
 
 
@@ -45,6 +47,10 @@ def test_in_a_hub_server_the_config_sets_the_hub_page_config_and_hides_shut_down
     assert page == {"hubPrefix": "/hub/", "hubHost": "", "hubUser": "alice",
                     "hubServerName": "proj"}
     assert type(config.ServerApp.tornado_settings) is dict  # jupyterhub-singleuser needs a dict
+    # JupyterLab's Log Out goes to the server's /logout: it sends the browser to the hub's.
+    handler = config.PasswordIdentityProvider.logout_handler_class
+    assert handler.__name__ == "HubLogoutHandler"
+    assert "IdentityProvider" not in config  # jupyterhub-singleuser's own one stays as it is
 
 
 def test_outside_a_hub_the_config_changes_nothing(tmp_path, monkeypatch) -> None:

@@ -1,7 +1,7 @@
 """Docker servers behind configurable-http-proxy: a Bindery-built image runs jupyterhub-singleuser.
 
-The image is the builder's default environment (built here if this machine has none
-under the test's name): it carries ``jupyterhub-singleuser`` and the Jupyter config that
+The image is the builder's default environment (what the hub runs when a request names
+no image; built here if this machine has none yet): it carries ``jupyterhub-singleuser`` and the Jupyter config that
 gives JupyterLab the hub menu. The container reaches the hub's API as
 ``host.docker.internal`` (the hub listens on all addresses for it, as JupyterHub's Docker
 recipe has it); the test itself only talks to 127.0.0.1.
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,27 +24,16 @@ from hub.test_singleuser_auth import ARGS, CHROMIUM, _file_menu, _login
 
 pytestmark = [pytest.mark.engine, pytest.mark.browser, pytest.mark.slow]
 
-IMAGE = "bindery-test/hub-default-env:1"
 HUB_ID = f"bindery-test-hub-{secrets.token_hex(4)}"
 
 
 @pytest.fixture(scope="module")
-def default_image(tmp_path_factory) -> str:
-    import docker
-    import docker.errors
+def default_image() -> str:
+    """The builder's default environment, as the hub runs it (setup.sh builds it; else here)."""
+    from bindery.composition import Settings, make_builder, make_engine
 
-    client = docker.from_env()
-    try:
-        client.images.get(IMAGE)
-        return IMAGE
-    except docker.errors.ImageNotFound:
-        pass
-    repo = tmp_path_factory.mktemp("empty-repo")
-    (repo / "README.md").write_text("An empty repository: the default environment.\n")
-    done = subprocess.run([sys.executable, "-m", "bindery.cli", "build", "--image-name", IMAGE,
-                           str(repo)], capture_output=True, text=True, timeout=1500, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return IMAGE
+    settings = Settings()
+    return make_builder(settings, make_engine(settings)).ensure_default_image()
 
 
 @pytest.fixture
@@ -76,6 +63,20 @@ def docker_chp_hub(tmp_path: Path, default_image: str) -> Iterator[HubProcess]:
             container.remove(force=True)
 
 
+def log_out_from_jupyterlab(page) -> None:
+    """File → Log Out (JupyterLab's hub extension) → the hub's logout page → its button."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    labels = page.locator(".lm-Menu-content .lm-Menu-itemLabel", has_text="Log Out")
+    deadline = time.monotonic() + 15
+    while not any(labels.nth(i).is_visible() for i in range(labels.count())):
+        assert time.monotonic() < deadline, "the File menu shows no Log Out"
+        time.sleep(0.2)
+    next(labels.nth(i) for i in range(labels.count()) if labels.nth(i).is_visible()).click()
+    page.wait_for_url(re.compile(r".*/hub/logout.*"))
+    page.get_by_test_id("logout").last.click()
+    page.wait_for_url(re.compile(r".*/hub/login.*"))
+
+
 def test_a_docker_server_behind_chp_logs_its_owner_in_through_the_hub(docker_chp_hub):
     from playwright.sync_api import sync_playwright
 
@@ -102,7 +103,10 @@ def test_a_docker_server_behind_chp_logs_its_owner_in_through_the_hub(docker_chp
             page.locator(".lm-MenuBar-itemLabel", has_text="File").first.wait_for(
                 timeout=60_000)
             entries = _file_menu(page)
-            assert "Hub Control Panel" in entries and "Shut Down" not in entries, entries
-            assert page.get_by_text("official Jupyter news").count() == 0
+            assert "Hub Control Panel" in entries and "Log Out" in entries, entries
+            assert "Shut Down" not in entries, entries
+            log_out_from_jupyterlab(page)
+            page.goto(f"{hub.url}/hub/home")
+            assert "/hub/login" in page.url  # the hub session ended, not just the server's
         finally:
             browser.close()
