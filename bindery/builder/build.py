@@ -164,6 +164,8 @@ class Builder:
                       ca_bundle=None,
                       bundled_uv=host_uv_binary() is not None)
         digest.update(plan.dockerfile.encode())
+        for name, data in sorted(plan.context_files.items()):  # e.g. the images' Jupyter config
+            digest.update(name.encode() + b"\0" + data)
         digest.update(_uv_identity().encode())
         return digest.hexdigest()[:8]
 

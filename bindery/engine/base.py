@@ -100,6 +100,9 @@ class RunRequest:
     allow_root: bool = False
     #: Seconds for the container to be running with its port published.
     start_timeout: float = 60.0
+    #: Extra ``/etc/hosts`` entries (name → address; ``"host-gateway"`` = this machine as
+    #: seen from the container), e.g. so a server can reach the hub's API.
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)
 
 
 #: The user a server runs as when its image says root, names no user, or names

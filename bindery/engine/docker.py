@@ -291,6 +291,8 @@ class DockerEngine(Engine):
                 kwargs["memswap_limit"] = request.memory  # equal: no swap on top of it
         if request.cpus:
             kwargs["nano_cpus"] = int(request.cpus * 1_000_000_000)
+        if request.extra_hosts:
+            kwargs["extra_hosts"] = dict(request.extra_hosts)
         image_user, image_env = self._image_config(request.image)
         user = run_as_user(image_user, request.allow_root)
         environment = {**request.env, "JUPYTER_TOKEN": request.token}

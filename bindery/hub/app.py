@@ -140,6 +140,7 @@ class Hub:
         audit.watch_database()
         self._audit_handler = audit.open_audit_log(self.settings.audit, self.settings.db_url)
         self._register_env_token()
+        self._register_services()
         if self._proxy_arg is True:
             self.proxy = self.settings.proxy.make_client(self.settings.proxy_timeout)
         elif isinstance(self._proxy_arg, Proxy):
@@ -186,6 +187,17 @@ class Hub:
             ensure_service_token(s, token, ADMIN_TOKEN_ENV, ["admin"])
             s.commit()
 
+    def _register_services(self) -> None:
+        """``[[hub.services]]``: their API tokens and OAuth clients, as configured now."""
+        from bindery.hub.oauth_provider.provider import sync_service_clients
+
+        with self.db() as s:
+            for service in self.settings.services:
+                if service.api_token:
+                    ensure_service_token(s, service.api_token, service.name, [])
+            sync_service_clients(s, self.settings.services)
+            s.commit()
+
     # -- users -----------------------------------------------------------------
 
     def get_or_create_user(self, name: str, *, admin: bool | None = None,
@@ -213,6 +225,7 @@ class Hub:
 def build_app(hub: Hub) -> Starlette:
     """The hub's ASGI app (API, pages, static files, metrics)."""
     from bindery.hub.api.routes import api_routes
+    from bindery.hub.oauth_provider.routes import oauth_routes
     from bindery.hub.pages import authenticator_routes, http_exception_handler, page_routes
 
     hub.open_db()
@@ -227,6 +240,7 @@ def build_app(hub: Hub) -> Starlette:
 
     routes = [
         *api_routes(),
+        *oauth_routes(),
         *page_routes(),
         Mount("/hub/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
         *authenticator_routes(hub.authenticator),

@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from bindery.errors import BinderyError
 from bindery.eventlog import EventLog
 from bindery.hub import audit
 from bindery.hub.db.models import Server, User, utcnow
 from bindery.hub.metrics import HubMetrics
+from bindery.hub.oauth_provider.provider import forget_server_client, register_server_client
+from bindery.hub.oauth_provider.singleuser import singleuser_env
 from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.routing import RoutedServer, ServerRoutes
 from bindery.hub.server_state import ServerState, ServerStatus, active, server_base_url, status_is
@@ -174,12 +176,11 @@ class ServerManager:
     # -- start ----------------------------------------------------------------
 
     def _request(self, user: str, name: str, token: str, options: UserOptions) -> SpawnRequest:
+        base_url = server_base_url(user, name)
         env = {
             "BINDERY_USER": user,
             "BINDERY_SERVER_NAME": name,
-            "JUPYTERHUB_USER": user,
-            "JUPYTERHUB_SERVER_NAME": name,
-            "JUPYTERHUB_API_URL": f"{self.settings.hub_url}/hub/api",
+            **singleuser_env(self.settings, user, name, token, base_url),
         }
         default_url = (
             options.get("default_url") if isinstance(options.get("default_url"), str) else None
@@ -187,12 +188,14 @@ class ServerManager:
         return SpawnRequest(
             user=user,
             server_name=name,
-            base_url=server_base_url(user, name),
+            base_url=base_url,
             api_token=token,
             image=_requested_image(options) or self.settings.spawner.image,
             env=env,
             default_url=default_url,
             hub_host=self.settings.subdomain_host,
+            # Without the built-in proxy nobody checks users at the edge (docs/hub.md).
+            hub_auth=self.settings.proxy.kind != "builtin",
         )
 
     def _check_image(self, options: UserOptions) -> None:
@@ -279,6 +282,8 @@ class ServerManager:
             server.user_options = options
             server.image = _requested_image(options)
             server.api_token = token
+            # The token is the server's API token and OAuth client secret too (JupyterHub's).
+            register_server_client(s, user, server_name, token, server_base_url(*key))
             s.commit()
         self._failures.pop(key, None)
         events: EventLog[SpawnEvent] = EventLog()
@@ -579,6 +584,9 @@ def _requested_image(options: UserOptions) -> str | None:
 
 
 def _mark_stopped(server: Server) -> None:
+    session = object_session(server)
+    if session is not None and server.api_token is not None:
+        forget_server_client(session, server.user, server.name)
     server.pending = None
     server.started = None
     server.url = None

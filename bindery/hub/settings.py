@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from bindery.config import Section
 from bindery.hub.audit import AuditSettings
 from bindery.hub.auth.settings import AuthSettings
+from bindery.hub.oauth_provider.settings import ServiceSettings
 from bindery.hub.origins import UserOrigins, normalise_subdomain_host
 from bindery.hub.proxy.settings import HubProxySettings
 from bindery.hub.spawners.settings import SpawnerSettings
@@ -36,6 +37,9 @@ class HubSettings(Section):
     #: Where the hub app itself listens (only the proxy and services talk to it).
     hub_ip: str = "127.0.0.1"
     hub_port: int = Field(default=8081, ge=0, le=65535)
+    #: How users' servers reach the hub's API ("" = the hub's own URL, right for servers on
+    #: this machine); JupyterHub's ``hub_connect_url``. See docs/hub.md for containers.
+    hub_connect_url: str = ""
     #: Public URL users see ("" = http://<ip>:<port>); https here makes cookies Secure.
     public_url: str = ""
     #: Give each user's server its own origin: ``"https://hub.example.org"`` serves the
@@ -75,6 +79,11 @@ class HubSettings(Section):
     #: Default page size of list endpoints; ``max_page_size`` bounds ``?limit``.
     default_page_size: int = Field(default=200, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
+    #: External services (``[[hub.services]]``): tokens and OAuth clients (docs/hub.md).
+    services: list[ServiceSettings] = Field(default_factory=list)
+    #: Scopes every user holds besides their own things (JupyterHub 6's option); the OAuth
+    #: provider reads ``access:services`` / ``access:services!service=<name>`` from it.
+    extra_user_scopes: list[str] = Field(default_factory=list)
     cull: CullSettings = Field(default_factory=CullSettings)
     proxy: HubProxySettings = Field(default_factory=HubProxySettings)
     spawner: SpawnerSettings = Field(default_factory=SpawnerSettings)
@@ -101,6 +110,20 @@ class HubSettings(Section):
     def origins(self) -> UserOrigins:
         """Where users' servers live (their own subdomains, or the hub's origin)."""
         return UserOrigins(self.subdomain_host)
+
+    @field_validator("extra_user_scopes")
+    @classmethod
+    def _known_scopes(cls, value: list[str]) -> list[str]:
+        from bindery.hub.scopes import ScopeError, check_scopes
+
+        for scope in value:
+            if scope == "access:services" or scope.startswith("access:services!service="):
+                continue
+            try:
+                check_scopes([scope])
+            except ScopeError as err:
+                raise ValueError(f"extra_user_scopes: {err}") from err
+        return value
 
     @field_validator("public_url")
     @classmethod

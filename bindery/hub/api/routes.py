@@ -117,7 +117,14 @@ async def health(request: Request) -> Response:
 
 
 async def whoami(request: Request) -> Response:
-    principal = get_principal(request)
+    try:
+        principal = get_principal(request)
+    except ApiError as err:
+        # JupyterHub answers 403 to a token it does not know; HubAuth.user_for_token reads
+        # exactly that as "no such user" (None) and any other error as a failure.
+        if err.status_code == 401 and request.headers.get("authorization"):
+            raise ApiError(403, str(err.detail)) from err
+        raise
     assert principal is not None
     if principal.user_name is None:
         return JSONResponse(

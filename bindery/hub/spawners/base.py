@@ -48,6 +48,11 @@ class SpawnRequest:
     env: dict[str, str] = field(default_factory=dict)
     #: Where to open after start, relative to base_url (e.g. "lab/tree/a.ipynb").
     default_url: str | None = None
+    #: The proxy does not authenticate users (configurable-http-proxy): the server must
+    #: do it against the hub itself, as JupyterHub's single-user servers do, by running
+    #: ``jupyterhub-singleuser`` with the ``JUPYTERHUB_*`` variables in ``env``.
+    hub_auth: bool = False
+
     #: The hub's origin when it differs from the server's (users' subdomains), else "".
     hub_host: str = ""
 

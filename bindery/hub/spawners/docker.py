@@ -56,6 +56,9 @@ class DockerSpawnerOptions(PluginOptions):
     #: Program (and subcommand) that runs Jupyter inside the image; Bindery adds
     #: ip, port, base_url and default_url flags.
     server_command: tuple[str, ...] = ("jupyter", "lab")
+    #: The command instead when the server must authenticate users against the hub itself
+    #: (the proxy does not: ``kind = "chp"``); Bindery's images have it (package jupyterhub).
+    singleuser_command: tuple[str, ...] = ("jupyterhub-singleuser",)
 
     # -- enforced limits per server -------------------------------------------
     #: Memory limit (docker syntax: "512m", "2g"); no swap on top of it.
@@ -175,7 +178,9 @@ class DockerSpawner(Spawner):
 
     def _command(self) -> list[str]:
         base_url = self.request.base_url
-        command = list(self.options.server_command) + [
+        program = self.options.singleuser_command if self.request.hub_auth \
+            else self.options.server_command
+        command = list(program) + [
             "--ip=0.0.0.0",  # inside the container; published on the host's 127.0.0.1 only
             f"--port={CONTAINER_PORT}",
             "--no-browser",
@@ -195,6 +200,7 @@ class DockerSpawner(Spawner):
             "BINDERY_USER": self.request.user,
             "BINDERY_SERVER_NAME": self.request.server_name,
             "BINDERY_BASE_URL": self.request.base_url,
+            "JUPYTERHUB_SERVICE_URL": f"http://0.0.0.0:{CONTAINER_PORT}{self.request.base_url}",
         }
 
     def labels(self) -> dict[str, str]:
@@ -225,6 +231,9 @@ class DockerSpawner(Spawner):
             pids_limit=o.pids_limit,
             allow_root=o.allow_root,
             start_timeout=self.context.start_timeout,
+            # A server that checks users with the hub must reach its API: the deployment
+            # points [hub] hub_connect_url at host.docker.internal (docs/hub.md).
+            extra_hosts={"host.docker.internal": "host-gateway"} if self.request.hub_auth else {},
         )
 
     def _remove_stale_container(self) -> None:
