@@ -85,6 +85,10 @@ class _ProcessBase:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def ready_url(self) -> str:
+        """What answers 200 (with the token) once the proxy is up: its route API."""
+        return f"{self.api_url}/api/routes"
+
     def client(self) -> RestProxy:
         """A ``RestProxy`` for this process's route API (close it with ``aclose``)."""
         return RestProxy(ProxyOptions(api_url=self.api_url, auth_token=self.auth_token))
@@ -110,7 +114,7 @@ class _ProcessBase:
                         f"{self.log_tail()}"
                     )
                 try:
-                    if http.get(f"{self.api_url}/api/routes", headers=headers).status_code == 200:
+                    if http.get(self.ready_url(), headers=headers).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass
@@ -240,7 +244,7 @@ def process_from_settings(
     port: int | None = None,
     default_target: str | None = None,
     auth_url: str | None = None,
-) -> ProxyProcess | ChpProcess | None:
+) -> _ProcessBase | None:
     """The process to start for ``settings.kind`` (``None`` for ``external``: nothing to start).
 
     Keyword arguments override the settings (the hub passes its own public address,
@@ -263,4 +267,13 @@ def process_from_settings(
                 'use the built-in proxy (kind = "builtin") or drop auth_url.'
             )
         return ChpProcess(**common)
+    if settings.kind == "nginx":
+        from bindery.hub.proxy.nginx_process import NginxProcess
+
+        return NginxProcess(
+            **common, auth_url=auth_url or settings.auth_url,
+            config_dir=settings.client_options.get("config_dir") or None,
+            login_url=settings.login_url, session_cookie=settings.session_cookie,
+            auth_cache_ttl=settings.auth_cache_ttl,
+        )
     return ProxyProcess(**common, auth_url=auth_url or settings.auth_url)
