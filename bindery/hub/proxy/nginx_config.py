@@ -222,6 +222,7 @@ def render_main(cfg: StaticConfig) -> dict[str, str]:
             "location = /_bindery/auth {",
             "    internal;",
             f"    proxy_pass http://bindery_hub_auth{hub.base_path}?$bindery_auth_args;",
+            f"    proxy_set_header Host {hub.server};",
             "    proxy_pass_request_body off;",
             '    proxy_set_header Content-Length "";',
             '    proxy_set_header Connection "";',
@@ -230,7 +231,11 @@ def render_main(cfg: StaticConfig) -> dict[str, str]:
             "    proxy_set_header X-Bindery-Token $bindery_link_token;",
             # Yes answers are reused for a while per (route, credentials), as the built-in
             # proxy does; the hub marks link-token answers no-store, which nginx honours.
-            *(["    proxy_cache bindery_auth;",
+            *(["    proxy_buffering on;  # nginx caches only buffered answers",
+               "    proxy_cache bindery_auth;",
+               # A session refresh must not stop the reuse (the built-in proxy's rule); the
+               # hub's link-token answers carry Set-Cookie *and* no-store: never reused.
+               "    proxy_ignore_headers Set-Cookie;",
                '    proxy_cache_key "$bindery_auth_args|$http_cookie|$http_authorization|'
                '$bindery_link_token";',
                f"    proxy_cache_valid 200 {ttl}s;"] if ttl else []),

@@ -66,6 +66,7 @@ class NginxProcess(_ProcessBase):
                              "it is needed for [hub.proxy] kind = \"nginx\".")
         self.executable = found
         self.config_dir = Path(config_dir) if config_dir else default_config_dir(self.api_port)
+        self._temporary_config = not config_dir
         #: Started as root, nginx runs its workers as an unprivileged user (never as root).
         self.worker = _unprivileged_user() if os.geteuid() == 0 else None
         self.static = StaticConfig(
@@ -126,6 +127,14 @@ class NginxProcess(_ProcessBase):
     def start(self) -> None:
         self.write_config()
         super().start()
+
+    def stop(self) -> None:
+        """Stop nginx; its scratch files go, and so does a default (temporary) config_dir."""
+        super().stop()
+        if self.static.scratch_dir is not None:
+            shutil.rmtree(self.static.scratch_dir, ignore_errors=True)
+        if self._temporary_config:
+            shutil.rmtree(self.config_dir, ignore_errors=True)
 
     def log_tail(self, lines: int = 20) -> str:
         own = super().log_tail(lines)
