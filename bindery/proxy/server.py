@@ -19,6 +19,7 @@ from bindery.proxy.edge_auth import EdgeAuthorizer
 from bindery.proxy.forward import ProxyHandler
 from bindery.proxy.routes import RouteTable
 from bindery.proxy.settings import ProxySettings
+from bindery.proxy.upstream import UpstreamPool
 
 log = logging.getLogger("bindery.proxy")
 
@@ -40,6 +41,7 @@ class ProxyServer:
         self._session: aiohttp.ClientSession | None = None
         self._runners: list[web.BaseRunner] = []
         self._handler: ProxyHandler | None = None
+        self._pool: UpstreamPool | None = None
         self.port: int = self.settings.port
         self.api_port: int = self.settings.api_port
 
@@ -72,7 +74,8 @@ class ProxyServer:
         )
         if s.default_target:
             self.table.add("/", s.default_target)
-        handler = self._handler = ProxyHandler(self.table, s, self._session, authorizer)
+        self._pool = UpstreamPool(s.connect_timeout)
+        handler = self._handler = ProxyHandler(self.table, s, self._session, authorizer, self._pool)
         public = web.ServerRunner(
             web.Server(handler, access_log=None),
             access_log=None,
@@ -108,6 +111,9 @@ class ProxyServer:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._session is not None:
             await self._session.close()
             self._session = None
