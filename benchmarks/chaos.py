@@ -161,7 +161,7 @@ class Chaos:
         if not failing:
             result.recovered_after = time.monotonic() - kill_time
         else:
-            for user, why in failing.items():
+            for why in failing.values():
                 self.error(f"after {self.args.recover_timeout:.0f} s: {why}")
             result.notes.append(f"not recovered: {sorted(failing)}")
             if result.victim == "proxy":

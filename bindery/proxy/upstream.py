@@ -65,8 +65,13 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.pool._forget(self)
-        if self.exchange is not None:
-            self.exchange.fail(exc or UpstreamError("the upstream closed the connection"))
+        exchange, self.exchange = self.exchange, None
+        if exchange is None:
+            return
+        if exc is None and exchange.until_close:
+            exchange.finish()  # an answer without length or chunks ends when the server closes
+        else:
+            exchange.fail(exc or UpstreamError("the upstream closed the connection"))
 
     # -- httptools callbacks --------------------------------------------------------
 
@@ -84,7 +89,10 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         exchange = self.exchange
         if exchange is not None:
-            exchange.status = self.parser.get_status_code()
+            exchange.status = status = self.parser.get_status_code()
+            framed = any(name.lower() in ("content-length", "transfer-encoding")
+                         for name, _ in exchange.headers)
+            exchange.until_close = not framed and status >= 200 and status not in (204, 304)
             if not exchange.head.done():
                 exchange.head.set_result(None)
 
@@ -125,7 +133,7 @@ class Exchange:
     """One request's answer: ``await head``, then ``status``/``headers``, then ``chunks()``."""
 
     __slots__ = ("buffered", "chunks_", "conn", "done", "error", "got_bytes", "head",
-                 "headers", "paused", "reason", "status", "waiter")
+                 "headers", "paused", "reason", "status", "until_close", "waiter")
 
     def __init__(self, conn: _Connection) -> None:
         self.conn = conn
@@ -138,6 +146,7 @@ class Exchange:
         self.done = False
         self.paused = False
         self.got_bytes = False
+        self.until_close = False
         self.error: BaseException | None = None
         self.waiter: asyncio.Future[None] | None = None
 

@@ -120,3 +120,19 @@ async def test_chunked_answers_in_small_pieces_arrive_whole(
         answer = await http.get(f"{proxy.public_url}/stream")
     assert answer.status_code == 200 and answer.headers["x-kind"] == "trickle"
     assert answer.text == "".join(f"line {i}\n" for i in range(50))
+
+
+async def test_an_answer_that_ends_when_the_server_closes_arrives_whole(
+        proxy: ProxyServer, raw_upstream: Callable[[Handler], Awaitable[str]]) -> None:
+    """HTTP/1.0 style: no Content-Length, no chunks; the end of the body is the close."""
+
+    async def old_style(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"y" * 200_000)
+        await writer.drain()
+        writer.close()
+
+    proxy.table.add("/", await raw_upstream(old_style))
+    async with httpx.AsyncClient(trust_env=False) as http:
+        answer = await http.get(f"{proxy.public_url}/old")
+    assert answer.status_code == 200 and answer.content == b"y" * 200_000

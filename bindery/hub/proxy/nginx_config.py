@@ -342,7 +342,7 @@ http {{
     }}
 }}
 """
-    headers = f"""# Header rules every relayed request shares (nginx drops inherited ones per location).
+    headers = """# Header rules every relayed request shares (nginx drops inherited ones per location).
 proxy_set_header Host $http_host;
 proxy_set_header Upgrade $http_upgrade;
 proxy_set_header Connection $bindery_connection;
