@@ -108,12 +108,13 @@ class Chaos:
     def _kill(self, victim: str, result: Round) -> bool:
         s = self.stack
         if victim == "hub":
+            s.refresh_proxy_pid()
             killed = s.kill9(s.hub.pid if s.hub else None)
             time.sleep(0.2)
             result.notes.append("its proxy " + ("lives on" if s.proxy_alive() else "died too"))
             return killed
         if victim == "proxy":
-            return s.kill9(s.proxy_pid)
+            return s.kill9(s.refresh_proxy_pid())
         pids = s.server_pids()
         if not pids:
             result.notes.append("no server process to kill yet")

@@ -76,6 +76,8 @@ class Stack:
         self.env = env
         self.hub: subprocess.Popen[bytes] | None = None
         self.proxy_pid: int | None = None
+        #: Every proxy process seen in this run (a killed hub may leave one behind).
+        self.proxy_pids: set[int] = set()
         self.hub_starts = 0
 
     # -- URLs ---------------------------------------------------------------------------
@@ -117,9 +119,7 @@ class Stack:
                                    f"{self.hub_log_tail()}")
             try:
                 if httpx.get(f"{self.api}/health", timeout=1, trust_env=False).status_code == 200:
-                    # A proxy left by a killed hub and adopted stays the one to watch.
-                    self.proxy_pid = self._find_proxy() or (
-                        self.proxy_pid if self.proxy_alive() else None)
+                    self.refresh_proxy_pid()
                     return time.monotonic() - t0
             except httpx.HTTPError:
                 pass
@@ -133,17 +133,18 @@ class Stack:
         except OSError:
             return ""
 
-    def _find_proxy(self) -> int | None:
-        if self.hub is None:
-            return None
-        try:
-            for child in psutil.Process(self.hub.pid).children():
-                line = " ".join(child.cmdline())
-                if "bindery.proxy" in line or "nginx" in line or "configurable-http-proxy" in line:
-                    return int(child.pid)
-        except psutil.Error:
-            return None
-        return None
+    def refresh_proxy_pid(self) -> int | None:
+        """The proxy is whoever listens on the public port (the hub's child or an adopted one)."""
+        self.proxy_pid = listener_pid(self.port)
+        if self.proxy_pid is not None and self.proxy_kind == "nginx":
+            # nginx's workers listen too: the master is the one whose parent is not nginx.
+            process = psutil.Process(self.proxy_pid)
+            parent = process.parent()
+            if parent is not None and "nginx" in parent.name():
+                self.proxy_pid = parent.pid
+        if self.proxy_pid is not None:
+            self.proxy_pids.add(self.proxy_pid)
+        return self.proxy_pid
 
     def server_pids(self) -> list[int]:
         """User-server processes alive now (they record their pid when they start)."""
@@ -188,11 +189,11 @@ class Stack:
                 self.hub.wait(30)
             except subprocess.TimeoutExpired:
                 self.hub.kill()
-        for pid in [*self.server_pids(), self.proxy_pid]:
-            if pid is not None and psutil.pid_exists(pid):
+        for pid in [*self.server_pids(), *self.proxy_pids]:
+            if psutil.pid_exists(pid):
                 try:
                     process = psutil.Process(pid)
-                    if pid == self.proxy_pid or _is_ours(pid, str(self.dir)):
+                    if pid in self.proxy_pids or _is_ours(pid, str(self.dir)):
                         process.kill()
                 except psutil.Error:
                     pass
@@ -200,6 +201,15 @@ class Stack:
 
     def remove_files(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def listener_pid(port: int) -> int | None:
+    """The process listening on 127.0.0.1:``port``, if any."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port \
+                and conn.pid is not None:
+            return int(conn.pid)
+    return None
 
 
 def _is_ours(pid: int, marker: str) -> bool:
