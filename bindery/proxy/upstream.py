@@ -90,6 +90,11 @@ class _Connection(asyncio.Protocol):
         exchange = self.exchange
         if exchange is not None:
             exchange.status = status = self.parser.get_status_code()
+            if 100 <= status < 200:
+                # An interim answer (103 Early Hints): not the answer; the real one follows.
+                exchange.interim = True
+                exchange.headers.clear()
+                return
             framed = any(name.lower() in ("content-length", "transfer-encoding")
                          for name, _ in exchange.headers)
             exchange.until_close = not framed and status >= 200 and status not in (204, 304)
@@ -107,6 +112,9 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         exchange = self.exchange
         if exchange is None:
+            return
+        if exchange.interim:
+            exchange.interim = False
             return
         self.exchange = None
         keep = self.parser.should_keep_alive()
@@ -133,7 +141,7 @@ class Exchange:
     """One request's answer: ``await head``, then ``status``/``headers``, then ``chunks()``."""
 
     __slots__ = ("buffered", "chunks_", "conn", "done", "error", "got_bytes", "head",
-                 "headers", "paused", "reason", "status", "until_close", "waiter")
+                 "headers", "interim", "paused", "reason", "status", "until_close", "waiter")
 
     def __init__(self, conn: _Connection) -> None:
         self.conn = conn
@@ -147,6 +155,7 @@ class Exchange:
         self.paused = False
         self.got_bytes = False
         self.until_close = False
+        self.interim = False
         self.error: BaseException | None = None
         self.waiter: asyncio.Future[None] | None = None
 

@@ -136,3 +136,18 @@ async def test_an_answer_that_ends_when_the_server_closes_arrives_whole(
     async with httpx.AsyncClient(trust_env=False) as http:
         answer = await http.get(f"{proxy.public_url}/old")
     assert answer.status_code == 200 and answer.content == b"y" * 200_000
+
+
+async def test_interim_answers_are_not_taken_for_the_answer(
+        proxy: ProxyServer, raw_upstream: Callable[[Handler], Awaitable[str]]) -> None:
+    async def early_hints(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_head(reader)
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+        await writer.drain()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Final: yes\r\n\r\nfinal")
+        await writer.drain()
+
+    proxy.table.add("/", await raw_upstream(early_hints))
+    async with httpx.AsyncClient(trust_env=False) as http:
+        answer = await http.get(f"{proxy.public_url}/page")
+    assert (answer.status_code, answer.text, answer.headers["x-final"]) == (200, "final", "yes")
