@@ -245,7 +245,7 @@ class ProxyHandler:
         set_cookies: list[str],
     ) -> web.StreamResponse:
         body = request.content if request.body_exists else None
-        if body is None and request.method in LEAN_METHODS:
+        if body is None and request.method in LEAN_METHODS and url.scheme == "http":
             return await self._relay_lean(request, route, url, headers, set_cookies)
         if body is not None and headers.popall("Expect", [""])[0].lower() == "100-continue":
             # Answer the client's "may I send the body?" ourselves; the body is streamed upstream.

@@ -246,6 +246,9 @@ def render_main(cfg: StaticConfig) -> dict[str, str]:
     user_line = f"user {cfg.worker_user};\n" if cfg.worker_user else ""
     main = f"""# Written by Bindery when it starts nginx (kind = "nginx"); regenerated at every start.
 {user_line}worker_processes {cfg.workers};
+# Each reload leaves the old workers serving their open WebSockets; after this long they
+# close them (Jupyter reconnects), so route changes cannot pile up old workers forever.
+worker_shutdown_timeout 10m;
 daemon off;
 pid {d / 'nginx.pid'};
 error_log {d / 'error.log'} warn;
