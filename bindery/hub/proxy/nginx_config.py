@@ -142,6 +142,7 @@ def _route_locations(path: str, entry: dict[str, Any], headers_file: Path,
             "    error_page 403 = @bindery_forbidden;",
             "    error_page 500 = @bindery_auth_failed;",
             # The hub session and the client's credentials stop here; the server gets its own.
+            "    if ($bindery_cookie_left) { return 400; }",
             "    proxy_set_header Cookie $bindery_cookie;",
             "    proxy_set_header Authorization "
             + (f'"token {check_value(token, "server token")}";'
@@ -201,6 +202,7 @@ def render_main(cfg: StaticConfig) -> dict[str, str]:
     if not _SAFE_PATH.match(cfg.login_url):
         raise ProxyError(f"The login URL {cfg.login_url!r} cannot go into nginx's config.")
     cookie = re.escape(cfg.session_cookie)
+    cookie_maps = _indent(_session_cookie_maps(cookie), 4)
     upstreams: list[str] = []
     if cfg.default_target:
         default = parse_target(cfg.default_target, "the default target")
@@ -278,11 +280,10 @@ http {{
     # ?token= is for the hub's check only; the server never sees it.
     map $args $bindery_args {{ "~^(?<a>.*?)(?:^|&)token=[^&]*(?<b>.*)$" "$a$b"; default $args; }}
     map $bindery_args $bindery_query {{ "" ""; "~^&?(?<q>.+)$" "?$q"; }}
-    # The hub session cookie never reaches a user's server.
-    map $http_cookie $bindery_cookie {{
-        "~^(?<a>.*?)(?:^|;\\s*){cookie}=[^;]*(?<b>.*)$" "$a$b";
-        default $http_cookie;
-    }}
+    # The hub session cookie never reaches a user's server: every copy of it is removed
+    # (a server may set its own cookie of that name for its path; the browser then sends
+    # both). nginx has no loop, so {COOKIE_PASSES} passes; a request with more copies is refused.
+{cookie_maps}
     map "$request_method $http_upgrade|$http_accept" $bindery_browser {{
         "~^GET \\|.*text/html" 1;
         default 0;
@@ -358,6 +359,25 @@ proxy_set_header Forwarded "";
 error_page 502 504 = @bindery_not_running;
 """
     return {"nginx.conf": main, "bindery-proxy-headers.conf": headers}
+
+
+#: How many copies of the session cookie one request may carry (each is removed).
+COOKIE_PASSES = 4
+
+
+def _session_cookie_maps(cookie: str) -> list[str]:
+    """Maps removing one copy each: ``$http_cookie`` → ... → ``$bindery_cookie``."""
+    lines = []
+    source = "$http_cookie"
+    for number in range(1, COOKIE_PASSES + 1):
+        target = "$bindery_cookie" if number == COOKIE_PASSES else f"$bindery_cookie_{number}"
+        lines += [f"map {source} {target} {{",
+                  f'    "~^(?<a>.*?)(?:^|;\\s*){cookie}=[^;]*(?<b>.*)$" "$a$b";',
+                  f"    default {source};", "}"]
+        source = target
+    lines += ["map $bindery_cookie $bindery_cookie_left {",
+              f'    "~(?:^|;)\\s*{cookie}\\s*=" 1;', "    default 0;", "}"]
+    return lines
 
 
 def _indent(lines: list[str], spaces: int) -> str:
