@@ -55,6 +55,13 @@ async def test_nginx_relays_like_the_builtin_proxy_with_a_standin_hub_auth(
                 bob = {"Cookie": FakeHubAuth.session_cookie("bob")}
                 assert (await http.get(f"{proc.public_url}/user/alice/", headers=bob)).status_code == 403
                 assert (await http.get(f"{proc.public_url}/user/alice/")).status_code == 401
+                # Two link tokens: both removed; three: refused rather than one passed on.
+                twice = await http.get(f"{proc.public_url}/user/alice/x?token=a&k=1&token=b",
+                                       headers=alice)
+                assert twice.json()["path_qs"] == "/user/alice/x?k=1"
+                thrice = await http.get(f"{proc.public_url}/user/alice/x?token=a&token=b&token=c",
+                                        headers=alice)
+                assert thrice.status_code == 400
                 # A route without a user: no login check, the query and headers pass as sent.
                 open_answer = await http.get(f"{proc.public_url}/services/open/x?token=t")
                 assert open_answer.json()["path_qs"] == "/services/open/x?token=t"

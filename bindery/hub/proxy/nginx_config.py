@@ -143,6 +143,7 @@ def _route_locations(path: str, entry: dict[str, Any], headers_file: Path,
             "    error_page 500 = @bindery_auth_failed;",
             # The hub session and the client's credentials stop here; the server gets its own.
             "    if ($bindery_cookie_left) { return 400; }",
+            "    if ($bindery_token_left) { return 400; }",
             "    proxy_set_header Cookie $bindery_cookie;",
             "    proxy_set_header Authorization "
             + (f'"token {check_value(token, "server token")}";'
@@ -278,7 +279,12 @@ http {{
     map $http_upgrade $bindery_connection {{ default upgrade; "" ""; }}
     map $request_uri $bindery_raw_path {{ "~^(?<p>[^?]*)" $p; }}
     # ?token= is for the hub's check only; the server never sees it.
-    map $args $bindery_args {{ "~^(?<a>.*?)(?:^|&)token=[^&]*(?<b>.*)$" "$a$b"; default $args; }}
+    map $args $bindery_args_1 {{ "~^(?<a>.*?)(?:^|&)token=[^&]*(?<b>.*)$" "$a$b"; default $args; }}
+    map $bindery_args_1 $bindery_args {{
+        "~^(?<a>.*?)(?:^|&)token=[^&]*(?<b>.*)$" "$a$b";
+        default $bindery_args_1;
+    }}
+    map $bindery_args $bindery_token_left {{ "~(?:^|&)token=" 1; default 0; }}
     map $bindery_args $bindery_query {{ "" ""; "~^&?(?<q>.+)$" "?$q"; }}
     # The hub session cookie never reaches a user's server: every copy of it is removed
     # (a server may set its own cookie of that name for its path; the browser then sends
