@@ -20,7 +20,7 @@ from bindery.hub.proxy.nginx_process import NginxProcess
 
 @pytest.mark.anyio
 async def test_a_servers_own_session_named_cookie_does_not_smuggle_the_visitors_session(
-        fake_hub_auth: FakeHubAuth, upstreams: dict[str, Upstream]) -> None:
+        fake_hub_auth: FakeHubAuth, upstreams: dict[str, Upstream]) -> None:  # noqa: F811
     async with NginxProcess(auth_url=fake_hub_auth.url) as proc:
         client = proc.client()
         try:

@@ -111,8 +111,9 @@ class NginxProxy(Proxy):
     options_model: ClassVar[type[ProxyOptions]] = NginxProxyOptions
 
     def __init__(self, options: ProxyOptions) -> None:
+        if not isinstance(options, NginxProxyOptions):  # built with the common options only
+            options = NginxProxyOptions.model_validate(options.model_dump())
         super().__init__(options)
-        assert isinstance(options, NginxProxyOptions), "built through from_options"
         self.opts = options
         port = urlsplit(options.api_url).port or 80
         self.config_dir = Path(options.config_dir) if options.config_dir else default_config_dir(port)
