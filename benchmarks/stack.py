@@ -189,7 +189,7 @@ class Stack:
                 self.hub.wait(30)
             except subprocess.TimeoutExpired:
                 self.hub.kill()
-        for pid in [*self.server_pids(), *self.proxy_pids]:
+        for pid in [*self.server_pids(), *self.proxy_pids, *self._nginx_processes()]:
             if psutil.pid_exists(pid):
                 try:
                     process = psutil.Process(pid)
@@ -198,6 +198,21 @@ class Stack:
                 except psutil.Error:
                     pass
 
+
+    def _nginx_processes(self) -> list[int]:
+        """nginx processes of this run (workers and cache manager outlive a killed master)."""
+        if self.proxy_kind != "nginx":
+            return []
+        found = []
+        for process in psutil.process_iter(["name"]):
+            try:
+                if (process.info["name"] or "").startswith("nginx") and any(
+                        str(self.dir) in f.path for f in process.open_files()):
+                    found.append(process.pid)
+                    self.proxy_pids.add(process.pid)
+            except psutil.Error:
+                continue
+        return found
 
     def remove_files(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
