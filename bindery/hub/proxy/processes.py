@@ -244,7 +244,7 @@ def process_from_settings(
     port: int | None = None,
     default_target: str | None = None,
     auth_url: str | None = None,
-) -> _ProcessBase | None:
+) -> ProxyProcess | ChpProcess | None:
     """The process to start for ``settings.kind`` (``None`` for ``external``: nothing to start).
 
     Keyword arguments override the settings (the hub passes its own public address,
@@ -260,6 +260,16 @@ def process_from_settings(
         "default_target": default_target or settings.default_target,
         "auth_token": settings.auth_token or None,
     }
+    if settings.kind == "nginx":
+        from bindery.hub.proxy.nginx_process import NginxProcess
+
+        # A third process kind: widen the return annotation to include NginxProcess.
+        return NginxProcess(  # type: ignore[return-value]
+            **common, auth_url=auth_url or settings.auth_url,
+            config_dir=settings.client_options.get("config_dir") or None,
+            login_url=settings.login_url, session_cookie=settings.session_cookie,
+            auth_cache_ttl=settings.auth_cache_ttl,
+        )
     if settings.kind == "chp":
         if auth_url or settings.auth_url:
             raise ProxyError(
@@ -267,13 +277,4 @@ def process_from_settings(
                 'use the built-in proxy (kind = "builtin") or drop auth_url.'
             )
         return ChpProcess(**common)
-    if settings.kind == "nginx":
-        from bindery.hub.proxy.nginx_process import NginxProcess
-
-        return NginxProcess(
-            **common, auth_url=auth_url or settings.auth_url,
-            config_dir=settings.client_options.get("config_dir") or None,
-            login_url=settings.login_url, session_cookie=settings.session_cookie,
-            auth_cache_ttl=settings.auth_cache_ttl,
-        )
     return ProxyProcess(**common, auth_url=auth_url or settings.auth_url)
