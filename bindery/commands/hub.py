@@ -107,7 +107,7 @@ def serve(all_settings: Settings, log_level: str = "info") -> None:
     try:
         process = process_from_settings(
             settings.proxy, default_target=settings.hub_url,
-            auth_url=auth_url if settings.proxy.kind == "builtin" else None,
+            auth_url=auth_url if settings.proxy.kind in ("builtin", "nginx") else None,
         )
         if process is not None:
             process.start()

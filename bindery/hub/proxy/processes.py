@@ -85,6 +85,10 @@ class _ProcessBase:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def ready_url(self) -> str:
+        """What answers 200 (with the token) once the proxy is up: its route API."""
+        return f"{self.api_url}/api/routes"
+
     def client(self) -> RestProxy:
         """A ``RestProxy`` for this process's route API (close it with ``aclose``)."""
         return RestProxy(ProxyOptions(api_url=self.api_url, auth_token=self.auth_token))
@@ -110,7 +114,7 @@ class _ProcessBase:
                         f"{self.log_tail()}"
                     )
                 try:
-                    if http.get(f"{self.api_url}/api/routes", headers=headers).status_code == 200:
+                    if http.get(self.ready_url(), headers=headers).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass
@@ -266,6 +270,16 @@ def process_from_settings(
         "default_target": default_target or settings.default_target,
         "auth_token": settings.auth_token or None,
     }
+    if settings.kind == "nginx":
+        from bindery.hub.proxy.nginx_process import NginxProcess
+
+        # A third process kind: widen the return annotation to include NginxProcess.
+        return NginxProcess(  # type: ignore[return-value]
+            **common, auth_url=auth_url or settings.auth_url,
+            config_dir=settings.client_options.get("config_dir") or None,
+            login_url=settings.login_url, session_cookie=settings.session_cookie,
+            auth_cache_ttl=settings.auth_cache_ttl,
+        )
     if settings.kind == "chp":
         if auth_url or settings.auth_url:
             raise ProxyError(
