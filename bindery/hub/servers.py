@@ -195,7 +195,8 @@ class ServerManager:
             default_url=default_url,
             hub_host=self.settings.subdomain_host,
             # Without the built-in proxy nobody checks users at the edge (docs/hub.md).
-            hub_auth=self.settings.proxy.kind != "builtin",
+            # nginx checks users at the edge too (auth_request), like the built-in proxy.
+            hub_auth=self.settings.proxy.kind not in ("builtin", "nginx"),
         )
 
     def _check_image(self, options: UserOptions) -> None:

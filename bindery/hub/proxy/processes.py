@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Self, TypedDict, Unpack
+from typing import TYPE_CHECKING, Self, TypedDict, Unpack
 
 import anyio
 import httpx
@@ -29,6 +29,9 @@ from bindery.hub.proxy.base import ProxyError, ProxyOptions
 from bindery.hub.proxy.rest import RestProxy
 from bindery.hub.proxy.settings import HubProxySettings
 from bindery.proxy.protocol import AUTH_TOKEN_ENV
+
+if TYPE_CHECKING:  # imported when chosen: nginx_process imports this module
+    from bindery.hub.proxy.nginx_process import NginxProcess
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -254,7 +257,7 @@ def process_from_settings(
     auth_url: str | None = None,
     host_routing: bool | None = None,
     login_url: str | None = None,
-) -> ProxyProcess | ChpProcess | None:
+) -> ProxyProcess | ChpProcess | NginxProcess | None:
     """The process to start for ``settings.kind`` (``None`` for ``external``: nothing to start).
 
     Keyword arguments override the settings (the hub passes its own public address,
@@ -273,8 +276,12 @@ def process_from_settings(
     if settings.kind == "nginx":
         from bindery.hub.proxy.nginx_process import NginxProcess
 
-        # A third process kind: widen the return annotation to include NginxProcess.
-        return NginxProcess(  # type: ignore[return-value]
+        if host_routing or settings.host_routing:
+            raise ProxyError(
+                "Users' servers on their own subdomains ([hub] subdomain_host) need the "
+                'built-in proxy (kind = "builtin"); the nginx backend routes by path only.'
+            )
+        return NginxProcess(
             **common, auth_url=auth_url or settings.auth_url,
             config_dir=settings.client_options.get("config_dir") or None,
             login_url=settings.login_url, session_cookie=settings.session_cookie,
