@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import stat
 
-from bindery.hub.proxy.processes import ProxyProcess, ProxyRecord
 from hub.conftest import free_port
+
+from bindery.hub.proxy.processes import ProxyProcess, ProxyRecord
 
 
 def _alive(pid: int) -> bool:
