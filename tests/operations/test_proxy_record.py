@@ -33,7 +33,10 @@ def test_a_running_proxy_is_adopted_with_its_token_or_replaced(tmp_path):
         assert again.start_or_adopt(record, token_given=False) == "adopted"
         assert again.auth_token == first.auth_token and again.pid == first.process.pid
 
-        # A start with other ports stops the old one and starts its own.
+        # A hub on another address (its default target) does not adopt it ...
+        moved = ProxyProcess(port=port, api_port=api_port, default_target="http://127.0.0.1:9")
+        assert moved._fits(ProxyRecord.load(record), token_given=False) is False
+        # ... and a start with other ports stops the old one and starts its own.
         other = ProxyProcess(port=port, api_port=free_port())
         assert other.start_or_adopt(record, token_given=False) == "replaced"
         assert not _alive(first.process.pid)

@@ -74,6 +74,10 @@ class ProxyRecord:
     api_ip: str
     api_port: int
     auth_token: str
+    #: Where it sends unrouted requests and asks who may pass (the hub's address):
+    #: a proxy pointing at an old hub address is replaced, not adopted.
+    default_target: str = ""
+    auth_url: str = ""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +90,8 @@ class ProxyRecord:
         try:
             raw = json.loads(path.read_text())
             return cls(int(raw["pid"]), str(raw["kind"]), str(raw["ip"]), int(raw["port"]),
-                       str(raw["api_ip"]), int(raw["api_port"]), str(raw["auth_token"]))
+                       str(raw["api_ip"]), int(raw["api_port"]), str(raw["auth_token"]),
+                       str(raw.get("default_target") or ""), str(raw.get("auth_url") or ""))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -235,12 +240,15 @@ class _ProcessBase:
 
     def _record(self) -> ProxyRecord:
         return ProxyRecord(self.pid or 0, self.name, self.ip, self.port, self.api_ip,
-                           self.api_port, self.auth_token)
+                           self.api_port, self.auth_token, self.default_target or "",
+                           getattr(self, "auth_url", None) or "")
 
     def _fits(self, record: ProxyRecord, token_given: bool) -> bool:
         wanted = self._record()
-        same_place = (record.kind, record.ip, record.port, record.api_ip, record.api_port) == (
-            wanted.kind, wanted.ip, wanted.port, wanted.api_ip, wanted.api_port)
+        same_place = (record.kind, record.ip, record.port, record.api_ip, record.api_port,
+                      record.default_target, record.auth_url) == (
+            wanted.kind, wanted.ip, wanted.port, wanted.api_ip, wanted.api_port,
+            wanted.default_target, wanted.auth_url)
         return same_place and (not token_given or record.auth_token == self.auth_token)
 
     def start_or_adopt(self, record_path: Path, *, token_given: bool) -> Outcome:
