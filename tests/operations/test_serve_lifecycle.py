@@ -73,6 +73,7 @@ def test_two_serves_side_by_side_one_per_data_dir_and_signals_stop_every_server(
     assert "Traceback" not in output
     assert containers(docker_engine, first.hub_id, running_only=False) == []
     assert took < 30, f"stopping took {took:.1f} s"
+    print(f"SIGTERM to exit, two servers stopped: {took:.1f} s")
     assert len(containers(docker_engine, second.hub_id)) == 1
 
     # JSON logs of the first instance: the request ids, in the hub's and the proxy's lines.
