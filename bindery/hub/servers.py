@@ -569,6 +569,12 @@ class ServerManager:
             log.exception("removing the ended server %s/%s", *key)
         return reason
 
+    def _busy(self, key: Key) -> bool:
+        """A start or a stop of this server is under way (it is theirs to settle)."""
+        stop = self._stops.get(key)
+        spawn = self._spawns.get(key)
+        return (stop is not None and not stop.done()) or (spawn is not None and not spawn.done)
+
     async def check_servers(self) -> list[str]:
         """Find running servers that ended on their own (out of memory, engine restarted,
         killed); mark them stopped with why, drop their routes. Returns ``user/server``."""
@@ -577,9 +583,7 @@ class ServerManager:
                     s.scalars(select(Server).where(status_is(ServerStatus.RUNNING)))]
         ended = []
         for key in rows:
-            if key in self._stops and not self._stops[key].done():
-                continue
-            if key in self._spawns and not self._spawns[key].done:
+            if self._busy(key):
                 continue
             spawner = self._spawners.get(key) or self._spawner_from_db(key)
             if spawner is None:
@@ -589,8 +593,8 @@ class ServerManager:
             except Exception:  # noqa: BLE001 - an engine hiccup is not a dead server
                 log.warning("could not poll %s/%s", *key, exc_info=True)
                 continue
-            if exit_status is None:
-                continue
+            if exit_status is None or self._busy(key):
+                continue  # alive, or a stop/start began while it was polled
             reason = await self._ended_on_its_own(key, spawner, exit_status)
             try:
                 await self.routes.delete(*key)
