@@ -139,7 +139,8 @@ class Hub:
     async def start(self) -> None:
         self.open_db()
         audit.watch_database()
-        self._audit_handler = audit.open_audit_log(self.settings.audit, self.settings.db_url)
+        self._audit_handler = audit.open_audit_log(self.settings.audit, self.settings.db_url,
+                                                   self.settings.data_dir)
         self._register_env_token()
         if self._proxy_arg is True:
             self.proxy = self.settings.proxy.make_client(self.settings.proxy_timeout)
