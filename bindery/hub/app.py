@@ -171,7 +171,8 @@ class Hub:
         self._tasks.clear()
         if self._manager is not None:
             if self.settings.cleanup_servers:
-                await self._manager.stop_all(timeout=self.settings.spawner.start_timeout)
+                # Bounded, so a signal's stop ends in time (the commands force after 90 s).
+                await self._manager.stop_all(timeout=60.0)
             await self._manager.shutdown()
         if self.proxy is not None and self._proxy_arg is True:
             await self.proxy.aclose()
