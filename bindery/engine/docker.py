@@ -363,6 +363,14 @@ class DockerEngine(Engine):
             except docker.errors.APIError as err:
                 raise EngineError(f"The volume {volume.name!r} could not be created: {_reason(err)}") from err
 
+    def remove_volume(self, name: str) -> None:
+        try:
+            self.client.volumes.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as err:
+            raise EngineError(f"The volume {name!r} could not be removed: {_reason(err)}") from err
+
     def _wait_published(self, container: Container, request: RunRequest) -> int:
         """Block until the container runs with its port published; return the host port."""
         deadline = time.monotonic() + request.start_timeout

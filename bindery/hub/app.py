@@ -43,6 +43,7 @@ from bindery.hub.sessions import start_session
 from bindery.hub.settings import HubSettings
 from bindery.hub.spawners.factory import SpawnerFactory
 from bindery.hub.tokens import ensure_service_token
+from bindery.request_id import RequestIdMiddleware
 
 log = logging.getLogger("bindery.hub")
 access_log = logging.getLogger("bindery.hub.access")
@@ -138,7 +139,8 @@ class Hub:
     async def start(self) -> None:
         self.open_db()
         audit.watch_database()
-        self._audit_handler = audit.open_audit_log(self.settings.audit, self.settings.db_url)
+        self._audit_handler = audit.open_audit_log(self.settings.audit, self.settings.db_url,
+                                                   self.settings.data_dir)
         self._register_env_token()
         self._register_services()
         if self._proxy_arg is True:
@@ -154,9 +156,10 @@ class Hub:
                 log.warning("could not add the /hub/ route: %s", err)
         counts = await self.manager.reconcile()
         log.info("reconciled servers: %s", counts)
-        from bindery.hub.culler import activity_loop, cull_loop
+        from bindery.hub.culler import activity_loop, cull_loop, server_check_loop
 
         self._tasks.append(asyncio.create_task(activity_loop(self)))
+        self._tasks.append(asyncio.create_task(server_check_loop(self)))
         if self.settings.cull.timeout or self.settings.cull.max_age:
             self._tasks.append(asyncio.create_task(cull_loop(self)))
 
@@ -168,6 +171,9 @@ class Hub:
                 await task
         self._tasks.clear()
         if self._manager is not None:
+            if self.settings.cleanup_servers:
+                # Bounded, so a signal's stop ends in time (the commands force after 90 s).
+                await self._manager.stop_all(timeout=60.0)
             await self._manager.shutdown()
         if self.proxy is not None and self._proxy_arg is True:
             await self.proxy.aclose()
@@ -249,7 +255,8 @@ def build_app(hub: Hub) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler, Exception: _unexpected},
-        middleware=[Middleware(HubHostOnly, origins=hub.origins),
+        middleware=[Middleware(RequestIdMiddleware),
+                    Middleware(HubHostOnly, origins=hub.origins),
                     Middleware(SecurityHeadersMiddleware,
                                frame_ancestors=hub.settings.frame_ancestors,
                                secure=hub.secure_cookies, metrics=hub.metrics,

@@ -243,14 +243,18 @@ async def home(request: Request) -> Response:
         user = s.scalars(select(User).where(User.name == principal.user_name)).one()
         model = user_model(user)
         named = sorted((srv for srv in user.servers if srv.name), key=lambda srv: srv.name)
-        statuses = [(srv.name, ServerStatus.of(srv)) for srv in named]
+        statuses = [(srv.name, ServerStatus.of(srv), srv.last_error) for srv in named]
+        default_row = next((srv for srv in user.servers if srv.name == ""), None)
+        last_error = default_row.last_error if default_row is not None else None
     named_models = [{"name": name, "active": status.active, "ready": status is ServerStatus.RUNNING,
                      "pending": status.pending,
-                     "url": hub_of(request).origins.server_url(user.name, name)}
-                    for name, status in statuses]
+                     "url": hub_of(request).origins.server_url(user.name, name),
+                     "last_error": error}
+                    for name, status, error in statuses]
     default = model["servers"].get("")
     return render(request, "home.html", principal=principal, model=model, default=default,
                   named=named_models, allow_named=hub.settings.allow_named_servers,
+                  last_error=last_error,
                   error=request.query_params.get("error", "")[:300])
 
 

@@ -127,8 +127,10 @@ class ServerManager:
     def state(self, user_name: str, server_name: str) -> ServerState:
         """The server's status, with the reason its last start failed if it did."""
         with self.db() as s:
-            status = ServerStatus.of(self._server_row(s, (user_name, server_name)))
-        return ServerState(status, self._failures.get((user_name, server_name)))
+            row = self._server_row(s, (user_name, server_name))
+            status = ServerStatus.of(row)
+            saved = row.last_error if row is not None else None
+        return ServerState(status, self._failures.get((user_name, server_name)) or saved)
 
     def progress(self, user_name: str, server_name: str) -> AsyncIterator[SpawnEvent]:
         """Progress of the server's current or last start, ending with a ready or failed event.
@@ -285,6 +287,7 @@ class ServerManager:
             server.api_token = token
             # The token is the server's API token and OAuth client secret too (JupyterHub's).
             register_server_client(s, user, server_name, token, server_base_url(*key))
+            server.last_error = None
             s.commit()
         self._failures.pop(key, None)
         events: EventLog[SpawnEvent] = EventLog()
@@ -364,6 +367,7 @@ class ServerManager:
                 server = self._server_row(s, key)
                 if server is not None:
                     _mark_stopped(server)
+                    server.last_error = message
                     s.commit()
             events.append(SpawnEvent.failed_because(message))
             return message
@@ -402,7 +406,12 @@ class ServerManager:
                 if remove:
                     s.delete(server)
                     s.commit()
-                return True
+            else:
+                server = None
+        if server is not None:  # not running: nothing to stop
+            if remove:
+                await self._delete_forever(key)
+            return True
         if remove:
             self._remove_after_stop.add(key)
         done, _ = await asyncio.wait({self._begin_stop(key)}, timeout=wait)
@@ -422,6 +431,14 @@ class ServerManager:
                 s.commit()
         task = self._stops[key] = asyncio.create_task(self._stop(key))
         return task
+
+    async def _delete_forever(self, key: Key) -> None:
+        """The spawner's clean-up of a deleted server (its home volume); failures are logged."""
+        spawner = self.spawner_factory(self._request(key[0], key[1], "", {}))
+        try:
+            await spawner.delete_forever()
+        except Exception:  # noqa: BLE001 - the deletion goes on; say what was left behind
+            log.exception("could not remove the stored data of %s/%s", *key)
 
     async def _stop(self, key: Key) -> None:
         spawner = self._spawners.pop(key, None)
@@ -443,16 +460,19 @@ class ServerManager:
             if spawner is not None:
                 await spawner.stop()
         finally:
+            removed = key in self._remove_after_stop
             with self.db() as s:
                 server = self._server_row(s, key)
                 if server is not None:
-                    if key in self._remove_after_stop:
+                    if removed:
                         s.delete(server)
                     else:
                         _mark_stopped(server)
                     s.commit()
             self._remove_after_stop.discard(key)
             self.refresh_gauges()
+        if removed:
+            await self._delete_forever(key)
 
     def _spawner_from_db(self, key: Key) -> Spawner | None:
         with self.db() as s:
@@ -466,11 +486,16 @@ class ServerManager:
             return spawner
 
     async def delete_user(self, user_name: str) -> None:
-        """Stop every server of the user, then forget the user (servers and tokens go with it)."""
+        """Stop every server of the user, remove what outlives them (home volumes), then
+        forget the user (servers and tokens go with it)."""
         with self.db() as s:
-            names = [srv.name for srv in _user(s, user_name).servers if ServerStatus.of(srv).active]
+            servers = _user(s, user_name).servers
+            names = [srv.name for srv in servers if ServerStatus.of(srv).active]
+            every = [srv.name for srv in servers]
         for server_name in names:
             await self.stop(user_name, server_name)
+        for server_name in dict.fromkeys(["", *every]):
+            await self._delete_forever((user_name, server_name))
         with self.db() as s:
             user = s.scalars(select(User).where(User.name == user_name)).first()
             if user is not None:
@@ -512,12 +537,15 @@ class ServerManager:
                     log.warning("could not restore the route of %s/%s", *key)
                 counts["running"] += 1
                 continue
+            reason = None
             if exit_status is None:
                 # Half-started when the hub stopped: finish the job by stopping it.
                 try:
                     await spawner.stop()
                 except Exception:
                     log.exception("stopping %s/%s", *key)
+            elif status is ServerStatus.RUNNING:
+                reason = await self._ended_on_its_own(key, spawner, exit_status)
             try:
                 await self.routes.delete(user_name, name)
             except ProxyError:
@@ -526,10 +554,69 @@ class ServerManager:
                 server = self._server_row(s, key)
                 if server is not None:
                     _mark_stopped(server)
+                    server.last_error = reason
                     s.commit()
             counts["stopped"] += 1
         self.refresh_gauges()
         return counts
+
+    async def _ended_on_its_own(self, key: Key, spawner: Spawner, exit_status: int) -> str:
+        """Why a server that should be running has ended; its remains are removed."""
+        try:
+            detail = await spawner.exit_reason()
+        except Exception:  # noqa: BLE001 - the reason is a courtesy; the clean-up must go on
+            detail = ""
+        reason = f"The server stopped on its own ({detail or f'exit status {exit_status}'})."
+        log.warning("%s/%s: %s", *key, reason)
+        self._failures[key] = reason
+        try:
+            await spawner.stop()  # removes the ended container (its home volume stays)
+        except Exception:
+            log.exception("removing the ended server %s/%s", *key)
+        return reason
+
+    def _busy(self, key: Key) -> bool:
+        """A start or a stop of this server is under way (it is theirs to settle)."""
+        stop = self._stops.get(key)
+        spawn = self._spawns.get(key)
+        return (stop is not None and not stop.done()) or (spawn is not None and not spawn.done)
+
+    async def check_servers(self) -> list[str]:
+        """Find running servers that ended on their own (out of memory, engine restarted,
+        killed); mark them stopped with why, drop their routes. Returns ``user/server``."""
+        with self.db() as s:
+            rows = [(srv.user.name, srv.name) for srv in
+                    s.scalars(select(Server).where(status_is(ServerStatus.RUNNING)))]
+        ended = []
+        for key in rows:
+            if self._busy(key):
+                continue
+            spawner = self._spawners.get(key) or self._spawner_from_db(key)
+            if spawner is None:
+                continue
+            try:
+                exit_status = await spawner.poll()
+            except Exception:  # noqa: BLE001 - an engine hiccup is not a dead server
+                log.warning("could not poll %s/%s", *key, exc_info=True)
+                continue
+            if exit_status is None or self._busy(key):
+                continue  # alive, or a stop/start began while it was polled
+            reason = await self._ended_on_its_own(key, spawner, exit_status)
+            try:
+                await self.routes.delete(*key)
+            except ProxyError:
+                log.warning("could not remove the route of %s/%s", *key)
+            with self.db() as s:
+                server = self._server_row(s, key)
+                if server is not None and ServerStatus.of(server) is ServerStatus.RUNNING:
+                    _mark_stopped(server)
+                    server.last_error = reason
+                    s.commit()
+            self._spawners.pop(key, None)
+            ended.append(f"{key[0]}/{key[1]}")
+        if ended:
+            self.refresh_gauges()
+        return ended
 
     async def check_routes(self, routes: dict[str, dict[str, Any]]) -> int:
         """Re-add routes the proxy lost (e.g. it restarted on its own); returns how many."""
@@ -540,6 +627,21 @@ class ServerManager:
                 if srv.url and srv.api_token
             ]
         return await self.routes.restore(routes, running)
+
+    async def stop_all(self, timeout: float) -> int:
+        """Stop every server of this hub at once (hub exit with ``cleanup_servers``);
+        waits up to ``timeout`` s and returns how many were stopped."""
+        with self.db() as s:
+            keys = [(srv.user.name, srv.name) for srv in s.scalars(select(Server).where(active()))]
+        keys.extend(key for key, spawn in self._spawns.items() if not spawn.done and key not in keys)
+        if not keys:
+            return 0
+        log.info("stopping %d server(s)", len(keys))
+        tasks = {self._begin_stop(key) for key in keys}
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        if pending:
+            log.warning("%d server(s) were still stopping after %.0f s", len(pending), timeout)
+        return len(done)
 
     async def shutdown(self) -> None:
         """Hub exit: cancel starts in flight but leave running servers alone."""

@@ -49,13 +49,25 @@ class HubSettings(Section):
     subdomain_host: str = ""
     #: Label value marking this hub's containers, so several hubs can share one engine.
     hub_id: str = "bindery"
-    #: SQLAlchemy URL of the hub database (SQLite file by default, postgresql+psycopg:// in production).
+    #: This instance's state directory (set by the composition root from the top-level
+    #: ``data_dir``): relative state paths live here, and so may other parts' files.
+    data_dir: str = ""
+    #: Stop every server when the hub stops (JupyterHub's ``cleanup_servers``). False
+    #: keeps servers and the proxy running across a restart (an upgrade): the next
+    #: start adopts the proxy and finds the servers again.
+    cleanup_servers: bool = True
+    #: Seconds between checks that running servers are still alive (a server that
+    #: died, e.g. killed for using too much memory, is then shown as stopped, with why).
+    server_poll_interval: float = Field(default=30.0, gt=0)
+    #: SQLAlchemy URL of the hub database (SQLite file by default, postgresql+psycopg:// in
+    #: production); a relative SQLite path is relative to the data directory.
     db_url: str = "sqlite:///bindery-hub.sqlite"
     #: An API token (scope admin) for the deployment's services, stored hashed at start;
     #: also ``$BINDERY_HUB_ADMIN_TOKEN``. At least 16 random characters.
     admin_token: str = ""
     #: Secret signing the login cookie ("" = read/create ``cookie_secret_file``).
     cookie_secret: str = ""
+    #: Relative paths are relative to the data directory.
     cookie_secret_file: str = "bindery-hub-cookie-secret"
     #: Seconds a login cookie stays valid.
     cookie_max_age: int = Field(default=14 * 24 * 3600, gt=0)

@@ -31,6 +31,8 @@ from bindery.proxy.protocol import HANDOFF_PARAM, TOKEN_PARAM
 from bindery.proxy.routes import Route, RouteTable
 from bindery.proxy.settings import ProxySettings
 from bindery.proxy.upstream import UpstreamError, UpstreamPool, request_head
+from bindery.request_id import HEADER as REQUEST_ID_HEADER
+from bindery.request_id import accepted
 
 log = logging.getLogger("bindery.proxy")
 
@@ -105,6 +107,8 @@ def _set_forwarded_headers(request: web.BaseRequest, headers: CIMultiDict[str]) 
     _strip(headers, FORWARDED_HEADERS)
     headers["X-Forwarded-For"] = request.remote or ""
     headers["X-Forwarded-Proto"] = request.scheme
+    # One id per request from the edge on, kept if the client sent a well-formed one.
+    headers[REQUEST_ID_HEADER] = accepted(request.headers.get(REQUEST_ID_HEADER))
     if request.host:
         headers["X-Forwarded-Host"] = request.host
 

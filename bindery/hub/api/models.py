@@ -37,6 +37,8 @@ def server_model(server: Server, user_name: str, *, include_state: bool = False)
         "last_activity": iso(server.last_activity or server.started),
         "user_options": server.user_options or {},
         "image": server.image,
+        # Why it last failed to start or stopped on its own (Bindery's addition).
+        "last_error": server.last_error,
     }
     if include_state:
         model["state"] = server.state or {}
@@ -44,11 +46,16 @@ def server_model(server: Server, user_name: str, *, include_state: bool = False)
 
 
 def user_model(
-    user: User, *, activity: bool = True, servers: bool = True, state: bool = False
+    user: User, *, activity: bool = True, servers: bool = True, state: bool = False,
+    include_stopped: bool = False,
 ) -> dict[str, Any]:
-    """A user; ``activity``/``servers`` follow what the caller's scopes may read."""
-    listed = [s for s in user.servers if ServerStatus.of(s).active]
-    default = next((s for s in listed if s.name == ""), None)
+    """A user; ``activity``/``servers`` follow what the caller's scopes may read.
+
+    ``include_stopped`` (JupyterHub's ``?include_stopped_servers``) also lists stopped
+    servers, with their ``last_error``.
+    """
+    listed = [s for s in user.servers if include_stopped or ServerStatus.of(s).active]
+    default = next((s for s in user.servers if s.name == ""), None)
     default_status = ServerStatus.of(default)
     model: dict[str, Any] = {
         "kind": "user",

@@ -163,7 +163,9 @@ async def list_users(request: Request) -> Response:
             query = query.where(User.id.not_in(active_q))
         total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
         users = s.scalars(query.order_by(User.id).offset(offset).limit(limit)).all()
-        items = [user_model(u, activity=activity, servers=servers) for u in users]
+        stopped = "include_stopped_servers" in request.query_params
+        items = [user_model(u, activity=activity, servers=servers, include_stopped=stopped)
+                 for u in users]
     if PAGINATION_MEDIA not in request.headers.get("accept", ""):
         return JSONResponse(items)
     next_info = None
@@ -215,6 +217,7 @@ async def user_detail(request: Request) -> Response:
                     _load_user(s, name),
                     servers=can(principal, "read:servers", name),
                     state=principal.is_admin,
+                    include_stopped="include_stopped_servers" in request.query_params,
                 )
             )
     require(request, "admin:users", name)

@@ -91,6 +91,9 @@ class Server(Base):
     #: Secret the server requires. Kept in clear because the hub must hand it to the
     #: proxy again after a restart (the proxy injects it; browsers never see it).
     api_token: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: Why the server last failed to start or stopped on its own (out of memory, ...);
+    #: cleared when it starts again.
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     user: Mapped[User] = relationship(back_populates="servers")
 

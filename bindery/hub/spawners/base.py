@@ -181,6 +181,16 @@ class Spawner(ABC):
     def load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Restore what ``get_state`` returned (called before ``poll``/``stop``)."""
 
+    async def exit_reason(self) -> str:
+        """Why the server ended on its own, in words a person can act on, once ``poll``
+        reports an exit ("exit status 137; it ran out of memory (limit 2g)"); "" when
+        unknown (the default)."""
+        return ""
+
+    async def delete_forever(self) -> None:  # noqa: B027 - optional hook
+        """Remove what outlives the server (a persistent home) when its user, or the
+        named server itself, is deleted; called after ``stop``. Default: nothing."""
+
     async def log_tail(self, lines: int = 20) -> str:
         """The server's last output lines, to explain a failed start; default: none."""
         return ""

@@ -69,9 +69,11 @@ class DockerSpawnerOptions(PluginOptions):
     pids_limit: int = 512
 
     # -- homes ----------------------------------------------------------------
-    #: Keep each user's home in a named volume ``bindery-home-<user>`` so files
-    #: survive a server restart. Off by default: binder sessions are ephemeral.
-    persistent_home: bool = False
+    #: Keep each server's home in a named volume ``bindery-home-<user>[-<server>]`` so
+    #: files survive stops, culls and restarts (removed when the user or the named
+    #: server is deleted). On for ``bindery hub``; ``bindery serve`` turns it off
+    #: (binder sessions are ephemeral) unless the settings file sets it.
+    persistent_home: bool = True
     #: Home directory inside images built by Bindery (uid 1000).
     home_dir: str = "/home/jovyan"
 
@@ -141,6 +143,10 @@ class DockerSpawner(Spawner):
     @property
     def container_name(self) -> str:
         return container_name(self.request.user, self.request.server_name)
+
+    @property
+    def home_volume(self) -> str:
+        return home_volume_name(self.request.user, self.request.server_name)
 
     @property
     def url(self) -> str | None:
@@ -214,8 +220,7 @@ class DockerSpawner(Spawner):
         o = self.options
         volumes: tuple[NamedVolume, ...] = ()
         if o.persistent_home:
-            owner = {LABEL_HUB: self.context.hub_id, LABEL_USER: self.request.user}
-            volumes = (NamedVolume(home_volume_name(self.request.user), o.home_dir, owner),)
+            volumes = (NamedVolume(self.home_volume, o.home_dir, self.labels()),)
         return RunRequest(
             image=image,
             token=self.request.api_token,
@@ -324,6 +329,27 @@ class DockerSpawner(Spawner):
             raise SpawnerError(str(err)) from err
         self.container_id = None
         self.port = None
+
+    async def exit_reason(self) -> str:
+        """"exit status 137; it ran out of memory (limit 2g)", read before ``stop`` removes it."""
+        if self.container_id is None:
+            return ""
+        try:
+            state = await _in_thread(self.engine.inspect, self.container_id)
+        except EngineError:
+            return ""
+        if state is None or not state.ended:
+            return ""
+        return self._exit_reason(state)
+
+    async def delete_forever(self) -> None:
+        """Remove the server's home volume (its files are gone for good)."""
+        if not self.options.persistent_home:
+            return
+        try:
+            await _in_thread(self.engine.remove_volume, self.home_volume)
+        except EngineError as err:
+            raise SpawnerError(str(err)) from err
 
     async def log_tail(self, lines: int = 20) -> str:
         """Last output of the container (kept until ``stop`` removes it), and why it ended."""

@@ -35,6 +35,7 @@ def container_name(user: str, server_name: str = "") -> str:
     return f"bindery-{server_slug(user, server_name)}"
 
 
-def home_volume_name(user: str) -> str:
-    """``bindery-home-<user>``: one home per user, shared by their named servers."""
-    return f"bindery-home-{escape(user)}"
+def home_volume_name(user: str, server_name: str = "") -> str:
+    """``bindery-home-<user>[-<server>]``: one home per server of a user, escaped like
+    container names (so any user name gives a valid, unambiguous volume name)."""
+    return f"bindery-home-{server_slug(user, server_name)}"
