@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from yarl import URL
 
@@ -108,7 +109,20 @@ class RouteTable:
         return {p: r for p, r in self._routes.items() if r.last_activity < moment}
 
     def match(self, request_path: str) -> Route | None:
-        """Longest route whose path is a whole-segment prefix of ``request_path``."""
+        """Longest route whose path is a whole-segment prefix of ``request_path``.
+
+        The request path arrives decoded (``/user/josé/``) while the hub registers
+        routes percent-encoded as JupyterHub does (``/user/jos%C3%A9``): a path with
+        characters that need encoding is looked up in that canonical form first.
+        """
+        canonical = quote(request_path, safe="/@~")
+        if canonical != request_path:
+            found = self._match(canonical)
+            if found is not None:
+                return found
+        return self._match(request_path)
+
+    def _match(self, request_path: str) -> Route | None:
         routes = self._routes
         path = request_path.rstrip("/") or "/"
         while True:
