@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import sys
@@ -124,6 +125,8 @@ def serve(all_settings: Settings, log_level: str = "info") -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
     # lets the ``finally`` below stop the proxy instead of leaving it orphaned.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # POST /hub/api/shutdown ends this process as SIGINT (Ctrl-C) would: uvicorn stops gracefully.
+    app.state.request_shutdown = lambda: os.kill(os.getpid(), signal.SIGINT)
     try:
         uvicorn.run(app, host=settings.hub_ip, port=settings.hub_port, log_level=log_level.lower(),
                     access_log=False)

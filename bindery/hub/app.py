@@ -36,6 +36,7 @@ from bindery.hub.metrics import HubMetrics
 from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
 from bindery.hub.servers import ServerManager
+from bindery.hub.service_registry import add_service_routes, register_service_tokens
 from bindery.hub.sessions import start_session
 from bindery.hub.settings import HubSettings
 from bindery.hub.spawners.factory import SpawnerFactory
@@ -132,6 +133,7 @@ class Hub:
     async def start(self) -> None:
         self.open_db()
         self._register_env_token()
+        register_service_tokens(self.db, self.settings.services)
         if self._proxy_arg is True:
             self.proxy = self.settings.proxy.make_client(self.settings.proxy_timeout)
         elif isinstance(self._proxy_arg, Proxy):
@@ -143,6 +145,7 @@ class Hub:
                 await self.proxy.add_route("/hub/", self.settings.hub_url, {"hub": True})
             except ProxyError as err:
                 log.warning("could not add the /hub/ route: %s", err)
+            await add_service_routes(self.proxy, self.settings.services)
         counts = await self.manager.reconcile()
         log.info("reconciled servers: %s", counts)
         from bindery.hub.culler import activity_loop, cull_loop

@@ -58,14 +58,14 @@ def test_malformed_json_gets_a_400_that_says_so(api_hub):
 
 def test_missing_invalid_expired_and_revoked_tokens_are_refused(api_hub):
     c = api_hub.client
-    assert c.get("/hub/api/users").status_code == 401
-    assert c.get("/hub/api/users", headers={"Authorization": "token nope"}).status_code == 401
-    assert c.get("/hub/api/users", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert c.get("/hub/api/users").status_code == 403
+    assert c.get("/hub/api/users", headers={"Authorization": "token nope"}).status_code == 403
+    assert c.get("/hub/api/users", headers={"Authorization": "Basic abc"}).status_code == 403
     expired = api_hub.token_for("dan", expires_in=0.001)
     import time
 
     time.sleep(0.01)
-    assert c.get("/hub/api/user", headers=api_hub.headers(expired)).status_code == 401
+    assert c.get("/hub/api/user", headers=api_hub.headers(expired)).status_code == 403
     token = api_hub.token_for("dan")
     assert (
         c.get("/hub/api/user", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "dan"
@@ -79,7 +79,7 @@ def test_missing_invalid_expired_and_revoked_tokens_are_refused(api_hub):
         ).status_code
         == 204
     )
-    assert c.get("/hub/api/user", headers=api_hub.headers(token)).status_code == 401
+    assert c.get("/hub/api/user", headers=api_hub.headers(token)).status_code == 403
 
 
 def test_tokens_are_stored_only_as_hashes(api_hub):
@@ -289,7 +289,7 @@ def test_cookie_requests_that_change_state_need_xsrf(api_hub):
     )
     assert ok.status_code == 204
     c.cookies.set(SESSION_COOKIE, "forged.value.here")
-    assert c.get("/hub/api/user").status_code == 401
+    assert c.get("/hub/api/user").status_code == 403
 
 
 def test_security_headers_and_redacted_access_log(api_hub, caplog):

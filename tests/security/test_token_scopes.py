@@ -62,7 +62,9 @@ def test_no_scopes_means_self_when_held_else_the_requesters_own(api_hub):
     assert by_owner.status_code == 201 and by_owner.json()["scopes"] == ["self"]
     by_narrow = _mint(api_hub, "alice", api_hub.service_token(["tokens"]))
     assert by_narrow.status_code == 201 and by_narrow.json()["scopes"] == ["tokens!user=alice"]
-    assert _whoami_scopes(api_hub, by_narrow.json()["token"]) == ["tokens!user=alice"]
+    # /user lists scopes expanded, as JupyterHub does: `tokens` grants `read:tokens` too.
+    assert _whoami_scopes(api_hub, by_narrow.json()["token"]) == [
+        "read:tokens!user=alice", "tokens!user=alice"]
 
 
 def test_an_admin_still_mints_what_it_holds(api_hub):

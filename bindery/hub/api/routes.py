@@ -7,17 +7,17 @@ import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from bindery import __version__
 from bindery.hub.api.access import (
+    InvalidCredentials,
     can,
+    can_on,
     get_principal,
     json_body,
     principal_from_cookie,
@@ -25,11 +25,30 @@ from bindery.hub.api.access import (
     require,
 )
 from bindery.hub.api.errors import ApiError
+from bindery.hub.api.groups import group_routes
+from bindery.hub.api.helpers import (
+    int_param,
+    load_user,
+    page_window,
+    paged,
+    path_name,
+    truthy_param,
+)
+from bindery.hub.api.hub_info import hub_info_routes, service_model_by_name
 from bindery.hub.api.models import token_model, user_model
+from bindery.hub.api.named_servers import remember_display_name, server_resource, start_request
+from bindery.hub.api.shares import share_routes
 from bindery.hub.context import hub_of
 from bindery.hub.db.models import ApiToken, Server, User, utcnow
 from bindery.hub.names import InvalidName, check_name
-from bindery.hub.scopes import ScopeError, check_scopes, owner_scopes, scopes_beyond
+from bindery.hub.scopes import (
+    ScopeError,
+    Target,
+    check_scopes,
+    expand_scopes,
+    owner_scopes,
+    scopes_beyond,
+)
 from bindery.hub.security import SERVER_COOKIE, ServerPass, server_pass_cookie_header
 from bindery.hub.server_state import ServerStatus, active, server_base_url, status_is
 from bindery.hub.servers import NoSuchServer, NoSuchUser, NothingToFollow, StartRefused
@@ -42,41 +61,19 @@ from bindery.hub.tokens import (
     principal_for_token,
     token_fingerprint,
 )
+from bindery.hub.users import RenameRefused, rename_user
 from bindery.proxy.protocol import PROXY_TOKEN_HEADER, TOKEN_HEADER
 
 #: The JupyterHub REST API version this API follows (clients such as the idle culler check it).
 API_VERSION = "5.2.1"
-PAGINATION_MEDIA = "application/jupyterhub-pagination+json"
 
 
 # -- helpers --------------------------------------------------------------------
 
 
-def _name(value: str, what: str = "user name") -> str:
-    try:
-        return check_name(value, what)
-    except InvalidName as err:
-        raise ApiError(400, str(err)) from err
-
-
-def _load_user(s: Session, name: str) -> User:
-    user = s.scalars(select(User).where(User.name == name)).first()
-    if user is None:
-        raise ApiError(404, f"No such user: {name!r}.")
-    return user
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as err:
-        raise ApiError(400, f"'{name}' must be a whole number, got {raw[:40]!r}.") from err
-    if not low <= value <= high:
-        raise ApiError(400, f"'{name}' must be between {low} and {high}.")
-    return value
+_name = path_name
+_load_user = load_user
+_int_param = int_param
 
 
 def _parse_time(value: Any, field: str) -> dt.datetime:
@@ -111,19 +108,24 @@ async def health(request: Request) -> Response:
 
 
 async def whoami(request: Request) -> Response:
+    """Who the credentials belong to, with their scopes expanded as JupyterHub lists them."""
     principal = get_principal(request)
     assert principal is not None
+    scopes = sorted(expand_scopes(principal.scopes, principal.user_name, principal.owner_admin))
+    token_id = str(principal.token_id) if principal.token_id is not None else None
     if principal.user_name is None:
-        return JSONResponse(
-            {"kind": "service", "name": principal.name, "scopes": sorted(principal.scopes)}
-        )
-    with hub_of(request).db() as s:
-        model = user_model(_load_user(s, principal.user_name))
-    model["scopes"] = sorted(principal.scopes)
+        model = service_model_by_name(hub_of(request), principal.name)
+    else:
+        with hub_of(request).db() as s:
+            model = user_model(_load_user(s, principal.user_name))
+    model.update(scopes=scopes, token_id=token_id, session_id=None)
     return JSONResponse(model)
 
 
 # -- users -------------------------------------------------------------------------
+
+
+SORT_KEYS = {"id": User.id, "name": User.name, "last_activity": User.last_activity}
 
 
 async def list_users(request: Request) -> Response:
@@ -131,12 +133,18 @@ async def list_users(request: Request) -> Response:
     hub = hub_of(request)
     state = request.query_params.get("state")
     if state not in (None, "", "ready", "active", "inactive"):
-        raise ApiError(400, "'state' must be one of: ready, active, inactive.")
-    offset = _int_param(request, "offset", 0, 0, 10**9)
-    limit = _int_param(request, "limit", hub.settings.default_page_size, 1, 10**9)
-    limit = min(limit, hub.settings.max_page_size)
+        raise ApiError(400, f"Unrecognized state filter: {state[:40]!r} "
+                            "(use ready, active or inactive).")
+    sort = request.query_params.get("sort") or "id"
+    column = SORT_KEYS.get(sort.removeprefix("-"))
+    if column is None:
+        raise ApiError(400, f"Cannot sort users by {sort[:40]!r}: use id, name or "
+                            "last_activity, with '-' in front for descending order.")
+    name_filter = request.query_params.get("name_filter", "")
+    offset, limit = page_window(request)
     activity = can(principal, "read:users:activity")
     servers = can(principal, "read:servers")
+    stopped = truthy_param(request, "include_stopped_servers")
     with hub.db() as s:
         query = select(User)
         active_q = select(Server.user_id).where(active())
@@ -148,26 +156,17 @@ async def list_users(request: Request) -> Response:
             query = query.where(User.id.in_(active_q))
         elif state == "inactive":
             query = query.where(User.id.not_in(active_q))
+        if name_filter:
+            # A substring match, as JupyterHub does; LIKE wildcards in the text are literal.
+            escaped = name_filter.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(User.name.like(f"%{escaped}%", escape="\\"))
         total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-        users = s.scalars(query.order_by(User.id).offset(offset).limit(limit)).all()
-        items = [user_model(u, activity=activity, servers=servers) for u in users]
-    if PAGINATION_MEDIA not in request.headers.get("accept", ""):
-        return JSONResponse(items)
-    next_info = None
-    if offset + len(items) < total:
-        params = dict(request.query_params)
-        params.update(offset=str(offset + len(items)), limit=str(limit))
-        next_info = {
-            "offset": offset + len(items),
-            "limit": limit,
-            "url": f"{request.url.replace(query=urlencode(params))}",
-        }
-    return JSONResponse(
-        {
-            "items": items,
-            "_pagination": {"offset": offset, "limit": limit, "total": total, "next": next_info},
-        }
-    )
+        order = column.desc() if sort.startswith("-") else column.asc()
+        users = s.scalars(query.order_by(order, User.id).offset(offset).limit(limit)).all()
+        items = [user_model(u, activity=activity, servers=servers, include_stopped=stopped,
+                            auth_state=can(principal, "admin:auth_state", u.name))
+                 for u in users]
+    return paged(request, items, offset, limit, total)
 
 
 async def create_users(request: Request) -> Response:
@@ -188,7 +187,7 @@ async def create_users(request: Request) -> Response:
         users = [User(name=n, admin=admin, kind="user", created=utcnow()) for n in fresh]
         s.add_all(users)
         s.commit()
-        return JSONResponse([user_model(u) for u in users], status_code=201)
+        return JSONResponse([user_model(u, auth_state=True) for u in users], status_code=201)
 
 
 async def user_detail(request: Request) -> Response:
@@ -201,7 +200,9 @@ async def user_detail(request: Request) -> Response:
                 user_model(
                     _load_user(s, name),
                     servers=can(principal, "read:servers", name),
-                    state=principal.is_admin,
+                    state=can(principal, "admin:server_state", name),
+                    include_stopped=truthy_param(request, "include_stopped_servers"),
+                    auth_state=can(principal, "admin:auth_state", name),
                 )
             )
     require(request, "admin:users", name)
@@ -223,7 +224,7 @@ async def user_detail(request: Request) -> Response:
             user = User(name=name, admin=admin, kind=kind, created=utcnow())
             s.add(user)
             s.commit()
-            return JSONResponse(user_model(user), status_code=201)
+            return JSONResponse(user_model(user, auth_state=True), status_code=201)
     if request.method == "PATCH":
         body = await json_body(request)
         with hub.db() as s:
@@ -232,8 +233,15 @@ async def user_detail(request: Request) -> Response:
                 if not isinstance(body["admin"], bool):
                     raise ApiError(400, "'admin' must be true or false.")
                 user.admin = body["admin"]
+            if "name" in body:
+                if not isinstance(body["name"], str):
+                    raise ApiError(400, "'name' must be text.")
+                try:
+                    rename_user(s, user, _name(body["name"]))
+                except RenameRefused as err:
+                    raise ApiError(400, str(err)) from err
             s.commit()
-            return JSONResponse(user_model(user))
+            return JSONResponse(user_model(user, auth_state=True))
     # DELETE: stop the user's servers first, then forget the user.
     try:
         await hub.manager.delete_user(name)
@@ -292,8 +300,10 @@ async def server_action(request: Request) -> Response:
     name, server_name = _server_key(request)
     hub = hub_of(request)
     if request.method == "POST":
-        require(request, "servers", name)
-        options = await json_body(request)
+        require(request, "start:servers", name, server=server_name)
+        options, display = start_request(await json_body(request))
+        if options is None:
+            options = _previous_options(request, name, server_name)
         try:
             spawn = await hub.manager.start(name, server_name, options)
         except NoSuchUser as err:
@@ -302,13 +312,14 @@ async def server_action(request: Request) -> Response:
             raise ApiError(400, str(err)) from err
         except TooManyServers as err:
             raise ApiError(429, str(err), {"Retry-After": str(err.retry_after)}) from err
+        remember_display_name(request, name, server_name, display)
         if not await spawn.finished(hub.settings.slow_spawn_timeout):
             return Response(status_code=202)
         if spawn.failure:
             raise ApiError(503, f"The server could not be started: {spawn.failure}")
         return Response(status_code=201)
     # DELETE
-    require(request, "delete:servers", name)
+    require(request, "delete:servers", name, server=server_name)
     body = await json_body(request)
     try:
         stopped = await hub.manager.stop(
@@ -322,10 +333,18 @@ async def server_action(request: Request) -> Response:
     return Response(status_code=204 if stopped else 202)
 
 
+def _previous_options(request: Request, name: str, server_name: str) -> dict[str, Any]:
+    """The options of the server's last start (JupyterHub 6: no options means "as before")."""
+    with hub_of(request).db() as s:
+        user = _load_user(s, name)
+        row = next((srv for srv in user.servers if srv.name == server_name), None)
+        return dict(row.user_options or {}) if row is not None else {}
+
+
 async def server_progress(request: Request) -> Response:
     """The progress of the server's start as Server-Sent Events (JupyterHub's progress API)."""
     name, server_name = _server_key(request)
-    require(request, "read:servers", name)
+    require(request, "read:servers", name, server=server_name)
     with hub_of(request).db() as s:
         _load_user(s, name)
     try:
@@ -480,9 +499,8 @@ async def proxy_authorize(request: Request) -> Response:
         raise ApiError(
             403, "Only the proxy may use this endpoint (X-Bindery-Proxy-Token is missing or wrong)."
         )
-    target = request.query_params.get("user", "")
     try:
-        check_name(target)
+        target = check_name(request.query_params.get("user", ""))
     except InvalidName as err:
         raise ApiError(400, str(err)) from err
     query_token = request.headers.get(TOKEN_HEADER)
@@ -494,16 +512,15 @@ async def proxy_authorize(request: Request) -> Response:
         elif query_token:
             principal = principal_from_token(request, query_token)
             from_link = True
-    except ApiError as err:
-        if err.status_code != 401:
-            raise
+    except InvalidCredentials:
         principal = None
     candidates = [principal] if principal is not None else []
     candidates += [p for p in (principal_from_cookie(request), _server_pass(request, target))
                    if p is not None]
     if not candidates:
         raise ApiError(401, "Not logged in.")
-    allowed = next((p for p in candidates if can(p, "access:servers", target)), None)
+    server = Target(user=target, server=f"{target}/{_server_of_path(request, target)}")
+    allowed = next((p for p in candidates if can_on(p, "access:servers", server)), None)
     if allowed is None:
         raise ApiError(403, f"{candidates[0].name!r} may not use the server of {target!r}.")
     headers = {}
@@ -518,6 +535,15 @@ async def proxy_authorize(request: Request) -> Response:
         # only, naming the token, so the token's scopes and life still decide every request.
         headers["Set-Cookie"] = _server_pass_cookie(request, allowed.token_id, target)
     return JSONResponse({"name": allowed.name, "admin": allowed.is_admin}, headers=headers)
+
+
+def _server_of_path(request: Request, user: str) -> str:
+    """Which of ``user``'s servers the proxied ``path`` is in ("" = the default one)."""
+    path = request.query_params.get("path", "")
+    with hub_of(request).db() as s:
+        row = s.scalars(select(User).where(User.name == user)).first()
+        names = [srv.name for srv in row.servers if srv.name] if row is not None else []
+    return next((n for n in names if path.startswith(server_base_url(user, n))), "")
 
 
 def _server_pass(request: Request, target: str) -> Principal | None:
@@ -562,8 +588,13 @@ def api_routes() -> list[BaseRoute]:
         Route("/hub/api/users/{name}/server", server_action, methods=["POST", "DELETE"]),
         Route("/hub/api/users/{name}/server/progress", server_progress, methods=["GET"]),
         Route("/hub/api/users/{name}/servers/{server}", server_action, methods=["POST", "DELETE"]),
+        Route("/hub/api/users/{name}/servers/{server}", server_resource,
+              methods=["GET", "PUT", "PATCH"]),
         Route("/hub/api/users/{name}/servers/{server}/progress", server_progress, methods=["GET"]),
         Route("/hub/api/users/{name}/tokens", user_tokens, methods=["GET", "POST"]),
         Route("/hub/api/users/{name}/tokens/{token_id}", user_token, methods=["GET", "DELETE"]),
         Route("/hub/api/proxy/authorize", proxy_authorize, methods=["GET"]),
+        *group_routes(),
+        *share_routes(),
+        *hub_info_routes(),
     ]
