@@ -77,6 +77,10 @@ SELF_BASE_SCOPES = (
     "read:users", "users:shares", "read:shares", "users:activity", "servers", "tokens",
     "access:servers",
 )
+#: Added to ``self`` so people can share their servers out of the box: JupyterHub's own
+#: recipe for turning sharing on (its default user role leaves it off). ``shares`` is
+#: narrowed to the owner; the names are what sharing "with alice" or "with staff" needs.
+SELF_SHARING_SCOPES = ("shares!user={owner}", "read:users:name", "read:groups:name")
 METASCOPES = frozenset({"self", "inherit", "admin"})
 KNOWN_SCOPES = frozenset(SUBSCOPES) | METASCOPES
 FILTER_KINDS = ("user", "server", "group", "service")
@@ -132,7 +136,10 @@ def self_scopes(owner: str) -> frozenset[str]:
     out: set[str] = set()
     for scope in SELF_BASE_SCOPES:
         out |= _expand_one(scope)
-    return frozenset(f"{name}!user={owner}" for name in out)
+    narrowed = {f"{name}!user={owner}" for name in out}
+    for scope in SELF_SHARING_SCOPES:
+        narrowed |= expand(scope.format(owner=owner))
+    return frozenset(narrowed)
 
 
 @lru_cache(maxsize=4096)

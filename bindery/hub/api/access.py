@@ -11,7 +11,7 @@ from starlette.requests import Request
 from bindery.hub.api.errors import ApiError
 from bindery.hub.context import hub_of
 from bindery.hub.db.models import Group, User
-from bindery.hub.scopes import Target, has_scope, owner_scopes
+from bindery.hub.scopes import Target, expand_scopes, has_scope, owner_scopes
 from bindery.hub.security import SAFE_METHODS, SESSION_COOKIE, XSRF_HEADER, xsrf_ok
 from bindery.hub.sessions import session_user
 from bindery.hub.sharing import share_scopes
@@ -149,9 +149,19 @@ def require(request: Request, scope: str, target_user: str | None = None, *,
     if target is None:
         target = user_target(request, target_user, server, principal)
     if not can_on(principal, scope, target):
+        if holds_narrowed(principal, scope):
+            # JupyterHub's answer when the scope is held, but for other resources only:
+            # whether this one exists is not the caller's business.
+            raise ApiError(404, "No access to resources or resources not found")
         whose = f" for user {target_user!r}" if target_user else ""
         raise ApiError(403, f"Your credentials lack the scope '{scope}'{whose}.")
     return principal
+
+
+def holds_narrowed(principal: Principal, scope: str) -> bool:
+    """Does the principal hold ``scope`` for some resources (a filtered form of it)?"""
+    granted = expand_scopes(principal.scopes, principal.user_name, principal.owner_admin)
+    return any(s.startswith(f"{scope}!") for s in granted)
 
 
 async def json_body(request: Request, default: Any = None, kind: type = dict) -> Any:

@@ -79,10 +79,10 @@ def user_model(
         # Bindery's own key: "user", or "temporary" for a Binder visitor.
         "user_kind": user.kind,
     }
+    # Bindery keeps no authenticator state; JupyterHub's clients expect the keys.
+    model["user_info"] = None
     if auth_state:
-        # Bindery keeps no authenticator state; JupyterHub's clients expect the keys.
         model["auth_state"] = None
-        model["user_info"] = None
     if activity:
         model["last_activity"] = iso(user.last_activity)
     if servers:

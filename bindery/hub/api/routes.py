@@ -163,7 +163,9 @@ async def list_users(request: Request) -> Response:
         total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
         order = column.desc() if sort.startswith("-") else column.asc()
         users = s.scalars(query.order_by(order, User.id).offset(offset).limit(limit)).all()
+        server_state = can(principal, "admin:server_state")
         items = [user_model(u, activity=activity, servers=servers, include_stopped=stopped,
+                            state=server_state,
                             auth_state=can(principal, "admin:auth_state", u.name))
                  for u in users]
     return paged(request, items, offset, limit, total)
@@ -194,6 +196,14 @@ async def user_detail(request: Request) -> Response:
     name = _name(request.path_params["name"])
     hub = hub_of(request)
     if request.method == "GET":
+        principal = get_principal(request)
+        assert principal is not None
+        if not can(principal, "read:users", name) and can(principal, "read:users:name", name):
+            # Only the name may be read (JupyterHub's model for ``read:users:name``).
+            with hub.db() as s:
+                who = _load_user(s, name)
+                return JSONResponse({"kind": "user", "name": who.name, "admin": who.admin,
+                                     "user_info": None})
         principal = require(request, "read:users", name)
         with hub.db() as s:
             return JSONResponse(
@@ -281,7 +291,7 @@ async def user_activity(request: Request) -> Response:
             if user.last_activity is None or user_time > user.last_activity:
                 user.last_activity = user_time
         s.commit()
-    return Response(status_code=204)
+    return Response(status_code=200)  # JupyterHub answers 200 with no body
 
 
 # -- servers ---------------------------------------------------------------------------
@@ -455,7 +465,7 @@ def _grantable_scopes(principal: Principal, requested: list[str] | None, user: U
     excess = beyond(held_by_owner, user.name, user.admin, requested)
     if excess:
         raise ApiError(
-            403,
+            400,
             f"A token cannot hold more than its owner: {user.name!r} does not hold "
             f"{', '.join(excess)}.",
         )

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bindery.hub.api.access import json_body, require
+from bindery.hub.api.access import can_on, get_principal, json_body, require
 from bindery.hub.api.errors import ApiError
 from bindery.hub.api.helpers import load_group, load_user, page_window, paged, path_name
 from bindery.hub.api.models import iso
@@ -109,17 +109,29 @@ async def list_shares(request: Request) -> Response:
         return _page(request, s, query.order_by(Share.id), share_model)
 
 
-async def _grantee(s: Session, body: dict[str, Any]) -> tuple[User | None, Group | None]:
+async def _grantee(request: Request, s: Session,
+                   body: dict[str, Any]) -> tuple[User | None, Group | None]:
     user_name, group_name = body.get("user"), body.get("group")
     if (user_name is None) == (group_name is None):
         raise ApiError(400, 'Name exactly one of "user" or "group" to share with.')
-    if user_name is not None:
-        if not isinstance(user_name, str):
-            raise ApiError(400, "'user' must be a user name.")
-        return load_user(s, path_name(user_name)), None
-    if not isinstance(group_name, str):
-        raise ApiError(400, "'group' must be a group name.")
-    return None, load_group(s, path_name(group_name, "group name"))
+    needed = "read:users:name" if user_name is not None else "read:groups:name"
+    principal = get_principal(request)
+    assert principal is not None
+    if not can_on(principal, needed, Target()):
+        kind = "users" if user_name is not None else "groups"
+        raise ApiError(403, f"Need scope {needed!r} to share with {kind} by name.")
+    try:
+        if user_name is not None:
+            if not isinstance(user_name, str):
+                raise ApiError(400, "'user' must be a user name.")
+            return load_user(s, path_name(user_name)), None
+        if not isinstance(group_name, str):
+            raise ApiError(400, "'group' must be a group name.")
+        return None, load_group(s, path_name(group_name, "group name"))
+    except ApiError as err:
+        if err.status_code == 404:  # the grantee, not the resource, is missing: a bad request
+            raise ApiError(400, err.detail) from err
+        raise
 
 
 async def change_share(request: Request) -> Response:
@@ -138,7 +150,7 @@ async def change_share(request: Request) -> Response:
                 s.commit()
                 return Response(status_code=204)
             body = await json_body(request)
-            user, group = await _grantee(s, body)
+            user, group = await _grantee(request, s, body)
             if request.method == "POST":
                 scopes = check_share_scopes(body.get("scopes"), owner.name, server)
                 share = grant(s, owner, server, scopes, user=user, group=group)
@@ -206,7 +218,11 @@ async def change_codes(request: Request) -> Response:
             query = query.where(ShareCode.id == (int(number) if number.isdigit() else -1))
         if code is not None:
             query = query.where(ShareCode.hashed == hash_token(code))
-        for row in s.scalars(query):
+        rows = s.scalars(query).all()
+        if not rows and (code_id is not None or code is not None):
+            which = f"id={code_id}" if code_id is not None else "that code"
+            raise ApiError(404, f"No code found matching {which[:60]}")
+        for row in rows:
             s.delete(row)
         s.commit()
     return Response(status_code=204)
