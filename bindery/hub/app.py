@@ -207,6 +207,8 @@ def build_app(hub: Hub) -> Starlette:
     """The hub's ASGI app (API, pages, static files, metrics)."""
     from bindery.hub.api.routes import api_routes
     from bindery.hub.pages import authenticator_routes, http_exception_handler, page_routes
+    from bindery.hub.sharing_pages import sharing_page_routes
+    from bindery.hub.user_redirect import user_redirect_routes
 
     hub.open_db()
 
@@ -221,6 +223,8 @@ def build_app(hub: Hub) -> Starlette:
     routes = [
         *api_routes(),
         *page_routes(),
+        *sharing_page_routes(),
+        *user_redirect_routes(),
         Mount("/hub/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
         *authenticator_routes(hub.authenticator),
     ]

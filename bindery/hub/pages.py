@@ -38,6 +38,7 @@ from bindery.hub.security import (
 from bindery.hub.server_state import ServerStatus, server_base_url
 from bindery.hub.servers import AlreadyRunning, NoSuchServer, NoSuchUser, StartRefused
 from bindery.hub.sessions import end_session
+from bindery.hub.sharing import sharing_context
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import Principal
 
@@ -206,13 +207,15 @@ async def home(request: Request) -> Response:
         model = user_model(user)
         named = sorted((srv for srv in user.servers if srv.name), key=lambda srv: srv.name)
         statuses = [(srv.name, ServerStatus.of(srv)) for srv in named]
+        sharing = sharing_context(s, user) if user.kind != "temporary" else None
     named_models = [{"name": name, "active": status.active, "ready": status is ServerStatus.RUNNING,
                      "pending": status.pending, "url": server_base_url(user.name, name)}
                     for name, status in statuses]
     default = model["servers"].get("")
     return render(request, "home.html", principal=principal, model=model, default=default,
                   named=named_models, allow_named=hub.settings.allow_named_servers,
-                  error=request.query_params.get("error", "")[:300])
+                  error=request.query_params.get("error", "")[:300],
+                  note=request.query_params.get("note", "")[:300], sharing=sharing)
 
 
 async def spawn(request: Request) -> Response:

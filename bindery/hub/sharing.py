@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bindery.errors import BinderyError
 from bindery.hub.db.models import Group, Server, Share, ShareCode, User, utcnow
+from bindery.hub.server_state import server_base_url
 from bindery.hub.tokens import hash_token
 
 #: How long a share code lasts unless its creator says otherwise (JupyterHub's default).
@@ -142,3 +144,22 @@ def accept_code(s: Session, code: str, user: User) -> Share:
     if row.owner_id == user.id:
         raise SharingError("This is an invitation to your own server.")
     return grant(s, row.owner, row.server_name, list(row.scopes), user=user)
+
+
+def sharing_context(s: Session, user: User) -> dict[str, Any]:
+    """What the home page's sharing section shows: my shares, and what is shared with me."""
+    mine = s.scalars(select(Share).where(Share.owner_id == user.id).order_by(Share.id)).all()
+    group_ids = [g.id for g in user.groups]
+    condition = Share.user_id == user.id
+    if group_ids:
+        condition = or_(condition, Share.group_id.in_(group_ids))
+    with_me = s.scalars(select(Share).where(condition).order_by(Share.id)).all()
+    return {
+        "my_shares": [{"id": sh.id, "server": sh.server_name,
+                       "with": f"user {sh.user.name}" if sh.user else f"group {sh.group.name}"
+                       if sh.group else "?"} for sh in mine],
+        "shared_with_me": [{"owner": sh.owner.name, "server": sh.server_name,
+                            "url": server_base_url(sh.owner.name, sh.server_name)}
+                           for sh in with_me],
+        "shareable": [""] + sorted(srv.name for srv in user.servers if srv.name),
+    }

@@ -531,13 +531,15 @@ async def proxy_authorize(request: Request) -> Response:
         raise ApiError(401, "Not logged in.")
     server = Target(user=target, server=f"{target}/{_server_of_path(request, target)}")
     allowed = next((p for p in candidates if can_on(p, "access:servers", server)), None)
+    shared = (allowed is not None and allowed.user_name != target
+              and f"access:servers!server={server.server}" in allowed.scopes)
     if allowed is None:
         raise ApiError(403, f"{candidates[0].name!r} may not use the server of {target!r}.")
     headers = {}
     via_link = from_link and allowed is principal
-    if via_link or allowed.via == "server-pass":
-        # Answers that rest on a shared link's token are checked afresh on every request
-        # (the proxy must not cache them), so revoking the token ends the access at once.
+    if via_link or allowed.via == "server-pass" or shared:
+        # Answers that rest on a shared link's token or on a share are checked afresh on
+        # every request (the proxy must not cache them), so revoking ends the access at once.
         headers["Cache-Control"] = "no-store"
     if via_link and allowed.token_id is not None:
         # A ?token= link never logs the browser in to the hub (that would turn a narrow
