@@ -111,16 +111,18 @@ class RouteTable:
     def match(self, request_path: str) -> Route | None:
         """Longest route whose path is a whole-segment prefix of ``request_path``.
 
-        The request path arrives decoded (``/user/josé/``) while the hub registers
-        routes percent-encoded as JupyterHub does (``/user/jos%C3%A9``): a path with
-        characters that need encoding is looked up in that canonical form first.
+        The request path arrives decoded (``/user/josé/``); a route may have been
+        registered decoded or percent-encoded as JupyterHub writes it
+        (``/user/jos%C3%A9``): both forms are looked up, the longer match wins.
         """
+        plain = self._match(request_path)
         canonical = quote(request_path, safe="/@~")
-        if canonical != request_path:
-            found = self._match(canonical)
-            if found is not None:
-                return found
-        return self._match(request_path)
+        if canonical == request_path:
+            return plain
+        encoded = self._match(canonical)
+        if encoded is None or (plain is not None and len(plain.path) >= len(encoded.path)):
+            return plain
+        return encoded
 
     def _match(self, request_path: str) -> Route | None:
         routes = self._routes

@@ -269,9 +269,9 @@ def _missing_and_extra(theirs: Any, ours: Any) -> tuple[set[str], set[str]]:
                 m, e = _missing_and_extra(theirs[key], ours[key])
                 missing |= m
                 extra |= e
-    elif isinstance(theirs, list) and isinstance(ours, list) and theirs and ours:
-        if isinstance(theirs[0], dict) and isinstance(ours[0], dict):
-            return _missing_and_extra(theirs[0], ours[0])
+    elif (isinstance(theirs, list) and isinstance(ours, list) and theirs and ours
+          and isinstance(theirs[0], dict) and isinstance(ours[0], dict)):
+        return _missing_and_extra(theirs[0], ours[0])
     return missing, extra
 
 

@@ -136,24 +136,24 @@ async def _grantee(request: Request, s: Session,
 
 async def change_share(request: Request) -> Response:
     """POST grants, PATCH takes scopes back, DELETE ends every share of the server."""
-    owner_name, server = _owner_server(request)
-    server = server or ""
+    owner_name, maybe_server = _owner_server(request)
+    server = maybe_server or ""
     require(request, "shares", owner_name, server=server)
     with hub_of(request).db() as s:
         owner = load_user(s, owner_name)
         try:
             ensure_server(s, owner, server)
             if request.method == "DELETE":
-                for share in s.scalars(select(Share).where(Share.owner_id == owner.id,
-                                                           Share.server_name == server)):
-                    s.delete(share)
+                for row in s.scalars(select(Share).where(Share.owner_id == owner.id,
+                                                         Share.server_name == server)):
+                    s.delete(row)
                 s.commit()
                 return Response(status_code=204)
             body = await json_body(request)
             user, group = await _grantee(request, s, body)
             if request.method == "POST":
                 scopes = check_share_scopes(body.get("scopes"), owner.name, server)
-                share = grant(s, owner, server, scopes, user=user, group=group)
+                share: Share | None = grant(s, owner, server, scopes, user=user, group=group)
             else:
                 requested = body.get("scopes")
                 if requested is not None and not isinstance(requested, list):
@@ -185,8 +185,8 @@ async def list_codes(request: Request) -> Response:
 
 async def change_codes(request: Request) -> Response:
     """POST makes a code (shown once); DELETE revokes one (``?code=`` or ``?id=``) or all."""
-    owner_name, server = _owner_server(request)
-    server = server or ""
+    owner_name, maybe_server = _owner_server(request)
+    server = maybe_server or ""
     require(request, "shares", owner_name, server=server)
     with hub_of(request).db() as s:
         owner = load_user(s, owner_name)
@@ -212,14 +212,14 @@ async def change_codes(request: Request) -> Response:
         query = select(ShareCode).where(ShareCode.owner_id == owner.id,
                                         ShareCode.server_name == server)
         code_id = request.query_params.get("id")
-        code = request.query_params.get("code")
+        given_code = request.query_params.get("code")
         if code_id is not None:
             number = code_id.removeprefix("sc_")
             query = query.where(ShareCode.id == (int(number) if number.isdigit() else -1))
-        if code is not None:
-            query = query.where(ShareCode.hashed == hash_token(code))
+        if given_code is not None:
+            query = query.where(ShareCode.hashed == hash_token(given_code))
         rows = s.scalars(query).all()
-        if not rows and (code_id is not None or code is not None):
+        if not rows and (code_id is not None or given_code is not None):
             which = f"id={code_id}" if code_id is not None else "that code"
             raise ApiError(404, f"No code found matching {which[:60]}")
         for row in rows:

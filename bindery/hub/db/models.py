@@ -48,6 +48,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value
 
 
+group_members = Table(
+    "group_members",
+    Base.metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -69,7 +77,7 @@ class User(Base):
         back_populates="user", cascade="all, delete-orphan", lazy="select"
     )
     groups: Mapped[list[Group]] = relationship(
-        secondary=lambda: group_members, back_populates="users", lazy="selectin"
+        secondary=group_members, back_populates="users", lazy="selectin"
     )
 
 
@@ -138,14 +146,6 @@ class LoginSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="login_sessions")
-
-
-group_members = Table(
-    "group_members",
-    Base.metadata,
-    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-)
 
 
 class Group(Base):
