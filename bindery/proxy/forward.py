@@ -164,6 +164,12 @@ class ProxyHandler:
                 raw_query = URL.build(
                     query=[(k, v) for k, v in request.rel_url.query.items() if k != TOKEN_PARAM]
                 ).raw_query_string
+        elif route.service is not None and "Cookie" in headers:
+            # A service's route (/services/<name>/) never sees the hub login either.
+            remaining = strip_cookie(headers["Cookie"], self.settings.session_cookie)
+            headers.popall("Cookie")
+            if remaining:
+                headers["Cookie"] = remaining
 
         _set_forwarded_headers(request, headers)
 

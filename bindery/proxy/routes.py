@@ -56,6 +56,12 @@ class Route:
         return user if isinstance(user, str) and user else None
 
     @property
+    def service(self) -> str | None:
+        """The service's name on a ``/services/<name>/`` route the hub added, else ``None``."""
+        service = self.data.get("service")
+        return service if isinstance(service, str) and service else None
+
+    @property
     def server_token(self) -> str | None:
         token = self.data.get("server_token")
         return token if isinstance(token, str) and token else None
