@@ -11,7 +11,6 @@ import json
 
 import httpx
 import pytest
-
 from hub.conftest import service_url  # noqa: F401 - fixture
 
 
