@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from bindery.hub.spawners.naming import container_name, home_volume_name
-from hub.conftest import service_url  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
 
