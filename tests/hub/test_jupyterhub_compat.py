@@ -145,3 +145,16 @@ def test_docker_names_of_odd_user_names_are_valid_distinct_and_bounded():
     assert len(made) == 2 * len(names)
     for made_name in made | {home_volume_name(n) for n in names}:
         assert valid.fullmatch(made_name) and len(made_name) <= 180, made_name
+
+
+def test_shutdown_ends_the_hub_process_and_proxy_resync_works(hub_process):
+    hub = hub_process
+    routes = httpx.get(f"{hub.api}/proxy", headers=hub.headers(), timeout=10)
+    assert routes.status_code == 200 and "/services/ext/" in routes.json()
+    assert httpx.post(f"{hub.api}/proxy", headers=hub.headers(), timeout=10).status_code == 200
+    assert httpx.post(f"{hub.api}/shutdown", headers=hub.headers(SERVICE_TOKEN),
+                      timeout=10).status_code == 403
+    answer = httpx.post(f"{hub.api}/shutdown", headers=hub.headers(), timeout=10)
+    assert answer.status_code == 202
+    assert hub.process is not None
+    hub.process.wait(30)
