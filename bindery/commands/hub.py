@@ -167,7 +167,7 @@ def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, 
     try:
         wanted = check_scopes(wanted)
         if user_name:
-            check_name(user_name)
+            user_name = check_name(user_name)
     except (ScopeError, InvalidName) as err:
         raise click.BadParameter(str(err)) from err
     engine, db = open_database(db_url or settings.db_url)

@@ -108,7 +108,8 @@ async def finish_login(request: Request, result: AuthResult, next_url: str | Non
     hub = hub_of(request)
     auth = hub.authenticator
     try:
-        check_name(result.name)
+        # Whatever the authenticator returned, in the hub's one spelling (NFKC, lowercase).
+        result.name = check_name(result.name)
     except InvalidName as err:
         return render(request, "login.html", status=403, error=f"Your user name cannot be used here: {err}",
                       authenticator=auth, next=next_url or "")
@@ -229,7 +230,7 @@ async def spawn(request: Request) -> Response:
     target = form.get("user") or principal.user_name or ""
     server_name = form.get("server_name", "").strip()
     try:
-        check_name(target)
+        target = check_name(target)
         if server_name:
             check_name(server_name, "server name")
     except InvalidName as err:
@@ -266,7 +267,7 @@ async def stop(request: Request) -> Response:
     if target != principal.user_name and not principal.is_admin:
         return error_page(request, 403, "You may only stop your own servers.")
     try:
-        check_name(target)
+        target = check_name(target)
         if server_name:
             check_name(server_name, "server name")
     except InvalidName as err:
