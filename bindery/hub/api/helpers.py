@@ -57,7 +57,8 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
 def page_window(request: Request) -> tuple[int, int]:
     """``(offset, limit)`` from the query, ``limit`` bounded by ``max_page_size``."""
     settings = hub_of(request).settings
-    offset = int_param(request, "offset", 0, 0, 2**62)
+    # A negative offset is read as 0 (JupyterHub answers it with a page, not an error).
+    offset = max(0, int_param(request, "offset", 0, -(2**62), 2**62))
     limit = int_param(request, "limit", settings.default_page_size, 0, 2**62)
     return offset, min(limit or settings.default_page_size, settings.max_page_size)
 
