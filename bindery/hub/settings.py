@@ -7,6 +7,7 @@ from pydantic import Field, field_validator
 from bindery.config import Section
 from bindery.hub.auth.settings import AuthSettings
 from bindery.hub.proxy.settings import HubProxySettings
+from bindery.hub.roles import RoleSettings
 from bindery.hub.services import ServiceSettings
 from bindery.hub.spawners.settings import SpawnerSettings
 
@@ -73,6 +74,8 @@ class HubSettings(Section):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     #: JupyterHub services (``[[hub.services]]``): API tokens and ``/services/<name>/`` routes.
     services: list[ServiceSettings] = Field(default_factory=list)
+    #: JupyterHub's ``load_roles`` (``[[hub.roles]]``): scopes for users, groups, services.
+    roles: list[RoleSettings] = Field(default_factory=list)
 
     @field_validator("public_url")
     @classmethod

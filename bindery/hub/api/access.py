@@ -6,11 +6,13 @@ import json
 from typing import Any, cast
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from bindery.hub.api.errors import ApiError
 from bindery.hub.context import hub_of
 from bindery.hub.db.models import Group, User
+from bindery.hub.roles import role_scopes
 from bindery.hub.scopes import Target, expand_scopes, has_scope, owner_scopes
 from bindery.hub.security import SAFE_METHODS, SESSION_COOKIE, XSRF_HEADER, xsrf_ok
 from bindery.hub.sessions import session_user
@@ -53,10 +55,24 @@ def principal_from_token(request: Request, token: str) -> Principal:
                                      "invalid, expired or revoked.")
         principal = principal_for_token(row)
         if row.user is not None and principal.scopes & {"self", "inherit"}:
-            # A token that holds all its owner may do holds the servers shared with them too.
-            principal.scopes = principal.scopes | share_scopes(s, row.user)
+            # A token that holds all its owner may do holds what the owner's roles and
+            # the servers shared with them grant too.
+            principal.scopes = principal.scopes | granted_to_user(request, s, row.user)
+        elif row.user is None and row.service:
+            principal.scopes = principal.scopes | role_scopes(hub.settings.roles,
+                                                              service=row.service)
         s.commit()
     return principal
+
+
+def granted_to_user(request: Request, s: Session, user: User) -> frozenset[str]:
+    """What a user holds beyond ``self``: their configured roles (directly or through a
+    group) and the servers shared with them. Binder visitors get neither."""
+    if user.kind == "temporary":
+        return frozenset()
+    roles = role_scopes(hub_of(request).settings.roles, user=user.name,
+                        groups=[g.name for g in user.groups])
+    return roles | share_scopes(s, user)
 
 
 def principal_from_cookie(request: Request) -> Principal | None:
@@ -71,8 +87,7 @@ def principal_from_cookie(request: Request) -> Principal | None:
             return None
         scopes = owner_scopes(user.admin,
                               temporary_name=user.name if user.kind == "temporary" else None)
-        if user.kind != "temporary":
-            scopes = scopes | share_scopes(s, user)
+        scopes = scopes | granted_to_user(request, s, user)
         return Principal(name=user.name, scopes=scopes, user_name=user.name,
                          owner_admin=user.admin, via="cookie")
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -19,10 +20,12 @@ from bindery.hub.api.access import (
     can,
     can_on,
     get_principal,
+    granted_to_user,
     json_body,
     principal_from_cookie,
     principal_from_token,
     require,
+    user_target,
 )
 from bindery.hub.api.errors import ApiError
 from bindery.hub.api.groups import group_routes
@@ -198,21 +201,26 @@ async def user_detail(request: Request) -> Response:
     if request.method == "GET":
         principal = get_principal(request)
         assert principal is not None
-        if not can(principal, "read:users", name) and can(principal, "read:users:name", name):
+        target = user_target(request, name, None, principal)
+
+        def may(scope: str) -> bool:
+            return can_on(principal, scope, target)
+
+        if not may("read:users") and may("read:users:name"):
             # Only the name may be read (JupyterHub's model for ``read:users:name``).
             with hub.db() as s:
                 who = _load_user(s, name)
                 return JSONResponse({"kind": "user", "name": who.name, "admin": who.admin,
                                      "user_info": None})
-        principal = require(request, "read:users", name)
+        require(request, "read:users", name, target=target)
         with hub.db() as s:
             return JSONResponse(
                 user_model(
                     _load_user(s, name),
-                    servers=can(principal, "read:servers", name),
-                    state=can(principal, "admin:server_state", name),
+                    servers=may("read:servers"),
+                    state=may("admin:server_state"),
                     include_stopped=truthy_param(request, "include_stopped_servers"),
-                    auth_state=can(principal, "admin:auth_state", name),
+                    auth_state=may("admin:auth_state"),
                 )
             )
     require(request, "admin:users", name)
@@ -416,7 +424,7 @@ async def user_tokens(request: Request) -> Response:
         raise ApiError(400, str(err)) from err
     with hub.db() as s:
         user = _load_user(s, name)
-        scopes = _grantable_scopes(principal, scopes, user)
+        scopes = _grantable_scopes(request, s, principal, scopes, user)
         token, row = create_token(
             s,
             user=user,
@@ -430,7 +438,8 @@ async def user_tokens(request: Request) -> Response:
     return JSONResponse(model, status_code=201)
 
 
-def _grantable_scopes(principal: Principal, requested: list[str] | None, user: User) -> list[str]:
+def _grantable_scopes(request: Request, s: Session, principal: Principal,
+                      requested: list[str] | None, user: User) -> list[str]:
     """The new token's scopes: never more than its requester or its owner holds (JupyterHub).
 
     No ``scopes`` in the request means ``self`` (all the owner may do) when the requester
@@ -462,6 +471,7 @@ def _grantable_scopes(principal: Principal, requested: list[str] | None, user: U
         )
     held_by_owner = owner_scopes(user.admin,
                                  temporary_name=user.name if user.kind == "temporary" else None)
+    held_by_owner = held_by_owner | granted_to_user(request, s, user)
     excess = beyond(held_by_owner, user.name, user.admin, requested)
     if excess:
         raise ApiError(
