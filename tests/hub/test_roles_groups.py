@@ -10,7 +10,8 @@ def test_a_role_given_to_a_group_reaches_only_the_filtered_group(api_hub):
     c, h = api_hub.client, api_hub.headers()
     api_hub.hub.settings.roles = [
         RoleSettings(name="teaching", groups=["tas"],
-                     scopes=["read:users!group=students", "list:groups"]),
+                     scopes=["read:users!group=students", "list:users!group=students",
+                             "list:groups"]),
     ]
     c.post("/hub/api/users", json={"usernames": ["bob", "carol", "dave"]}, headers=h)
     c.post("/hub/api/groups/students", json={"users": ["bob"]}, headers=h)
@@ -24,6 +25,9 @@ def test_a_role_given_to_a_group_reaches_only_the_filtered_group(api_hub):
     dave = c.get("/hub/api/users/dave", headers=api_hub.headers(carol)).json()
     assert "servers" not in dave and "groups" not in dave
     assert c.get("/hub/api/groups", headers=api_hub.headers(carol)).status_code == 200
+    # Listing users reaches the students only (JupyterHub lists what the filter allows).
+    listed = c.get("/hub/api/users", headers=api_hub.headers(carol)).json()
+    assert [u["name"] for u in listed] == ["bob"]
     # Leaving the group ends the role at once.
     c.request("DELETE", "/hub/api/groups/tas/users", json={"users": ["carol"]}, headers=h)
     assert "servers" not in c.get("/hub/api/users/bob", headers=api_hub.headers(carol)).json()

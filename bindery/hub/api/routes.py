@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -42,7 +42,7 @@ from bindery.hub.api.models import token_model, user_model
 from bindery.hub.api.named_servers import remember_display_name, server_resource, start_request
 from bindery.hub.api.shares import share_routes
 from bindery.hub.context import hub_of
-from bindery.hub.db.models import ApiToken, Server, User, utcnow
+from bindery.hub.db.models import ApiToken, Group, Server, User, group_members, utcnow
 from bindery.hub.names import InvalidName, check_name
 from bindery.hub.scopes import (
     ScopeError,
@@ -131,8 +131,30 @@ async def whoami(request: Request) -> Response:
 SORT_KEYS = {"id": User.id, "name": User.name, "last_activity": User.last_activity}
 
 
+def _listable(principal: Principal) -> tuple[set[str], set[str]] | None:
+    """``None`` when every user may be listed, else the names and groups the caller's
+    filtered ``list:users`` scopes reach (JupyterHub lists just those)."""
+    granted = expand_scopes(principal.scopes, principal.user_name, principal.owner_admin)
+    if "list:users" in granted:
+        return None
+    names: set[str] = set()
+    groups: set[str] = set()
+    for scope in granted:
+        if scope.startswith("list:users!"):
+            kind, _, value = scope.partition("!")[2].partition("=")
+            if kind == "user":
+                names.add(value)
+            elif kind == "group":
+                groups.add(value)
+    if not names and not groups:
+        raise ApiError(403, "Your credentials lack the scope 'list:users'.")
+    return names, groups
+
+
 async def list_users(request: Request) -> Response:
-    principal = require(request, "list:users")
+    principal = get_principal(request)
+    assert principal is not None
+    reach = _listable(principal)
     hub = hub_of(request)
     state = request.query_params.get("state")
     if state not in (None, "", "ready", "active", "inactive"):
@@ -150,6 +172,11 @@ async def list_users(request: Request) -> Response:
     stopped = truthy_param(request, "include_stopped_servers")
     with hub.db() as s:
         query = select(User)
+        if reach is not None:
+            names, groups = reach
+            members = select(group_members.c.user_id).join(
+                Group, Group.id == group_members.c.group_id).where(Group.name.in_(groups))
+            query = query.where(or_(User.name.in_(names), User.id.in_(members)))
         active_q = select(Server.user_id).where(active())
         if state == "ready":
             query = query.where(
