@@ -41,6 +41,8 @@ if [[ $DEV -eq 1 ]]; then
   .venv/bin/uv pip install -q --python .venv/bin/python -e tests/contracts/example_plugin
   say "Installing configurable-http-proxy (npm), the real proxy the tests compare against"
   .venv/bin/python -c 'from bindery.hub.proxy.processes import install_chp; install_chp()'
+  say "Installing the JavaScript clients the tests use as oracles (tests/js: @jupyterhub/binderhub-client)"
+  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 else
   say "Installing Bindery"
   .venv/bin/uv pip install -q --python .venv/bin/python -e '.[postgres]'

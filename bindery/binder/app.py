@@ -37,6 +37,7 @@ from bindery.binder.settings import BinderSettings
 from bindery.binder.sse import with_keepalive
 from bindery.binder.weblinks import is_web_link
 from bindery.errors import BinderyError
+from bindery.sources.base import LaunchProvider
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 templates = Jinja2Templates(directory=str(WEB / "templates"))
@@ -76,7 +77,7 @@ def client_address(request: Request) -> str:
 async def index(request: Request) -> Response:
     service: BinderService = request.app.state.service
     return templates.TemplateResponse(request, "binder/index.html", {
-        "providers": providers.launch_providers().values(),
+        "providers": service.providers.values(),
         "banner": service.options.banner,
         "version": __version__,
         "public_url": _public_url(request, service),
@@ -87,7 +88,7 @@ def _understand(request: Request, service: BinderService) -> dict[str, str]:
     """What the form's fields mean: launch link and badge snippets (SpecError when unclear)."""
     q = request.query_params
     provider, repo, ref = providers.understand(q.get("repo", ""), q.get("provider", "gh"))
-    path = providers.launch_path(provider, repo, q.get("ref") or ref)
+    path = providers.launch_path(provider, repo, q.get("ref") or ref, service.providers)
     target = q.get("path", "").strip()
     query = ""
     if target:
@@ -116,7 +117,7 @@ async def launch_form(request: Request) -> Response:
         answer = _understand(request, service)
     except BinderyError as exc:
         return templates.TemplateResponse(request, "binder/index.html", {
-            "providers": providers.launch_providers().values(), "banner": service.options.banner,
+            "providers": service.providers.values(), "banner": service.options.banner,
             "version": __version__, "public_url": _public_url(request, service),
             "error": str(exc)}, status_code=400)
     return RedirectResponse(answer["launch_path"], status_code=303)
@@ -130,7 +131,7 @@ async def loading_page(request: Request) -> Response:
     error = None
     info = None
     try:
-        info = providers.parse(provider, spec)
+        info = providers.parse(provider, spec, service.providers)
     except BinderyError as exc:
         error = str(exc)
     target = providers.target_urlpath(q.get("urlpath", ""), q.get("labpath", ""),
@@ -166,7 +167,8 @@ async def build_stream(request: Request) -> Response:
     async def body() -> AsyncIterator[bytes]:
         events = service.launch(launch)
         try:
-            async for chunk in with_keepalive(events, service.options.keepalive_interval):
+            async for chunk in with_keepalive(events, service.options.keepalive_interval,
+                                              service.options.stream_linger):
                 yield chunk
         finally:
             with contextlib.suppress(Exception):
@@ -182,17 +184,30 @@ async def badge(request: Request) -> Response:
 
 
 async def repoproviders(request: Request) -> Response:
-    return JSONResponse([
-        {"id": p.id, "display_name": p.display_name, "regex_config": {},
-         "spec": {"validate_regex": ".*", "repo_label": p.repo_label,
-                  "placeholder": p.placeholder, "has_ref": p.has_ref},
-         "ref": {"enabled": p.has_ref, "default": "HEAD"}}
-        for p in providers.launch_providers().values()
-    ])
+    """The providers in BinderHub's ``display_config`` shape, which its frontend reads."""
+    service: BinderService = request.app.state.service
+    return JSONResponse([provider_config(p) for p in service.providers.values()])
+
+
+def provider_config(p: LaunchProvider) -> dict[str, object]:
+    """One provider as BinderHub's ``/api/repoproviders`` lists it (same keys and nesting)."""
+    config: dict[str, object] = {
+        "displayName": p.display_name,
+        "id": p.id,
+        "spec": {"validateRegex": p.validate_regex},
+        "repo": {"label": p.repo_label, "placeholder": f"example: {p.placeholder}",
+                 "urlEncode": p.url_encode},
+        "ref": {"enabled": True, "default": "HEAD"} if p.has_ref else {"enabled": False},
+    }
+    if p.detect_regex is not None:
+        config["detect"] = {"regex": p.detect_regex}
+    return config
 
 
 async def versions(request: Request) -> Response:
-    return JSONResponse(request.app.state.service.versions())
+    # BinderHub allows cross-origin reads here (federation front pages poll it).
+    return JSONResponse(request.app.state.service.versions(),
+                        headers={"Access-Control-Allow-Origin": "*"})
 
 
 async def metrics(request: Request) -> Response:
@@ -225,10 +240,13 @@ async def health(request: Request) -> Response:
         checks.append({"service": "Hub", "ok": hub_ok})
     queue = service.queue
     total = service.options.total_quota
+    # A soft check, as BinderHub's pod quota: a full deployment queues launches, it is
+    # not unhealthy (a federation must not take it out of rotation for being busy).
     checks.append({"service": "Capacity", "ok": total <= 0 or queue.count() < total,
                    "running": queue.count(), "quota": total, "waiting": len(queue.waiters),
-                   "builds_in_progress": len(service.builds.active)})
-    all_ok = all(c["ok"] for c in checks)
+                   "builds_in_progress": len(service.builds.active),
+                   "_ignore_failure": True})
+    all_ok = all(c["ok"] for c in checks if not c.get("_ignore_failure"))
     return JSONResponse({"ok": all_ok, "checks": checks}, status_code=200 if all_ok else 503)
 
 
@@ -266,6 +284,8 @@ def create_app(options: BinderSettings, builder: ImageBuilder, hub: HubClient | 
         Route("/repo/{owner}/{repo}/{rest:path}", legacy_repo),
         Route("/badge_logo.svg", badge),
         Route("/badge.svg", badge),
+        Route("/assets/images/badge.svg", badge),
+        Route("/assets/images/badge_logo.svg", badge),
         Route("/api/repoproviders", repoproviders),
         Route("/versions", versions),
         Route("/metrics", metrics),

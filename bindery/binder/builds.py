@@ -80,19 +80,20 @@ class BuildRegistry:
         #: How many builds were really started (tests and /health read it).
         self.started = 0
 
-    def get_or_start(self, ref: Ref, image_name: str) -> tuple[SharedBuild, bool]:
+    def get_or_start(self, ref: Ref, image_name: str,
+                     labels: Mapping[str, str] | None = None) -> tuple[SharedBuild, bool]:
         """The build of ``image_name``: the running one, or a new one (second item True)."""
         shared = self.active.get(image_name)
         if shared is not None:
             return shared, False
         shared = SharedBuild(image_name)
         self.active[image_name] = shared
-        task = asyncio.get_running_loop().create_task(self._run(shared, ref))
+        task = asyncio.get_running_loop().create_task(self._run(shared, ref, labels or {}))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return shared, True
 
-    async def _run(self, shared: SharedBuild, ref: Ref) -> None:
+    async def _run(self, shared: SharedBuild, ref: Ref, labels: Mapping[str, str]) -> None:
         loop = asyncio.get_running_loop()
 
         def on_event(event: Mapping[str, object]) -> None:
@@ -127,7 +128,8 @@ class BuildRegistry:
         finally:
             if self.metrics:
                 status = "failure" if error else "success"
-                self.metrics.builds.labels(status).inc()
+                self.metrics.builds.labels(status, labels.get("provider", ""),
+                                           labels.get("repo", "")).inc()
                 self.metrics.build_time.labels(status).observe(shared.seconds)
             # Let the events drain to followers before the registry forgets the build.
             await asyncio.sleep(0)

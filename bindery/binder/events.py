@@ -63,6 +63,7 @@ class ReadyEvent(TypedDict):
     binder_launch_host: str
     binder_request: str
     binder_persistent_request: str
+    binder_client_ip: str
 
 
 class FailedEvent(TypedDict):

@@ -86,7 +86,8 @@ class ProgressNote:
 
 @dataclass(frozen=True)
 class ServerReady:
-    """The server answers; ``url_path`` is its path below the public URL (``user/<name>/``)."""
+    """The server answers; ``url_path`` is its path below the public URL (``user/<name>/``),
+    or its whole URL when each server has its own subdomain."""
 
     url_path: str
 
@@ -232,7 +233,9 @@ class HubClient:
                                        f"{event.get('message', 'no reason given')}")
                     if event.get("ready"):
                         ready = True
-                        url_path = (event.get("url") or f"/user/{user}/").lstrip("/")
+                        url = event.get("url") or f"/user/{user}/"
+                        # A whole URL: the server has its own subdomain ([hub] subdomain_host).
+                        url_path = url if "://" in url else url.lstrip("/")
                         yield ServerReady(url_path)
                         return
                     if time.monotonic() > deadline:

@@ -18,13 +18,16 @@ class BinderMetrics:
         r = self.registry
         self.build_time = Histogram("binderhub_build_time_seconds", "Time taken to build an image",
                                     ["status"], buckets=BUCKETS, registry=r)
+        # Label sets as BinderHub's: ``retries`` is 0 on success (Bindery does not retry
+        # a launch) and -1 on failure; ``provider`` is the provider's display name and
+        # ``repo`` the repository URL, so per-repository dashboards keep working.
         self.launch_time = Histogram("binderhub_launch_time_seconds",
                                      "Time from image ready to server ready",
-                                     ["status"], buckets=BUCKETS, registry=r)
+                                     ["status", "retries"], buckets=BUCKETS, registry=r)
         self.launches = Counter("binderhub_launch_count", "Launch requests by final status",
-                                ["status"], registry=r)
+                                ["status", "provider", "repo"], registry=r)
         self.builds = Counter("binderhub_build_count", "Builds by final status",
-                              ["status"], registry=r)
+                              ["status", "provider", "repo"], registry=r)
         self.builds_in_progress = Gauge("binderhub_inprogress_builds", "Builds running now",
                                         registry=r)
         self.launches_in_progress = Gauge("binderhub_inprogress_launches",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -39,9 +40,14 @@ def launch_providers() -> dict[str, LaunchProvider]:
     return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
 
 
-def launch_provider(provider: str) -> LaunchProvider:
-    """The provider named in a link; SpecError naming the known ones otherwise."""
-    known = launch_providers()
+def launch_provider(provider: str, known: Mapping[str, LaunchProvider] | None = None
+                    ) -> LaunchProvider:
+    """The provider named in a link; SpecError naming the known ones otherwise.
+
+    ``known`` is the deployment's table (the installed sources' providers plus any the
+    binder adds itself, such as ready-made images); default: the sources' only.
+    """
+    known = launch_providers() if known is None else known
     if provider not in known:
         raise SpecError(
             f"'{provider}' is not a repository provider this service knows. "
@@ -107,20 +113,22 @@ class LaunchSpec:
         return prefix + resolved if prefix else self.repo_url
 
 
-def parse(provider: str, spec: str) -> LaunchSpec:
+def parse(provider: str, spec: str, known: Mapping[str, LaunchProvider] | None = None
+          ) -> LaunchSpec:
     """Parse a raw (still URL-encoded) spec of ``provider``; raise SpecError when malformed."""
-    launcher = launch_provider(provider)
+    launcher = launch_provider(provider, known)
     spec = spec.strip()
     if not spec.strip("/"):
         raise SpecError(f"The link names no repository after '{provider}/'.")
     return LaunchSpec(launcher, launcher.parse(spec))
 
 
-def launch_path(provider: str, repo: str, ref: str | None = None) -> str:
+def launch_path(provider: str, repo: str, ref: str | None = None,
+                known: Mapping[str, LaunchProvider] | None = None) -> str:
     """``v2/<provider>/<spec>`` for an *unencoded* repository name/URL and ref."""
     ref = (ref or "").strip() or DEFAULT_LINK_REF
-    spec = launch_provider(provider).spec_for(repo.strip(), ref)
-    return f"v2/{provider}/{parse(provider, spec).spec}"
+    spec = launch_provider(provider, known).spec_for(repo.strip(), ref)
+    return f"v2/{provider}/{parse(provider, spec, known).spec}"
 
 
 def open_query(urlpath: str = "", labpath: str = "", filepath: str = "") -> str:

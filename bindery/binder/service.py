@@ -33,11 +33,12 @@ from bindery.binder.hub_client import (
 )
 from bindery.binder.launch_log import LaunchLog
 from bindery.binder.metrics import BinderMetrics
+from bindery.binder.ready_images import READY_IMAGE_PROVIDER, ReadyImages
 from bindery.binder.settings import BinderSettings
 from bindery.binder.warm_pool import WarmPool
 from bindery.engine.base import Engine
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded
-from bindery.sources.base import Ref
+from bindery.sources.base import LaunchProvider, Ref
 from bindery.sources.safety import check_public_remote
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,12 @@ class BinderService:
         self.limiter = RateLimiter(b.rate_limit, b.rate_limit_period)
         self.queue = LaunchQueue(b.per_repo_quota, b.total_quota)
         self.launch_log = LaunchLog(b.events_log or None)
+        #: Link providers of this deployment: the installed sources', plus ready-made
+        #: images when the operator allow-listed some.
+        self.providers: dict[str, LaunchProvider] = dict(providers.launch_providers())
+        self.ready_images = ReadyImages(tuple(b.ready_images)) if b.ready_images else None
+        if self.ready_images is not None:
+            self.providers[READY_IMAGE_PROVIDER.id] = READY_IMAGE_PROVIDER
         self.pool = WarmPool(hub, self.queue, b.warm_pool_size, b.warm_pool_images,
                              b.launch_timeout, b.warm_pool_delay) \
             if hub is not None and b.warm_pool_size else None
@@ -123,7 +130,9 @@ class BinderService:
 
     def _record(self, request: LaunchRequest, state: _LaunchState, status: str) -> None:
         self.metrics.launches_in_progress.dec()
-        self.metrics.launches.labels(status).inc()
+        info = state.spec_info
+        self.metrics.launches.labels(status, info.launcher.display_name if info else "",
+                                     info.repo_url if info else "").inc()
         timing = state.timing
         self.launch_log.record(
             provider=request.provider, spec=request.spec,
@@ -139,16 +148,27 @@ class BinderService:
         timing = state.timing
         try:
             self.limiter.hit(request.client)
-            spec_info = state.spec_info = providers.parse(request.provider, request.spec)
+            spec_info = state.spec_info = providers.parse(request.provider, request.spec,
+                                                          self.providers)
             self.policy.check(spec_info.full)
+            if spec_info.launcher is READY_IMAGE_PROVIDER:
+                async with aclosing(self._ready_image(spec_info, request, state)) as steps:
+                    async for event in steps:
+                        yield event
+                return
             ref = state.ref = await self._resolve(spec_info)
             image = self.builder.image_name(ref)
             cached = await anyio.to_thread.run_sync(self.builder.find_image, ref)
+            if cached and request.build_only:
+                # BinderHub answers a cached build_only with one event.
+                yield {"phase": "ready", "imageName": image,
+                       "message": "Done! Found built image\n"}
+                return
             if cached:
                 yield {"phase": "built", "imageName": image,
                        "message": "Found built image, launching...\n"}
             else:
-                async with aclosing(self._build(ref, image, timing)) as build_events:
+                async with aclosing(self._build(spec_info, ref, image, timing)) as build_events:
                     async for event in build_events:
                         yield event
             if request.build_only:
@@ -166,16 +186,38 @@ class BinderService:
                    "message": "Something went wrong inside the launch service. "
                               "Please try again; if it keeps failing, tell the administrator.\n"}
 
+    async def _ready_image(self, spec_info: providers.LaunchSpec, request: LaunchRequest,
+                           state: _LaunchState) -> AsyncGenerator[LaunchEvent, None]:
+        """An allow-listed image: pulled when missing, launched as is, never built."""
+        assert self.ready_images is not None
+        image = spec_info.link.repo_url
+        self.ready_images.check(image)
+        ref = state.ref = ReadyImages.ref_for(image)
+        engine = self.builder.engine
+        if await anyio.to_thread.run_sync(engine.image_labels, image) is None:
+            yield {"phase": "fetching", "message": f"Pulling the ready-made image {image}...\n"}
+            await anyio.to_thread.run_sync(engine.pull_image, image, abandon_on_cancel=True)
+        if request.build_only:
+            yield {"phase": "ready", "imageName": image, "message": "Done! Found built image\n"}
+            return
+        yield {"phase": "built", "imageName": image,
+               "message": "Found the ready-made image, launching...\n"}
+        async with aclosing(self._launch(spec_info, ref, image, request, state.timing)) as steps:
+            async for event in steps:
+                yield event
+
     async def _resolve(self, spec_info: providers.LaunchSpec) -> Ref:
         source_spec = spec_info.source_spec
         if spec_info.link.names_host and not self.allow_local_repos:
-            await anyio.to_thread.run_sync(check_public_remote, source_spec)
+            await anyio.to_thread.run_sync(check_public_remote,
+                                           spec_info.link.host_url or source_spec)
         return await anyio.to_thread.run_sync(
             self.builder.resolve, source_spec, spec_info.source_ref)
 
-    async def _build(self, ref: Ref, image: str, timing: _Timing
+    async def _build(self, spec_info: providers.LaunchSpec, ref: Ref, image: str, timing: _Timing
                      ) -> AsyncGenerator[LaunchEvent, None]:
-        shared, started = self.builds.get_or_start(ref, image)
+        shared, started = self.builds.get_or_start(
+            ref, image, {"provider": spec_info.launcher.display_name, "repo": spec_info.repo_url})
         yield {"phase": "waiting",
                "message": "Waiting for build to start...\n" if started else
                           "Another launch is already building this repository; "
@@ -206,7 +248,7 @@ class BinderService:
                     await self.pool.discard(pooled)
                     raise
                 timing.launch = time.monotonic() - began
-                self.metrics.launch_time.labels("success").observe(timing.launch)
+                self.metrics.launch_time.labels("success", "0").observe(timing.launch)
                 self.pool.refill(image, spec_info.key)
                 yield self._ready_event(spec_info, ref, image, request, pooled.url_path, token)
                 return
@@ -235,7 +277,7 @@ class BinderService:
                         yield {"phase": "launching", "message": step.message}
             token = await hub.create_token(user)
             timing.launch = time.monotonic() - began
-            self.metrics.launch_time.labels("success").observe(timing.launch)
+            self.metrics.launch_time.labels("success", "0").observe(timing.launch)
             launched = True
             self.queue.settle(user)
             if self.pool is not None:
@@ -243,7 +285,7 @@ class BinderService:
             yield self._ready_event(spec_info, ref, image, request, url_path, token)
         finally:
             if not launched:
-                self.metrics.launch_time.labels("failure").observe(time.monotonic() - began)
+                self.metrics.launch_time.labels("failure", "-1").observe(time.monotonic() - began)
                 self.queue.release(user)
                 if started:  # running, but nobody got the token to open it
                     await hub.remove_user(user)
@@ -251,7 +293,7 @@ class BinderService:
     def _ready_event(self, spec_info: providers.LaunchSpec, ref: Ref, image: str,
                      request: LaunchRequest, url_path: str, token: str) -> ReadyEvent:
         persistent = spec_info.persistent_spec(ref.resolved)
-        url = request.public_url + url_path
+        url = url_path if "://" in url_path else request.public_url + url_path
         return {
             "phase": "ready",
             "message": f"server running at {url}\n",
@@ -263,6 +305,7 @@ class BinderService:
             "binder_launch_host": request.public_url,
             "binder_request": f"v2/{spec_info.full}",
             "binder_persistent_request": f"v2/{spec_info.provider}/{persistent}",
+            "binder_client_ip": request.client,
         }
 
     # -- housekeeping -----------------------------------------------------------
@@ -293,8 +336,12 @@ class BinderService:
             log.warning("could not reconcile users with the hub: %s", exc)
 
     def versions(self) -> dict[str, object]:
+        # BinderHub's keys: ``builder_info`` and, for older clients, ``builder`` (the
+        # build image there; here the builder's own name and version).
         return {"binderhub": f"bindery {__version__}",
-                "builder_info": {"builder": "bindery", "version": __version__}}
+                "builder_info": {"builder": "bindery", "version": __version__,
+                                 "build_image": f"bindery-builder:{__version__}"},
+                "builder": f"bindery-builder:{__version__}"}
 
 
 def _failure_message(exc: BinderyError) -> str:

@@ -38,10 +38,18 @@ class BinderSettings(Section):
     banned_specs: list[str] = Field(default_factory=list)
     #: When non-empty, only ``<provider>/<spec>`` matching one of these may launch.
     allowed_specs: list[str] = Field(default_factory=list)
+    #: Ready-made images that ``/v2/image/<reference>`` may launch without a build (glob
+    #: patterns such as ``"quay.io/jupyter/*:2024-*"``). Empty: no such links.
+    ready_images: list[str] = Field(default_factory=list)
     #: Builds running at once; more wait (and show they wait).
     concurrent_builds: int = Field(default=4, ge=1)
     #: Seconds between keep-alive comments on the event stream.
     keepalive_interval: float = Field(default=20.0, gt=0)
+    #: Seconds the ``/build`` stream stays open after its last event (``ready`` or
+    #: ``failed``), as BinderHub does (60 s): EventSource clients reconnect when the
+    #: server closes first, and a reconnect would start the launch again. Well-behaved
+    #: clients close on ``ready``; the linger ends as soon as they do.
+    stream_linger: float = Field(default=60.0, ge=0)
     #: Seconds allowed for a server to start once the image exists.
     launch_timeout: float = Field(default=300.0, gt=0)
     #: Servers kept started ahead of demand per recently launched image (0 = off) ...

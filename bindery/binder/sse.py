@@ -21,9 +21,24 @@ def frame(event: LaunchEvent) -> bytes:
 
 
 async def with_keepalive(
-    events: AsyncIterator[LaunchEvent], interval: float
+    events: AsyncIterator[LaunchEvent], interval: float, linger: float = 0.0
 ) -> AsyncIterator[bytes]:
-    """Frame ``events``; emit a keep-alive comment whenever none came for ``interval`` s."""
+    """Frame ``events``; emit a keep-alive comment whenever none came for ``interval`` s.
+
+    After the last event the stream stays open for ``linger`` seconds (still with
+    keep-alives), so that the client, not the server, closes it.
+    """
+    async for chunk in _framed(events, interval):
+        yield chunk
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + linger
+    while (left := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(interval, left))
+        if deadline - loop.time() > 0:
+            yield KEEPALIVE
+
+
+async def _framed(events: AsyncIterator[LaunchEvent], interval: float) -> AsyncIterator[bytes]:
     iterator = events.__aiter__()
     pending: asyncio.Future[LaunchEvent] | None = None
     try:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from bindery import __version__
 from bindery.builder.events import BuildEvent, EventSink
+from bindery.builder.host_work import host_runner
+from bindery.builder.modules import load_modules
 from bindery.builder.settings import BuilderSettings
 from bindery.engine.base import BuildRequest, Engine
 from bindery.environment import default_environment, detect, render
@@ -118,6 +120,8 @@ class Builder:
         self.engine = engine
         self.sources = sources if sources is not None else SourceCatalog()
         self.environment_options = settings.environment_options()
+        #: Installed environment modules (conda, R, ...), with their options.
+        self.modules = load_modules(settings.modules)
 
     # -- identity ------------------------------------------------------------
 
@@ -147,7 +151,7 @@ class Builder:
         digest = hashlib.sha256()
         digest.update(__version__.encode())
         digest.update(json.dumps([b.base_images, b.default_python, b.jupyter_packages,
-                                  b.jupyter_remove]).encode())
+                                  b.jupyter_remove, b.modules], sort_keys=True).encode())
         digest.update(self.ca_bundle() or b"")
         # The rendered template itself, so a change to how images are made is a new
         # name even within one version; and the uv binary copied into them.
@@ -240,7 +244,10 @@ class Builder:
         """Render and build ``workdir/repo`` as image ``name``; return its labels."""
         b = self.settings
         checkout = workdir / "repo"
-        env = detect(checkout, self.environment_options)
+        support = workdir / ".bindery"
+        support.mkdir(exist_ok=True)
+        env = detect(checkout, self.environment_options, self.modules,
+                     run_host_work=host_runner(support, self._work_dir(), emit))
         uv = host_uv_binary()
         plan = render(env, self.environment_options, ca_bundle=self.ca_bundle(),
                       bundled_uv=uv is not None)
@@ -248,8 +255,6 @@ class Builder:
             _refuse_remote_fetches(env.dockerfile or "Dockerfile", env.dockerfile_text or "")
         for line in plan.summary:
             emit({"phase": "building", "message": f"Bindery: {line}\n"})
-        support = workdir / ".bindery"
-        support.mkdir(exist_ok=True)
         for rel, data in plan.context_files.items():
             target = (support / rel).resolve()
             if not target.is_relative_to(support.resolve()):
@@ -264,6 +269,7 @@ class Builder:
         dockerfile.write_text(plan.dockerfile)
         context = checkout if plan.uses_repo_dockerfile else workdir
         labels = {
+            **plan.labels,
             **provenance,
             f"{LABEL}.builder-version": __version__,
             f"{LABEL}.fingerprint": self.fingerprint(),

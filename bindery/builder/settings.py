@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from bindery.config import Section
 from bindery.environment.options import EnvironmentOptions
@@ -54,6 +55,20 @@ class BuilderSettings(Section):
     jupyter_remove: list[str] = Field(default_factory=lambda: ["rfc3987-syntax"])
     #: Where git checkouts and build contexts are made.
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "bindery")
+    #: Options of each environment module (``[builder.modules.conda]``, ...), checked
+    #: against the module's own options when the settings are loaded.
+    modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_modules(self) -> BuilderSettings:
+        from bindery.builder.modules import ModuleOptionsError, load_modules
+
+        if self.modules:
+            try:
+                load_modules(self.modules)
+            except ModuleOptionsError as exc:
+                raise ValueError(str(exc)) from exc
+        return self
 
     def environment_options(self) -> EnvironmentOptions:
         """The part of these settings the (pure) environment layer reads."""

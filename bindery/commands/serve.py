@@ -80,9 +80,9 @@ def prepare_settings(settings: Settings, port: int | None = None) -> Settings:
     hub.cull.max_age = b.cull_max_age
     hub.cull.every = b.cull_every
     hub.cull.temporary_users = True
-    pattern = f"{s.builder.image_prefix}/*"
-    if pattern not in hub.spawner.allowed_images:
-        hub.spawner.allowed_images.append(pattern)
+    for pattern in (f"{s.builder.image_prefix}/*", *b.ready_images):
+        if pattern not in hub.spawner.allowed_images:
+            hub.spawner.allowed_images.append(pattern)
     hub.proxy.ip, hub.proxy.port = b.ip, b.port
     hub.proxy.api_ip, hub.proxy.api_port = "127.0.0.1", free_port()
     hub.proxy.auth_token = hub.proxy.auth_token or secrets.token_hex(32)
@@ -153,6 +153,8 @@ class BinderStack:
             port=b.port, api_port=hub_settings.proxy.api_port, ip=b.ip,
             default_target=binder_url, auth_token=hub_settings.proxy.auth_token,
             auth_url=_edge_auth_url(hub_settings.hub_url),
+            host_routing=hub_settings.proxy.host_routing,
+            login_url=hub_settings.proxy.login_url,
         )
         await asyncio.to_thread(self.proxy.start)
         engine = make_engine(s)  # one engine for the hub's spawners and the binder's builds

@@ -7,17 +7,23 @@ Precedence follows mybinder.org / repo2docker:
 3. Python: ``runtime.txt`` picks the version; packages come from ``Pipfile.lock``,
    else ``Pipfile``, else ``requirements.txt``; without a binder directory a root
    ``setup.py`` / ``pyproject.toml`` is installed as a package;
-4. ``apt.txt``, ``postBuild`` and ``start`` add to any of the above.
+4. ``apt.txt``, ``postBuild`` and ``start`` add to any of the above;
+5. environment modules (conda, R, ...; :mod:`bindery.environment.modules`) contribute in
+   their ``order``; a module that installs the Python packages itself
+   (``replaces_pip_requirements``) makes ``requirements.txt``/Pipfile unused, as
+   repo2docker's conda buildpack does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from bindery.environment import apt, pipfile, python, scripts
 from bindery.environment.dockerfile import repo_dockerfile
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Environment, Requirements
+from bindery.environment.modules import Contribution, EnvironmentModule, HostRunner
 from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
 
@@ -50,12 +56,22 @@ def default_environment(settings: EnvironmentOptions) -> Environment:
     return Environment(python_version=settings.default_python, python_source="default")
 
 
-def detect(repo_dir: Path, settings: EnvironmentOptions) -> Environment:
-    """What ``repo_dir`` needs; invalid or unsupported configuration raises RepoConfigError."""
+def detect(
+    repo_dir: Path, settings: EnvironmentOptions, modules: Sequence[EnvironmentModule] = (),
+    run_host_work: HostRunner | None = None,
+) -> Environment:
+    """What ``repo_dir`` needs; invalid or unsupported configuration raises RepoConfigError.
+
+    ``modules`` are the installed environment modules (the builder loads them from the
+    registry); each one that applies adds its :class:`Contribution`. ``run_host_work``
+    (given by the builder) does the host-side I/O a module asks for (a conda solve)
+    before that module's ``detect``; without it, modules decide without host results.
+    """
     if not repo_dir.is_dir():
         raise RepoConfigError(f"{repo_dir} is not a directory; nothing to build.")
     files = ConfigFiles(repo_dir)
-    notes = _hidden_root_files(files)
+    claimed = {name for module in modules for name in module.claims}
+    notes = _hidden_root_files(files, claimed)
 
     found = repo_dockerfile(files)
     if found is not None:
@@ -69,8 +85,21 @@ def detect(repo_dir: Path, settings: EnvironmentOptions) -> Environment:
             notes=tuple(notes),
         )
 
+    contributions = tuple(
+        c for module in sorted(modules, key=lambda m: (m.order, m.name))
+        if (c := _with_host_work(module, files, settings, run_host_work).detect(files, settings))
+        is not None
+    )
     version, version_source = _python_version(files, settings, notes)
-    requirements = _python_requirements(files, settings, notes)
+    version, version_source = _module_python(contributions, version, version_source, settings, notes)
+    requirements = _python_requirements(files, settings, notes, claimed)
+    replacing = next((c for c in contributions if c.replaces_pip_requirements), None)
+    if requirements is not None and replacing is not None:
+        notes.append(
+            f"{requirements[0].source} ignored: {', '.join(replacing.sources)} installs the "
+            "packages (as on mybinder.org)."
+        )
+        requirements = None
     if requirements is not None and requirements[1] and version_source == "default":
         pipfile_version = requirements[1]
         if pipfile_version in settings.base_images:
@@ -80,28 +109,45 @@ def detect(repo_dir: Path, settings: EnvironmentOptions) -> Environment:
                 f"{requirements[0].source} asks for Python {pipfile_version}, which is not "
                 f"available; using {version}. Add a runtime.txt to choose explicitly."
             )
+    install_repo = python.repo_package(files)
+    if install_repo is not None and replacing is not None:
+        # repo2docker's conda buildpack does not install setup.py either.
+        notes.append(f"{install_repo} not installed: {', '.join(replacing.sources)} sets up "
+                     "the environment (as on mybinder.org); add '-e .' to its pip: list to install it.")
+        install_repo = None
     post_build, post_build_needs_shell = scripts.post_build(files)
     for name, what in _UNSUPPORTED.items():
-        if files.has(name):
+        if name not in claimed and files.has(name):
             notes.append(f"{files.rel(name)} ignored: {what} is not supported yet.")
     return Environment(
         python_version=version,
         python_source=version_source,
         config_dir=files.config_dir,
         requirements=requirements[0] if requirements else None,
-        install_repo=python.repo_package(files),
+        install_repo=install_repo,
         apt_packages=apt.apt_packages(files),
         post_build=post_build,
         post_build_needs_shell=post_build_needs_shell,
         start=scripts.start_script(files),
         notes=tuple(notes),
+        contributions=contributions,
     )
 
 
-def _hidden_root_files(files: ConfigFiles) -> list[str]:
+def _with_host_work(
+    module: EnvironmentModule, files: ConfigFiles, settings: EnvironmentOptions,
+    run_host_work: HostRunner | None,
+) -> EnvironmentModule:
+    work = module.host_work(files, settings) if run_host_work is not None else None
+    return module if work is None or run_host_work is None else module.with_host_result(
+        run_host_work(work))
+
+
+def _hidden_root_files(files: ConfigFiles, claimed: set[str]) -> list[str]:
     if not files.config_dir:
         return []
-    hidden = [name for name in _ROOT_CONFIG_FILES if files.root_has(name)]
+    names = [*_ROOT_CONFIG_FILES, *sorted(claimed - set(_ROOT_CONFIG_FILES))]
+    hidden = [name for name in names if files.root_has(name)]
     if not hidden:
         return []
     return [f"{files.config_dir}/ is used, so these root files are ignored: {', '.join(hidden)}"]
@@ -118,11 +164,34 @@ def _python_version(
     ), "default"
 
 
+def _module_python(
+    contributions: tuple[Contribution, ...], version: str, source: str,
+    settings: EnvironmentOptions, notes: list[str],
+) -> tuple[str, str]:
+    """A module's Python request applies when nothing more explicit (runtime.txt) chose."""
+    if source != "default":
+        return version, source
+    for c in contributions:
+        if c.python_request is None:
+            continue
+        where = ", ".join(c.sources) or c.module
+        if c.python_request in settings.base_images:
+            return c.python_request, where
+        notes.append(
+            f"{where} asks for Python {c.python_request}, which is not available; using {version}."
+        )
+        break
+    return version, source
+
+
 def _python_requirements(
-    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str]
+    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str], claimed: set[str]
 ) -> tuple[Requirements, str | None] | None:
     """Requirements to install, and a Python version the Pipfile asks for (if any)."""
-    conda = next((n for n in ("environment.yml", "environment.yaml") if files.has(n)), None)
+    conda = next(
+        (n for n in ("environment.yml", "environment.yaml") if n not in claimed and files.has(n)),
+        None,
+    )
     chosen: tuple[Requirements, str | None] | None = None
     for name, convert in (("Pipfile.lock", pipfile.from_lock), ("Pipfile", pipfile.from_pipfile)):
         text = files.read_text(name)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bindery.environment.modules import Contribution
+
 
 @dataclass(frozen=True)
 class Requirements:
@@ -56,6 +58,8 @@ class Environment:
     start: str | None = None
     #: Human notes about files that were found but ignored.
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: What environment modules (conda, R, ...) add, in their order.
+    contributions: tuple[Contribution, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,5 @@ class BuildPlan:
     uses_repo_dockerfile: bool
     #: Human lines such as "Python 3.11 (runtime.txt)", "apt.txt: 2 packages".
     summary: list[str]
+    #: Image labels contributed by environment modules (the builder adds provenance).
+    labels: dict[str, str] = field(default_factory=dict)

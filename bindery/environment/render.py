@@ -70,19 +70,33 @@ def render(
             f"{', '.join(sorted(settings.base_images))}."
         )
     context_files: dict[str, bytes] = {START_CONTEXT_NAME: BINDERY_START.encode()}
+    labels: dict[str, str] = {}
+    for c in env.contributions:
+        for rel, data in c.context_files.items():
+            if rel in context_files:
+                raise RepoConfigError(f"environment module {c.module} reuses context file {rel}")
+            context_files[rel] = data
+        labels.update(c.labels)
     if ca_bundle:
         context_files[CA_CONTEXT_NAME] = ca_bundle
     req = env.requirements
     if req is not None and req.generated is not None:
         context_files[PIPFILE_CONTEXT_NAME] = req.generated.encode()
 
+    replaced_jupyter = next((c.jupyter_section for c in env.contributions if c.jupyter_section), "")
     sections = [
         _base_section(base),
         _ca_section() if ca_bundle else "",
         _system_section(),
-        _jupyter_section(settings.jupyter_packages, settings.jupyter_remove, bundled_uv),
+        replaced_jupyter
+        or _jupyter_section(settings.jupyter_packages, settings.jupyter_remove, bundled_uv),
+        # Modules come after the Jupyter layer so that it stays shared by every image
+        # on the same base, and so runtimes can register kernels with Jupyter.
+        _module_env_section(env),
+        *(_as_root(c.root_setup) for c in env.contributions if c.root_setup),
         _apt_section(env.apt_packages) if env.apt_packages else "",
         _dependency_section(req) if req is not None and not req.needs_repo else "",
+        *(_as_user(c.dependency_section) for c in env.contributions if c.dependency_section),
         _repo_section(env),
         _final_section(),
     ]
@@ -94,6 +108,7 @@ def render(
         python_version=env.python_version,
         uses_repo_dockerfile=False,
         summary=summarize(env, settings, ca_bundle=ca_bundle),
+        labels=labels,
     )
 
 
@@ -130,6 +145,29 @@ ENV LANG=C.UTF-8 \\
     VIRTUAL_ENV={VENV} \\
     PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 """
+
+
+def _module_env_section(env: Environment) -> str:
+    """ENV contributed by environment modules, PATH additions in front of the default."""
+    values: dict[str, str] = {}
+    prepend: list[str] = []
+    for c in env.contributions:
+        values.update(c.env)
+        prepend.extend(p for p in c.path_prepend if p not in prepend)
+    if prepend:
+        values["PATH"] = ":".join(prepend) + ":$PATH"
+    if not values:
+        return ""
+    body = " \\\n    ".join(f"{k}={json.dumps(v)}" for k, v in values.items())
+    return f"ENV {body}\n"
+
+
+def _as_root(fragment: str) -> str:
+    return f"USER root\n{fragment.rstrip()}\nUSER 1000\n"
+
+
+def _as_user(fragment: str) -> str:
+    return f"USER 1000\nWORKDIR {HOME}\n{fragment.rstrip()}\n"
 
 
 def _ca_section() -> str:
@@ -231,6 +269,7 @@ def _repo_section(env: Environment) -> str:
         lines.append(f"RUN {_UV} \\\n    {_UV_ENV} uv pip install -r {shlex.quote(target)}")
     if env.install_repo is not None:
         lines.append(f"RUN {_UV} \\\n    {_UV_ENV} uv pip install -e .")
+    lines.extend(c.repo_section.rstrip() for c in env.contributions if c.repo_section)
     if env.start is not None:
         lines.append(f"ENV BINDERY_START_SCRIPT={HOME}/{env.start}")
     scripts = [shlex.quote(p) for p in (env.start, env.post_build) if p is not None]
@@ -292,7 +331,11 @@ def summarize(env: Environment, settings: EnvironmentOptions, *, ca_bundle: byte
         lines.append(f"{env.post_build}: runs once at build time")
     if env.start is not None:
         lines.append(f"{env.start}: wraps every command started in the image")
+    for c in env.contributions:
+        lines.extend(c.summary)
     if ca_bundle:
         lines.append("Extra CA certificates: trusted by apt, pip, uv, npm and the server")
+    for c in env.contributions:
+        lines.extend(c.notes)
     lines.extend(env.notes)
     return lines

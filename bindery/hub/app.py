@@ -26,13 +26,16 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from bindery.hub import audit
 from bindery.hub.api.errors import json_error
 from bindery.hub.auth.base import Authenticator
 from bindery.hub.context import HubContext
 from bindery.hub.db.engine import open_database
 from bindery.hub.db.models import User, utcnow
 from bindery.hub.db.private_files import private_file
+from bindery.hub.handoff import HandoffCodes
 from bindery.hub.metrics import HubMetrics
+from bindery.hub.origins import HubHostOnly
 from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
 from bindery.hub.servers import ServerManager
@@ -90,6 +93,9 @@ class Hub:
         self._made_authenticator: Authenticator | None = None
         self._cookie_secret = load_cookie_secret(settings)
         self.signer = SessionSigner(self._cookie_secret, settings.cookie_max_age)
+        self.handoffs = HandoffCodes(self._cookie_secret)
+        self.origins = settings.origins
+        self._audit_handler: logging.Handler | None = None
         self.secure_cookies = settings.effective_public_url.startswith("https://")
         self.login_limiter = settings.auth.rate_limiter()
         self._tasks: list[asyncio.Task[None]] = []
@@ -132,6 +138,8 @@ class Hub:
 
     async def start(self) -> None:
         self.open_db()
+        audit.watch_database()
+        self._audit_handler = audit.open_audit_log(self.settings.audit, self.settings.db_url)
         self._register_env_token()
         register_service_tokens(self.db, self.settings.services)
         if self._proxy_arg is True:
@@ -167,6 +175,8 @@ class Hub:
             await self.proxy.aclose()
         if self.engine is not None:
             self.engine.dispose()
+        audit.close_audit_log(self._audit_handler)
+        self._audit_handler = None
 
     def _register_env_token(self) -> None:
         token = self.settings.admin_token
@@ -232,7 +242,8 @@ def build_app(hub: Hub) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler, Exception: _unexpected},
-        middleware=[Middleware(SecurityHeadersMiddleware,
+        middleware=[Middleware(HubHostOnly, origins=hub.origins),
+                    Middleware(SecurityHeadersMiddleware,
                                frame_ancestors=hub.settings.frame_ancestors,
                                secure=hub.secure_cookies, metrics=hub.metrics,
                                access_log=access_log)],

@@ -17,7 +17,9 @@ from starlette.requests import HTTPConnection
 from bindery.hub.auth.base import Authenticator
 from bindery.hub.auth.ratelimit import LoginRateLimiter
 from bindery.hub.db.models import User
+from bindery.hub.handoff import HandoffCodes
 from bindery.hub.metrics import HubMetrics
+from bindery.hub.origins import UserOrigins
 from bindery.hub.proxy.base import Proxy
 from bindery.hub.security import SessionSigner
 from bindery.hub.servers import ServerManager
@@ -52,6 +54,16 @@ class HubContext(Protocol):
 
     @property
     def secure_cookies(self) -> bool: ...
+
+    @property
+    def handoffs(self) -> HandoffCodes:
+        """One-time codes handing a login over to a user's server (see hub/handoff.py)."""
+        ...
+
+    @property
+    def origins(self) -> UserOrigins:
+        """Where users' servers live: the hub's origin or their own subdomains."""
+        ...
 
     @property
     def login_limiter(self) -> LoginRateLimiter: ...

@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
+from bindery.hub import audit
 from bindery.hub.api.access import can, get_principal, principal_from_cookie
 from bindery.hub.api.errors import json_error
 from bindery.hub.api.models import progress_url, user_model
@@ -27,20 +28,23 @@ from bindery.hub.auth.routes import login_routes
 from bindery.hub.context import hub_of
 from bindery.hub.db.models import User
 from bindery.hub.names import InvalidName, check_name
+from bindery.hub.origins import user_in_path
 from bindery.hub.redirects import safe_next
 from bindery.hub.security import (
     SESSION_COOKIE,
     clear_session_cookie,
+    hub_cookie,
     set_session_cookie,
     xsrf_ok,
     xsrf_token,
 )
-from bindery.hub.server_state import ServerStatus, server_base_url
+from bindery.hub.server_state import ServerStatus
 from bindery.hub.servers import AlreadyRunning, NoSuchServer, NoSuchUser, StartRefused
-from bindery.hub.sessions import end_session
+from bindery.hub.sessions import end_session, session_hash
 from bindery.hub.sharing import sharing_context
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import Principal
+from bindery.proxy.protocol import HANDOFF_PARAM
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "web" / "templates")
 
@@ -50,7 +54,7 @@ def render(request: Request, name: str, status: int = 200, headers: Mapping[str,
     principal = context.pop("principal", None) or principal_from_cookie(request)
     return TEMPLATES.TemplateResponse(
         request, f"hub/{name}",
-        {"user": principal, "xsrf": xsrf_token(request), **context},
+        {"user": principal, "xsrf": xsrf_token(request, hub_of(request).signer), **context},
         status_code=status, headers=headers,
     )
 
@@ -90,7 +94,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 async def _checked_form(request: Request) -> dict[str, str] | Response:
     form = await _form(request)
-    if not xsrf_ok(request, form.get("_xsrf")):
+    if not xsrf_ok(request, hub_of(request).signer, form.get("_xsrf")):
         return error_page(request, 403, "The form had expired or came from another site "
                                         "(XSRF check failed). Reload the page and try again.")
     return form
@@ -118,10 +122,41 @@ async def finish_login(request: Request, result: AuthResult, next_url: str | Non
                       authenticator=auth, next=next_url or "")
     admin = auth.is_admin(result) if (result.admin is not None or result.name in auth.admin_users) else None
     hub.get_or_create_user(result.name, admin=admin, kind="temporary" if result.temporary else "user")
-    response = RedirectResponse(safe_next(next_url), status_code=302)
+    response = RedirectResponse(_next(request, next_url), status_code=302)
     set_session_cookie(response, hub.login_cookie(result.name), hub.signer.max_age,
                        hub.secure_cookies)
+    audit.record("login", actor=result.name, user=result.name, ip=_client_ip(request),
+                 authenticator=type(auth).__name__)
     return response
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _next(request: Request, next_url: str | None) -> str:
+    """Where a login sends the browser: a hub path, or a user's server on its subdomain."""
+    if next_url:
+        server = hub_of(request).origins.server_next(next_url)
+        if server is not None:
+            return server
+    return safe_next(next_url)
+
+
+def _hand_over(request: Request, next_url: str) -> Response | None:
+    """A logged-in browser sent here by the proxy on its way to a user's server: send it back
+    with a one-time code the proxy turns into a pass for that server (hub/handoff.py)."""
+    hub = hub_of(request)
+    target = _next(request, next_url)
+    path = target.split("://", 1)[1].partition("/")[2] if "://" in target else target.lstrip("/")
+    owner = user_in_path("/" + path.partition("?")[0])
+    cookie = hub.signer.loads(hub_cookie(request, SESSION_COOKIE))
+    if owner is None or cookie is None:
+        return None
+    code = hub.handoffs.issue(session_hash(cookie.key), owner)
+    joiner = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{joiner}{urlencode({HANDOFF_PARAM: code})}",
+                            status_code=302)
 
 
 async def login(request: Request) -> Response:
@@ -130,7 +165,8 @@ async def login(request: Request) -> Response:
     next_url = request.query_params.get("next", "")
     if request.method == "GET":
         if principal_from_cookie(request) is not None:
-            return RedirectResponse(safe_next(next_url), status_code=302)
+            handed = _hand_over(request, next_url) if next_url else None
+            return handed or RedirectResponse(_next(request, next_url), status_code=302)
         if auth.login_on_visit:
             return await _login_on_visit(request, next_url)
         return render(request, "login.html", authenticator=auth, next=next_url,
@@ -148,6 +184,7 @@ async def login(request: Request) -> Response:
     result = await auth.authenticate(request, form)
     if result is None:
         hub.login_limiter.record_failure(ip, username)
+        audit.record("login.failed", actor=username or "anonymous", user=username, ip=ip)
         return render(request, "login.html", status=403, error="Invalid user name or password.",
                       authenticator=auth, next=form.get("next", ""), username=username)
     hub.login_limiter.record_success(ip, username)
@@ -185,11 +222,12 @@ async def logout(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     hub = hub_of(request)
-    cookie = hub.signer.loads(request.cookies.get(SESSION_COOKIE, ""))
+    cookie = hub.signer.loads(hub_cookie(request, SESSION_COOKIE))
     if cookie is not None:
         with hub.db() as s:
             end_session(s, cookie.key)  # the cookie is worthless from now on, wherever it is
             s.commit()
+        audit.record("logout", actor=cookie.name, user=cookie.name)
     response = RedirectResponse("/hub/login", status_code=302)
     clear_session_cookie(response, hub.secure_cookies)
     return response
@@ -208,9 +246,11 @@ async def home(request: Request) -> Response:
         model = user_model(user)
         named = sorted((srv for srv in user.servers if srv.name), key=lambda srv: srv.name)
         statuses = [(srv.name, ServerStatus.of(srv)) for srv in named]
-        sharing = sharing_context(s, user) if user.kind != "temporary" else None
+        sharing = (sharing_context(s, user, hub_of(request).origins.server_url)
+                   if user.kind != "temporary" else None)
     named_models = [{"name": name, "active": status.active, "ready": status is ServerStatus.RUNNING,
-                     "pending": status.pending, "url": server_base_url(user.name, name)}
+                     "pending": status.pending,
+                     "url": hub_of(request).origins.server_url(user.name, name)}
                     for name, status in statuses]
     default = model["servers"].get("")
     return render(request, "home.html", principal=principal, model=model, default=default,
@@ -243,7 +283,8 @@ async def spawn(request: Request) -> Response:
     try:
         await hub.manager.start(target, server_name, {})
     except AlreadyRunning:
-        return RedirectResponse(server_base_url(target, server_name), status_code=302)
+        return RedirectResponse(hub_of(request).origins.server_url(target, server_name),
+                                status_code=302)
     except StartRefused as err:
         return error_page(request, 400, str(err))
     except NoSuchUser as err:
@@ -277,7 +318,7 @@ async def stop(request: Request) -> Response:
                                wait=hub.settings.slow_stop_timeout)
     except (NoSuchUser, NoSuchServer):
         pass  # nothing of that name runs: the page shows what there is
-    return RedirectResponse(safe_next(form.get("next")), status_code=302)
+    return RedirectResponse(_next(request, form.get("next")), status_code=302)
 
 
 async def spawn_pending(request: Request) -> Response:
@@ -290,7 +331,8 @@ async def spawn_pending(request: Request) -> Response:
         return error_page(request, 403, "You may only watch your own servers start.")
     state = hub_of(request).manager.state(target, server_name)
     if state.status is ServerStatus.RUNNING:
-        return RedirectResponse(server_base_url(target, server_name), status_code=302)
+        return RedirectResponse(hub_of(request).origins.server_url(target, server_name),
+                                status_code=302)
     if state.status is not ServerStatus.STARTING and state.failure is None:
         return RedirectResponse("/hub/home", status_code=302)
     return render(request, "spawn_pending.html", principal=principal, target=target,

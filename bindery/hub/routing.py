@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from bindery.hub.metrics import HubMetrics
+from bindery.hub.origins import UserOrigins
 from bindery.hub.proxy.base import Proxy, ProxyError
-from bindery.hub.server_state import server_base_url
 
 log = logging.getLogger("bindery.hub.routing")
 
@@ -35,9 +35,12 @@ class ServerRoutes:
     """Route changes for users' servers (no proxy configured: every change is a no-op)."""
 
     def __init__(
-        self, proxy: Proxy | None, hub_url: str, timeout: float, metrics: HubMetrics
+        self, proxy: Proxy | None, hub_url: str, timeout: float, metrics: HubMetrics,
+        origins: UserOrigins | None = None,
     ) -> None:
         self.proxy = proxy
+        #: Route specs carry the server's host when users have their own subdomains.
+        self.origins = origins or UserOrigins()
         self.hub_url = hub_url
         self.timeout = timeout
         self.metrics = metrics
@@ -57,14 +60,15 @@ class ServerRoutes:
         data = {"user": server.user, "server_name": server.name, "server_token": server.token}
         await self._call(
             "add",
-            self.proxy.add_route(server_base_url(server.user, server.name), server.target, data),
+            self.proxy.add_route(self.origins.routespec(server.user, server.name), server.target,
+                                 data),
         )
 
     async def delete(self, user: str, name: str) -> None:
         """Forget the server's route; raises ``ProxyError``."""
         if self.proxy is None:
             return
-        await self._call("delete", self.proxy.delete_route(server_base_url(user, name)))
+        await self._call("delete", self.proxy.delete_route(self.origins.routespec(user, name)))
 
     async def restore(
         self, routes: dict[str, dict[str, Any]], running: Iterable[RoutedServer]
@@ -76,7 +80,7 @@ class ServerRoutes:
         # Proxies store a route's path decoded (/user/josé/) or as sent (/user/jos%C3%A9/).
         known = {unquote(spec) for spec in routes}
         for server in running:
-            spec = server_base_url(server.user, server.name)
+            spec = self.origins.routespec(server.user, server.name)
             if unquote(spec) not in known:
                 missing += 1
                 log.warning("the proxy lost the route %s; adding it again", spec)

@@ -1,23 +1,28 @@
 """Login cookie, XSRF protection and security headers of the hub.
 
 The login cookie ``bindery-session`` is signed (itsdangerous, as Starlette's own
-sessions), HttpOnly, SameSite=Lax, path ``/`` (the proxy forwards it to the hub for
-edge auth and strips it before user servers), and Secure when the public URL is https.
+sessions), HttpOnly, SameSite=Lax, path ``/hub/`` and host-only (no ``Domain``): the
+browser never sends it to a user's server, even one on the hub's origin. It names a
+server-side login (:mod:`bindery.hub.sessions`). Secure when the public URL is https.
 Only a real login (the login page or an authenticator) ever sets it.
 
-A ``?token=`` link to a user server gets the much narrower ``bindery-server`` cookie
-instead: path ``/user/<name>/`` only, and its value names the token, not a person, so
-the hub re-checks that token (still there, not expired, scopes still enough) on every
-request and revoking the token ends the access.
+A user's server is reached with a ``bindery-server`` cookie instead, path
+``/user/<name>/`` only, set through the proxy on that server's own host. It is signed
+and names either the login it was handed over from (:class:`ServerPass` with
+``session``, through a one-time code, see :mod:`bindery.hub.handoff`) or, for a
+``?token=`` link, the token: the hub re-checks that login or token on every request,
+so logging out or revoking the token ends the access.
 
-XSRF: double-submit. A random ``_xsrf`` cookie is set on every page; forms carry it
-in a hidden ``_xsrf`` field and scripts in an ``X-XSRFToken`` header. Every
-cookie-authenticated request that changes state must present the same value.
+XSRF: the token is derived from the login session (an HMAC of its key), so it is not
+in any cookie a script could read and dies with the login. Pages carry it in hidden
+``_xsrf`` fields; scripts send it in ``X-XSRFToken``. Before login, the login form is
+protected by a random value in the HttpOnly ``bindery-xsrf`` cookie (path ``/hub/``).
 Token-authenticated API calls are exempt: a browser never adds a token by itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import secrets
@@ -34,7 +39,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SESSION_COOKIE = "bindery-session"
 #: The cookie a ``?token=`` link to a user server leaves behind (see the module docstring).
 SERVER_COOKIE = "bindery-server"
-XSRF_COOKIE = "_xsrf"
+#: The pre-login XSRF cookie (HttpOnly): protects the login form only.
+XSRF_COOKIE = "bindery-xsrf"
+#: Where the hub's own cookies are valid: never on users' servers.
+HUB_COOKIE_PATH = "/hub/"
 XSRF_HEADER = "X-XSRFToken"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Query parameters and headers whose values must never reach a log.
@@ -69,6 +77,13 @@ class SessionSigner:
         self.serializer = URLSafeTimedSerializer(secret, salt="bindery-session")
         self.max_age = max_age
         self.server_passes = ServerPassSigner(secret, max_age)
+        self._xsrf_key = hmac.new(secret.encode(), b"bindery-xsrf", hashlib.sha256).digest()
+        self.secret = secret
+
+    def xsrf_for(self, key: str) -> str:
+        """The XSRF token of login ``key``: fixed for that login, useless without it."""
+        return hmac.new(self._xsrf_key, key.encode("utf-8", "surrogateescape"),
+                        hashlib.sha256).hexdigest()[:40]
 
     def dumps(self, name: str, key: str) -> str:
         """The cookie value of login ``key`` (see :mod:`bindery.hub.sessions`) of ``name``."""
@@ -92,6 +107,8 @@ class ServerPass:
     #: The start of the token's stored hash, so a reused row id never revives an old cookie.
     fingerprint: str
     user: str
+    #: For a pass handed over from a login: that login's stored hash (``token_id`` is 0).
+    session: str = ""
 
 
 class ServerPassSigner:
@@ -102,10 +119,17 @@ class ServerPassSigner:
         self.max_age = max_age
 
     def dumps(self, grant: ServerPass) -> str:
+        if grant.session:
+            return self.serializer.dumps(["login", grant.session, grant.user])
         return self.serializer.dumps([grant.token_id, grant.fingerprint, grant.user])
 
     def loads(self, value: str) -> ServerPass | None:
         data = _read_signed(self.serializer, value, self.max_age)
+        if (
+            isinstance(data, list) and len(data) == 3 and data[0] == "login"
+            and all(isinstance(part, str) for part in data[1:])
+        ):
+            return ServerPass(token_id=0, fingerprint="", user=data[2], session=data[1])
         if (
             not isinstance(data, list)
             or len(data) != 3
@@ -134,12 +158,12 @@ def server_pass_cookie_header(
 
 
 def set_session_cookie(response: Response, value: str, max_age: int, secure: bool) -> None:
-    """Set ``bindery-session`` to ``value`` (from ``Hub.login_cookie``)."""
+    """Set ``bindery-session`` to ``value`` (from ``Hub.login_cookie``), for ``/hub/`` only."""
     response.set_cookie(
         SESSION_COOKIE,
         value,
         max_age=max_age,
-        path="/",
+        path=HUB_COOKIE_PATH,
         httponly=True,
         samesite="lax",
         secure=secure,
@@ -147,21 +171,59 @@ def set_session_cookie(response: Response, value: str, max_age: int, secure: boo
 
 
 def clear_session_cookie(response: Response, secure: bool) -> None:
+    response.delete_cookie(SESSION_COOKIE, path=HUB_COOKIE_PATH, httponly=True, samesite="lax",
+                           secure=secure)
+    # A cookie from before 2026-12 (path "/") would otherwise linger.
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure)
 
 
-def xsrf_token(request: Request) -> str:
-    """The XSRF value for this browser (the cookie's, or a new one the middleware sets)."""
-    existing = request.cookies.get(XSRF_COOKIE, "")
+def hub_cookie(request: Request, name: str) -> str:
+    """The value of the hub's cookie ``name``, or "" when the browser sent it more than once.
+
+    A page on a user's subdomain can set a cookie for the parent domain ("cookie
+    tossing"); the browser then sends two cookies of that name to the hub, and the
+    planted one may be read instead of the real one (a login switched to the
+    attacker's). Two of a kind count as none: the worst a planted cookie can do is
+    log the browser out.
+    """
+    raw = request.headers.get("cookie", "")
+    seen = sum(1 for part in raw.split(";") if part.split("=", 1)[0].strip() == name)
+    return request.cookies.get(name, "") if seen == 1 else ""
+
+
+def xsrf_token(request: Request, signer: SessionSigner) -> str:
+    """The XSRF value for this browser: its login's, else the pre-login cookie's (or a new one)."""
+    login = signer.loads(hub_cookie(request, SESSION_COOKIE))
+    if login is not None:
+        return signer.xsrf_for(login.key)
+    existing = hub_cookie(request, XSRF_COOKIE)
     if re.fullmatch(r"[A-Za-z0-9_-]{20,64}", existing):
         return existing
     token = request.scope.setdefault("bindery.new_xsrf", secrets.token_urlsafe(24))
     return str(token)
 
 
-def xsrf_ok(request: Request, submitted: str | None) -> bool:
-    cookie = request.cookies.get(XSRF_COOKIE, "")
-    return bool(cookie and submitted) and hmac.compare_digest(cookie, str(submitted))
+def xsrf_ok(request: Request, signer: SessionSigner, submitted: str | None) -> bool:
+    """Does ``submitted`` match this browser's XSRF value (see :func:`xsrf_token`)?"""
+    if not submitted:
+        return False
+    login = signer.loads(hub_cookie(request, SESSION_COOKIE))
+    expected = signer.xsrf_for(login.key) if login else hub_cookie(request, XSRF_COOKIE)
+    return bool(expected) and hmac.compare_digest(expected, str(submitted))
+
+
+def cross_origin(request: Request) -> bool:
+    """A browser request from another origin than the one it is sent to (``Origin`` vs ``Host``).
+
+    With users' servers on their own subdomains, a script on alice's server is another
+    origin: the hub refuses its cookie-authenticated changes even if it knew a token.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    host = request.headers.get("host", "")
+    netloc = origin.split("://", 1)[-1].rstrip("/").lower()
+    return not host or netloc != host.lower()
 
 
 def redact(text: str) -> str:
@@ -202,7 +264,8 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("Referrer-Policy", "same-origin")
                 new_xsrf = scope.get("bindery.new_xsrf")
                 if new_xsrf:
-                    cookie = f"{XSRF_COOKIE}={new_xsrf}; Path=/; SameSite=Lax"
+                    cookie = (f"{XSRF_COOKIE}={new_xsrf}; Path={HUB_COOKIE_PATH}; HttpOnly; "
+                              "SameSite=Lax")
                     if self.secure:
                         cookie += "; Secure"
                     headers.append("Set-Cookie", cookie)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bindery.errors import BinderyError
 from bindery.eventlog import EventLog
+from bindery.hub import audit
 from bindery.hub.db.models import Server, User, utcnow
 from bindery.hub.metrics import HubMetrics
 from bindery.hub.proxy.base import Proxy, ProxyError
@@ -107,7 +108,8 @@ class ServerManager:
     ) -> None:
         self.settings = settings
         self.db = db
-        self.routes = ServerRoutes(proxy, settings.hub_url, settings.proxy_timeout, metrics)
+        self.routes = ServerRoutes(proxy, settings.hub_url, settings.proxy_timeout, metrics,
+                                   settings.origins)
         self.spawner_factory = spawner_factory
         self.metrics = metrics
         self._spawners: dict[Key, Spawner] = {}
@@ -136,7 +138,8 @@ class ServerManager:
         state = self.state(user_name, server_name)
         spawn = self._spawns.get(key)
         if state.status is ServerStatus.RUNNING and (spawn is None or spawn.done):
-            return _one(SpawnEvent.ready_at(server_base_url(user_name, server_name), link=False))
+            return _one(SpawnEvent.ready_at(self.settings.origins.server_url(user_name, server_name),
+                                            link=False))
         if spawn is not None:
             return spawn.events.follow()
         if state.failure is not None:
@@ -189,6 +192,7 @@ class ServerManager:
             image=_requested_image(options) or self.settings.spawner.image,
             env=env,
             default_url=default_url,
+            hub_host=self.settings.subdomain_host,
         )
 
     def _check_image(self, options: UserOptions) -> None:
@@ -334,11 +338,10 @@ class ServerManager:
                 s.commit()
             elapsed = time.monotonic() - started_at
             self.metrics.spawn_duration.labels("success").observe(elapsed)
-            events.append(
-                SpawnEvent.ready_at(
-                    request.base_url, request.base_url + (request.default_url or "")
-                )
-            )
+            where = self.settings.origins.server_url(user_name, server_name)
+            events.append(SpawnEvent.ready_at(where, where + (request.default_url or "")))
+            audit.record("server.started", user=user_name, server=server_name,
+                         image=getattr(spawner, "image", None) or request.image)
             log.info("started %s/%s in %.1f s at %s", user_name, server_name, elapsed, target)
             return None
         except Exception as err:  # noqa: BLE001 - any failure must end as a clear "failed" event
@@ -416,6 +419,10 @@ class ServerManager:
 
     async def _stop(self, key: Key) -> None:
         spawner = self._spawners.pop(key, None)
+        with self.db() as s:
+            row = self._server_row(s, key)
+            image = (row.state or {}).get("image") or row.image if row is not None else None
+        audit.record("server.stopped", user=key[0], server=key[1], image=image)
         old = self._spawns.get(key)
         if old is not None and old.done:
             # Its events describe a server that is going away; a new start begins a new log.

@@ -49,6 +49,19 @@ def session_user(session: Session, name: str, key: str) -> User | None:
     return row.user
 
 
+def session_hash(key: str) -> str:
+    """What the database stores of login ``key`` (passes and hand-off codes name it so)."""
+    return _hash(key)
+
+
+def session_user_by_hash(session: Session, hashed: str) -> User | None:
+    """The user of the still-valid login stored as ``hashed``, else ``None``."""
+    row = session.scalars(select(LoginSession).where(LoginSession.hashed == hashed)).first()
+    if row is None or row.expires_at <= utcnow():
+        return None
+    return row.user
+
+
 def end_session(session: Session, key: str) -> None:
     """End one login (logout). The caller commits."""
     session.execute(delete(LoginSession).where(LoginSession.hashed == _hash(key)))

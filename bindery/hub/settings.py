@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
 
 from bindery.config import Section
+from bindery.hub.audit import AuditSettings
 from bindery.hub.auth.settings import AuthSettings
+from bindery.hub.origins import UserOrigins, normalise_subdomain_host
 from bindery.hub.proxy.settings import HubProxySettings
 from bindery.hub.roles import RoleSettings
 from bindery.hub.services import ServiceSettings
@@ -36,6 +40,11 @@ class HubSettings(Section):
     hub_port: int = Field(default=8081, ge=0, le=65535)
     #: Public URL users see ("" = http://<ip>:<port>); https here makes cookies Secure.
     public_url: str = ""
+    #: Give each user's server its own origin: ``"https://hub.example.org"`` serves the
+    #: hub there and alice's server at ``https://alice.hub.example.org/user/alice/``
+    #: (needs a wildcard DNS record and certificate; ``*.localhost`` works locally).
+    #: "" = every server on the hub's origin (see docs/security.md for what that allows).
+    subdomain_host: str = ""
     #: Label value marking this hub's containers, so several hubs can share one engine.
     hub_id: str = "bindery"
     #: SQLAlchemy URL of the hub database (SQLite file by default, postgresql+psycopg:// in production).
@@ -76,6 +85,28 @@ class HubSettings(Section):
     services: list[ServiceSettings] = Field(default_factory=list)
     #: JupyterHub's ``load_roles`` (``[[hub.roles]]``): scopes for users, groups, services.
     roles: list[RoleSettings] = Field(default_factory=list)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+
+    @field_validator("subdomain_host")
+    @classmethod
+    def _subdomain_host(cls, value: str) -> str:
+        return normalise_subdomain_host(value)
+
+    @model_validator(mode="after")
+    def _route_by_host(self) -> Self:
+        """Users' subdomains need the proxy to route by host and to log in on the hub's host."""
+        if self.subdomain_host:
+            if not self.proxy.host_routing:
+                self.proxy.host_routing = True
+            login = f"{self.subdomain_host}/hub/login"
+            if self.proxy.login_url != login:
+                self.proxy.login_url = login
+        return self
+
+    @property
+    def origins(self) -> UserOrigins:
+        """Where users' servers live (their own subdomains, or the hub's origin)."""
+        return UserOrigins(self.subdomain_host)
 
     @field_validator("public_url")
     @classmethod
@@ -92,4 +123,4 @@ class HubSettings(Section):
 
     @property
     def effective_public_url(self) -> str:
-        return self.public_url or f"http://{self.ip}:{self.port}"
+        return self.public_url or self.subdomain_host or f"http://{self.ip}:{self.port}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -146,7 +147,8 @@ def accept_code(s: Session, code: str, user: User) -> Share:
     return grant(s, row.owner, row.server_name, list(row.scopes), user=user)
 
 
-def sharing_context(s: Session, user: User) -> dict[str, Any]:
+def sharing_context(s: Session, user: User,
+                    url_of: Callable[[str, str], str] = server_base_url) -> dict[str, Any]:
     """What the home page's sharing section shows: my shares, and what is shared with me."""
     mine = s.scalars(select(Share).where(Share.owner_id == user.id).order_by(Share.id)).all()
     group_ids = [g.id for g in user.groups]
@@ -159,7 +161,7 @@ def sharing_context(s: Session, user: User) -> dict[str, Any]:
                        "with": f"user {sh.user.name}" if sh.user else f"group {sh.group.name}"
                        if sh.group else "?"} for sh in mine],
         "shared_with_me": [{"owner": sh.owner.name, "server": sh.server_name,
-                            "url": server_base_url(sh.owner.name, sh.server_name)}
+                            "url": url_of(sh.owner.name, sh.server_name)}
                            for sh in with_me],
         "shareable": [""] + sorted(srv.name for srv in user.servers if srv.name),
     }

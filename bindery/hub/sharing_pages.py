@@ -25,7 +25,6 @@ from bindery.hub.names import InvalidName, check_name
 from bindery.hub.pages import error_page, render
 from bindery.hub.scopes import Target
 from bindery.hub.security import xsrf_ok
-from bindery.hub.server_state import server_base_url
 from bindery.hub.sharing import (
     ACCEPT_PATH,
     SharingError,
@@ -45,7 +44,7 @@ async def _person(request: Request) -> tuple[Principal, dict[str, str]] | Respon
     if request.method == "GET":
         return principal, dict(request.query_params)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    if not xsrf_ok(request, form.get("_xsrf")):
+    if not xsrf_ok(request, hub_of(request).signer, form.get("_xsrf")):
         return error_page(request, 403, "The form had expired or came from another site "
                                         "(XSRF check failed). Reload the page and try again.")
     return principal, form
@@ -143,7 +142,8 @@ async def accept(request: Request) -> Response:
         with hub_of(request).db() as s:
             user = s.scalars(select(User).where(User.name == principal.user_name)).one()
             share_row = accept_code(s, code, user)
-            url = server_base_url(share_row.owner.name, share_row.server_name)
+            url = hub_of(request).origins.server_url(share_row.owner.name,
+                                                     share_row.server_name)
             s.commit()
     except SharingError as err:
         return error_page(request, err.status, str(err))

@@ -46,6 +46,8 @@ class Principal:
     #: "cookie", "token" or "server-pass" (a ``?token=`` link's cookie, good for one user's
     #: servers only): cookie-authenticated changes need an XSRF check.
     via: str = "token"
+    #: For "login-pass" (a login handed over to a user's server): that login's stored hash.
+    session_hash: str = ""
 
     @property
     def is_admin(self) -> bool:

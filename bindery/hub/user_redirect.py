@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from bindery.hub.api.access import principal_from_cookie
 from bindery.hub.api.errors import ApiError
-from bindery.hub.server_state import server_base_url
+from bindery.hub.context import hub_of
 
 
 async def user_redirect(request: Request) -> Response:
@@ -27,7 +27,8 @@ async def user_redirect(request: Request) -> Response:
     if principal is None or principal.user_name is None:
         here = f"/hub/user-redirect/{quote(tail)}{query}"
         return RedirectResponse(f"/hub/login?next={quote(here, safe='')}", status_code=302)
-    target = server_base_url(principal.user_name) + quote(tail.lstrip("/")) + query
+    target = hub_of(request).origins.server_url(principal.user_name) + quote(tail.lstrip("/")) \
+        + query
     return RedirectResponse(target, status_code=302)
 
 

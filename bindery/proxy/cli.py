@@ -48,6 +48,17 @@ def _install_uvloop() -> bool:
     help="Hub endpoint checking who may reach a user's server (edge auth).",
 )
 @click.option(
+    "--host-routing",
+    is_flag=True,
+    help="Match routes by host too (/<host>/path), as configurable-http-proxy does.",
+)
+@click.option(
+    "--login-url",
+    default="/hub/login",
+    show_default=True,
+    help="Where browsers without a login go (a whole URL when the hub has its own host).",
+)
+@click.option(
     "--auth-cache-ttl",
     default=30.0,
     show_default=True,
@@ -68,6 +79,8 @@ def proxy_command(
     api_port: int | None,
     default_target: str | None,
     auth_url: str | None,
+    host_routing: bool,
+    login_url: str,
     auth_cache_ttl: float,
     log_level: str,
     no_uvloop: bool,
@@ -89,6 +102,8 @@ def proxy_command(
             api_port=port + 1 if api_port is None else api_port,
             default_target=default_target,
             auth_url=auth_url,
+            host_routing=host_routing,
+            login_url=login_url,
             auth_cache_ttl=auth_cache_ttl,
             auth_token=auth_token,
         )

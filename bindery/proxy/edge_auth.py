@@ -20,7 +20,7 @@ from enum import Enum
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from bindery.proxy.protocol import PROXY_TOKEN_HEADER, TOKEN_HEADER
+from bindery.proxy.protocol import HANDOFF_HEADER, PROXY_TOKEN_HEADER, TOKEN_HEADER
 
 
 class Verdict(Enum):
@@ -101,9 +101,13 @@ class EdgeAuthorizer:
         self.cache = TtlLru(cache_size, cache_ttl)
 
     async def authorize(
-        self, user: str, path: str, headers: CIMultiDictProxy[str], token: str
+        self, user: str, path: str, headers: CIMultiDictProxy[str], token: str,
+        handoff: str = "",
     ) -> Decision:
-        """Decide whether the client behind ``headers``/``token`` is ``user``."""
+        """Decide whether the client behind ``headers``/``token`` is ``user``.
+
+        ``handoff`` is a one-time login code from the hub (never cached: it is spent).
+        """
         if not self.auth_url:
             return Decision(
                 Verdict.HUB_UNAVAILABLE,
@@ -112,12 +116,12 @@ class EdgeAuthorizer:
             )
         cookie = headers.get("Cookie", "")
         authorization = headers.get("Authorization", "")
-        if not (cookie or authorization or token):
+        if not (cookie or authorization or token or handoff):
             # Nothing to check: asking the hub would only say "not logged in".
             return Decision(Verdict.NOT_LOGGED_IN)
         key = credentials_key(user, cookie, authorization, token)
         now = time.monotonic()
-        if self.cache.hit(key, now):
+        if not handoff and self.cache.hit(key, now):
             return Decision(Verdict.ALLOWED)
         forwarded: dict[str, str] = {}
         if self.proxy_token:
@@ -128,6 +132,8 @@ class EdgeAuthorizer:
             forwarded["Authorization"] = authorization
         if token:
             forwarded[TOKEN_HEADER] = token
+        if handoff:
+            forwarded[HANDOFF_HEADER] = handoff
         try:
             async with self.session.get(
                 self.auth_url,
@@ -137,7 +143,7 @@ class EdgeAuthorizer:
             ) as answer:
                 set_cookies = answer.headers.getall("Set-Cookie", [])
                 if answer.status == 200:
-                    if "no-store" not in answer.headers.get("Cache-Control", "").lower():
+                    if not handoff and "no-store" not in answer.headers.get("Cache-Control", "").lower():
                         self.cache.put(key, time.monotonic())
                     return Decision(Verdict.ALLOWED, set_cookies)
                 if answer.status == 401:

@@ -19,8 +19,15 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from bindery.proxy import pages
+from bindery.proxy.cookies import (
+    cross_origin_change,
+    foreign_subresource,
+    is_hub_cookie,
+    set_cookie_name,
+    strip_hub_cookies,
+)
 from bindery.proxy.edge_auth import EdgeAuthorizer, Verdict
-from bindery.proxy.protocol import TOKEN_PARAM
+from bindery.proxy.protocol import HANDOFF_PARAM, TOKEN_PARAM
 from bindery.proxy.routes import Route, RouteTable
 from bindery.proxy.settings import ProxySettings
 
@@ -145,7 +152,7 @@ class ProxyHandler:
                 "Bad path",
                 "The address contains '.' or '..' segments; use the plain path (browsers do this).",
             )
-        route = self.table.match(path)
+        route = self.table.match(path, request.host if self.settings.host_routing else None)
         if route is None:
             return pages.no_route(request)
 
@@ -160,10 +167,20 @@ class ProxyHandler:
             denial, set_cookies = await self._edge_auth(request, route, headers)
             if denial is not None:
                 return denial
-            if TOKEN_PARAM in request.rel_url.query:
+            query = request.rel_url.query
+            if TOKEN_PARAM in query or HANDOFF_PARAM in query:
                 raw_query = URL.build(
-                    query=[(k, v) for k, v in request.rel_url.query.items() if k != TOKEN_PARAM]
+                    query=[(k, v) for k, v in query.items() if k not in (TOKEN_PARAM, HANDOFF_PARAM)]
                 ).raw_query_string
+                if HANDOFF_PARAM in query and request.method in ("GET", "HEAD"):
+                    # A login hand-off: keep the pass cookie, drop the one-time code from the
+                    # address bar (and from the server's sight), then come back.
+                    back = URL.build(path=request.rel_url.raw_path, query_string=raw_query,
+                                     encoded=True)
+                    handed = web.Response(status=302, headers={"Location": str(back)})
+                    for cookie in set_cookies:
+                        handed.headers.add("Set-Cookie", cookie)
+                    return handed
         elif route.service is not None and "Cookie" in headers:
             # A service's route (/services/<name>/) never sees the hub login either.
             remaining = strip_cookie(headers["Cookie"], self.settings.session_cookie)
@@ -188,9 +205,20 @@ class ProxyHandler:
         self, request: web.BaseRequest, route: Route, headers: CIMultiDict[str]
     ) -> tuple[web.StreamResponse | None, list[str]]:
         """Ask the hub; on yes rewrite credentials in ``headers``, else return the answer."""
+        if cross_origin_change(request.method, request.headers.get("Origin"), request.host,
+                               is_websocket_upgrade(request)) or foreign_subresource(
+                                   request.headers.get("Sec-Fetch-Site"),
+                                   request.headers.get("Sec-Fetch-Mode")):
+            # The server will see the proxy's token and skip its own cross-site checks.
+            return pages.error_response(
+                request, 403, "Cross-origin request refused",
+                "A server may be opened from elsewhere, but only its own pages may change it "
+                "or load its content.",
+            ), []
         token = request.rel_url.query.get(TOKEN_PARAM, "")
+        handoff = request.rel_url.query.get(HANDOFF_PARAM, "")
         decision = await self.authorizer.authorize(
-            route.user or "", request.path, request.headers, token
+            route.user or "", request.path, request.headers, token, handoff
         )
         extra = decision.set_cookies
         denial: web.StreamResponse | None = None
@@ -205,12 +233,7 @@ class ProxyHandler:
                 denial.headers.add("Set-Cookie", set_cookie)
             return denial, []
 
-        cookie = headers.get("Cookie")
-        if cookie is not None:
-            remaining = strip_cookie(cookie, self.settings.session_cookie)
-            headers.popall("Cookie")
-            if remaining:
-                headers["Cookie"] = remaining
+        strip_hub_cookies(headers)  # the hub's cookies never reach a user's server
         headers.popall("Authorization", None)
         if route.server_token:
             headers["Authorization"] = f"token {route.server_token}"
@@ -223,8 +246,13 @@ class ProxyHandler:
             and pages.wants_html(request)
             and not is_websocket_upgrade(request)
         ):
-            query = [(k, v) for k, v in request.rel_url.query.items() if k != TOKEN_PARAM]
+            query = [(k, v) for k, v in request.rel_url.query.items()
+                     if k not in (TOKEN_PARAM, HANDOFF_PARAM)]
             back = str(URL.build(path=request.path, query=query))
+            login = URL(self.settings.login_url)
+            if login.is_absolute() and request.host:
+                # The hub lives on another host (one origin per user): come back to this one.
+                back = f"{login.scheme}://{request.host}{back}"
             location = f"{self.settings.login_url}?{urlencode({'next': back})}"
             return web.Response(status=302, headers={"Location": location})
         return pages.error_response(
@@ -268,9 +296,15 @@ class ProxyHandler:
         response: web.StreamResponse | None = None
         try:
             out = CIMultiDict[str]()
+            user_server = route.user is not None
             for name, value in upstream.headers.items():
-                if name.lower() not in HOP_BY_HOP:
-                    out.add(name, value)
+                lower = name.lower()
+                if lower in HOP_BY_HOP or (
+                    user_server and lower == "set-cookie" and is_hub_cookie(set_cookie_name(value))
+                ):
+                    # A user's server may not set (or overwrite) the hub's cookies.
+                    continue
+                out.add(name, value)
             for cookie in set_cookies:
                 out.add("Set-Cookie", cookie)
             if upstream.status < 300:

@@ -15,3 +15,11 @@ TOKEN_PARAM = "token"
 TOKEN_HEADER = "X-Bindery-Token"
 #: Header carrying the proxy's shared secret, so the hub knows the question is the proxy's.
 PROXY_TOKEN_HEADER = "X-Bindery-Proxy-Token"
+#: One-time login hand-off code (query parameter) the hub adds when it sends a logged-in
+#: browser to a user's server; the proxy passes it to the hub in ``HANDOFF_HEADER``, and
+#: never to the server.
+HANDOFF_PARAM = "bindery-login"
+HANDOFF_HEADER = "X-Bindery-Login"
+#: Cookies that belong to the hub: never sent to users' servers, never set by them.
+HUB_COOKIE_PREFIX = "bindery-"
+HUB_COOKIE_NAMES = frozenset({"_xsrf"})

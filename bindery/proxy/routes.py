@@ -114,30 +114,42 @@ class RouteTable:
         """Routes whose last activity is strictly before ``moment`` (epoch seconds)."""
         return {p: r for p, r in self._routes.items() if r.last_activity < moment}
 
-    def match(self, request_path: str) -> Route | None:
+    def match(self, request_path: str, host: str | None = None) -> Route | None:
         """Longest route whose path is a whole-segment prefix of ``request_path``.
 
-        The request path arrives decoded (``/user/josé/``); a route may have been
-        registered decoded or percent-encoded as JupyterHub writes it
-        (``/user/jos%C3%A9``): both forms are looked up, the longer match wins.
+        With ``host`` (host routing), routes under ``/<hostname>`` are tried first, as
+        configurable-http-proxy's ``--host-routing`` keys them; the port is ignored.
         """
-        plain = self._match(request_path)
+        if host:
+            hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            hostname = hostname.lower().rstrip(".")
+            if hostname and "/" not in hostname:
+                found = self._match_either(f"/{hostname}{request_path}", stop_at=f"/{hostname}")
+                if found is not None:
+                    return found
+        return self._match_either(request_path)
+
+    def _match_either(self, request_path: str, stop_at: str = "/") -> Route | None:
+        """The request path arrives decoded (``/user/josé/``); a route may have been
+        registered decoded or percent-encoded as JupyterHub writes it
+        (``/user/jos%C3%A9``): both forms are looked up, the longer match wins."""
+        plain = self._match(request_path, stop_at)
         canonical = quote(request_path, safe="/@~")
         if canonical == request_path:
             return plain
-        encoded = self._match(canonical)
+        encoded = self._match(canonical, stop_at)
         if encoded is None or (plain is not None and len(plain.path) >= len(encoded.path)):
             return plain
         return encoded
 
-    def _match(self, request_path: str) -> Route | None:
+    def _match(self, request_path: str, stop_at: str = "/") -> Route | None:
         routes = self._routes
         path = request_path.rstrip("/") or "/"
         while True:
             route = routes.get(path)
             if route is not None:
                 return route
-            if path == "/":
+            if path == stop_at or path == "/":
                 return None
             cut = path.rfind("/")
             path = path[:cut] if cut > 0 else "/"

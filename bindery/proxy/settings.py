@@ -46,10 +46,16 @@ class ProxySettings(Section):
     connect_timeout: float = Field(default=10.0, gt=0)
     #: Largest WebSocket message relayed (bytes); Jupyter outputs can be big.
     max_ws_message: int = Field(default=256 * 1024 * 1024, ge=0)
-    #: Path prefix of the hub's login page (401 for browsers redirect there).
+    #: The hub's login page (401 for browsers redirect there): a path, or a whole URL when
+    #: the hub lives on its own host (users' servers on subdomains).
     login_url: str = "/hub/login"
-    #: Cookie holding the hub session; stripped before requests reach user servers.
+    #: Cookie holding the hub session; stripped before requests reach user servers
+    #: (with every other hub cookie, see ``bindery.proxy.cookies``).
     session_cookie: str = "bindery-session"
+    #: Match routes by host too (CHP's ``--host-routing``): a route
+    #: ``/alice.hub.example/user/alice`` serves only requests to that host; routes
+    #: without a host part serve every host.
+    host_routing: bool = False
 
     @field_validator("default_target", "auth_url")
     @classmethod

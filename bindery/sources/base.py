@@ -63,6 +63,8 @@ class LinkSpec:
     #: True when the link names its own host (an arbitrary git URL), which a public
     #: service must check is not a local or private address before contacting it.
     names_host: bool = False
+    #: The URL whose host that check applies to ("" = ``source_spec``, a git URL).
+    host_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,13 @@ class LaunchProvider(ABC):
     has_ref: bool = True
     #: Position in the provider menu, lower first (third parties: after the built-ins).
     order: int = 100
+    #: What a form may submit as the spec (BinderHub's ``spec.validateRegex``).
+    validate_regex: str = ".+"
+    #: Recognises a pasted URL of this provider, with a named group ``repo``
+    #: (BinderHub's ``detect.regex``, JavaScript syntax); None: no detection.
+    detect_regex: str | None = None
+    #: Whether the form URL-encodes the repository part of the spec (``urlEncode``).
+    url_encode: bool = False
 
     @abstractmethod
     def parse(self, spec: str) -> LinkSpec:

@@ -108,7 +108,8 @@ class GitSource(Source):
     name: ClassVar[str] = "git"
     launch_provider: ClassVar[LaunchProvider | None] = GitUrlLinks(
         "git", "Git repository", "Arbitrary git repository URL",
-        "https://example.org/path/repo.git", order=40)
+        "https://example.org/path/repo.git", order=40,
+        validate_regex=r"[^/]+/.+", url_encode=True)
     #: Seconds one git command may take.
     timeout: float = DEFAULT_TIMEOUT
     #: Which submodules are fetched (default: all, from any host: the trust of ``bindery build``).

@@ -103,7 +103,8 @@ class GitHubSource(HostedSource):
 
     name: ClassVar[str] = "gh"
     launch_provider: ClassVar[LaunchProvider | None] = GitHubLinks(
-        "gh", "GitHub", "GitHub repository name or URL", "owner/repo", order=10)
+        "gh", "GitHub", "GitHub repository name or URL", "owner/repo", order=10,
+        validate_regex=r"[^/]+/[^/]+/.+", detect_regex="^(https?://github.com/)?(?<repo>.*[^/])/?")
     prefix: ClassVar[str] = "gh"
     base_url: str = "https://github.com"
     example: ClassVar[str] = "gh:owner/repo"
@@ -127,7 +128,9 @@ class GitLabSource(HostedSource):
 
     name: ClassVar[str] = "gl"
     launch_provider: ClassVar[LaunchProvider | None] = GitLabLinks(
-        "gl", "GitLab.com", "GitLab.com repository or URL", "group/project", order=20)
+        "gl", "GitLab.com", "GitLab.com repository or URL", "group/project", order=20,
+        validate_regex=r"[^/]+/.+", detect_regex="^(https?://gitlab.com/)?(?<repo>.*[^/])/?",
+        url_encode=True)
     prefix: ClassVar[str] = "gl"
     base_url: str = "https://gitlab.com"
     example: ClassVar[str] = "gl:group/project or gl:group/subgroup/project"
@@ -149,7 +152,9 @@ class GistSource(HostedSource):
 
     name: ClassVar[str] = "gist"
     launch_provider: ClassVar[LaunchProvider | None] = GistLinks(
-        "gist", "Gist", "Gist ID (username/gistId) or URL", "username/gistId", order=30)
+        "gist", "Gist", "Gist ID (username/gistId) or URL", "username/gistId", order=30,
+        validate_regex=r"[^/]+/[^/]+(/[^/]+)?",
+        detect_regex="^(https?://gist.github.com/)?(?<repo>.*[^/])/?")
     prefix: ClassVar[str] = "gist"
     base_url: str = "https://gist.github.com"
     example: ClassVar[str] = "gist:user/0123abcd"

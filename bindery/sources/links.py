@@ -142,6 +142,7 @@ class DoiLinks(LaunchProvider):
     """
 
     has_ref: bool = False
+    validate_regex: str = r"10\.\d+\/(.)+"
 
     def parse(self, spec: str) -> LinkSpec:
         doi = DOI_PREFIX.sub("", unquote(spec.strip("/")))

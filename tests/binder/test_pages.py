@@ -68,11 +68,35 @@ def test_old_style_links_redirect(http):
 def test_badge_versions_providers_metrics(http):
     badge = http.get("/badge_logo.svg")
     assert badge.headers["content-type"].startswith("image/svg+xml") and "<svg" in badge.text
-    assert "bindery" in http.get("/versions").json()["binderhub"]
-    ids = [p["id"] for p in http.get("/api/repoproviders").json()]
+    assert http.get("/assets/images/badge.svg").text == badge.text
+    versions = http.get("/versions", headers={"Origin": "https://federation.example"})
+    assert "bindery" in versions.json()["binderhub"] and versions.json()["builder"]
+    assert versions.headers["access-control-allow-origin"] == "*"
+    providers = http.get("/api/repoproviders").json()
+    ids = [p["id"] for p in providers]
     # The built-ins in their order; installed third-party sources follow (tests/contracts).
     assert ids[:7] == ["gh", "gl", "gist", "git", "zenodo", "figshare", "dataverse"]
+    # BinderHub's display_config shape, which its own frontend reads.
+    gh = providers[0]
+    assert gh["displayName"] == "GitHub" and gh["ref"] == {"enabled": True, "default": "HEAD"}
+    assert gh["detect"]["regex"].startswith("^(https?://github.com/)?(?<repo>")
+    assert set(gh["repo"]) == {"label", "placeholder", "urlEncode"}
+    assert gh["spec"]["validateRegex"] == "[^/]+/[^/]+/.+"
+    zenodo = providers[4]
+    assert zenodo["ref"] == {"enabled": False} and "detect" not in zenodo
+    assert providers[3]["repo"]["urlEncode"] is True  # git URLs are encoded in links
     assert "binderhub_inprogress_builds" in http.get("/metrics").text
+
+
+def test_a_full_quota_is_a_soft_health_check(binder):
+    """As BinderHub's pod quota: a full deployment queues launches but is not unhealthy."""
+    url, app = binder(total_quota=1)
+    service = app.state.service
+    service.queue.running["tmp-someone"] = "gh/owner/repo"  # every place taken
+    health = httpx.get(url + "health", trust_env=False)
+    capacity = next(c for c in health.json()["checks"] if c["service"] == "Capacity")
+    assert capacity["ok"] is False and capacity["_ignore_failure"] is True
+    assert health.status_code == 200 and health.json()["ok"] is True
 
 
 def test_health_reports_each_check(http):

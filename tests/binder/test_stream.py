@@ -127,9 +127,16 @@ def test_uncached_then_cached_and_build_only(binder, git_server, binder_settings
                or quote(repo, safe="") in line]
     assert [r["status"] for r in records][-2:] == ["success", "success"]
     assert records[-1]["ref"] and len(records[-1]["ref"]) == 40
+    assert ready["binder_client_ip"] == "127.0.0.1"
     metrics = httpx.get(url + "metrics", trust_env=False).text
-    assert 'binderhub_launch_count_total{status="success"} 2.0' in metrics
-    assert 'binderhub_build_count_total{status="success"} 1.0' in metrics
+    labels = f'provider="Git repository",repo="{repo}",status="success"'
+    assert f"binderhub_launch_count_total{{{labels}}} 2.0" in metrics, metrics
+    assert f"binderhub_build_count_total{{{labels}}} 1.0" in metrics
+    assert 'binderhub_launch_time_seconds_count{retries="0",status="success"} 1.0' in metrics
+
+    # Cached and build_only: BinderHub's single event, nothing launched.
+    events = read_events(url + "build/" + git_spec(repo) + "?build_only=true")
+    assert events == [{"phase": "ready", "imageName": image, "message": "Done! Found built image\n"}]
 
 
 @pytest.mark.engine

@@ -92,7 +92,9 @@ def test_build_memory_limit(settings: Settings, make_repo) -> None:
     limited.builder.build_memory = "200m"
     builder = make_builder(limited)
     hog = "#!/bin/bash\nsleep 1\npython3 -c \"x = bytearray(800 * 1024 * 1024); print(len(x))\"\n"
-    repo = make_repo({"postBuild": hog})
+    # A nonce, so the step really runs: a cached layer from any earlier build of the same
+    # files (with no limit in force) would make the build succeed without running it.
+    repo = make_repo({"postBuild": hog, "nonce.txt": uuid.uuid4().hex})
     ref = resolve(str(repo))
     with pytest.raises(BuildLimitExceeded) as info:
         builder.build(ref)

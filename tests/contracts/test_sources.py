@@ -13,11 +13,13 @@ file://), the DOI records against a fake API on 127.0.0.1, and the example plugi
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import threading
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +47,8 @@ SAMPLES: dict[str, str] = {
     "zenodo": "zenodo:10.5281/zenodo.3242074",
     "figshare": "figshare:10.6084/m9.figshare.9782777.v1",
     "dataverse": "dataverse:10.7910/DVN/TJCLKP",
+    "hydroshare": "hydroshare:8f7c2f0341ef4180b0dbe97f59130756",
+    "ckan": "ckan:https://demo.ckan.org/dataset/my-sample-dataset-001",
     "example": "example:hello",
 }
 
@@ -58,6 +62,8 @@ MALFORMED: dict[str, list[str]] = {
     "zenodo": ["zenodo:", "zenodo:not-a-doi", "zenodo:../../etc"],
     "figshare": ["figshare:", "figshare:not-a-doi"],
     "dataverse": ["dataverse:", "dataverse:not-a-doi", "dataverse:10.7910/../x"],
+    "hydroshare": ["hydroshare:", "hydroshare:not-an-id", "hydroshare:../../etc"],
+    "ckan": ["ckan:", "ckan:https://demo.ckan.org/", "ckan:ftp://site/dataset/x", "ckan:/etc/passwd"],
     "example": ["example:", "example:Hello", "example:../x", "example:a/b"],
 }
 
@@ -76,6 +82,8 @@ LINK_SAMPLES: dict[str, tuple[str, str]] = {
     "zenodo": ("10.5281/zenodo.3242074", DEFAULT_LINK_REF),
     "figshare": ("10.6084/m9.figshare.9782777.v1", DEFAULT_LINK_REF),
     "dataverse": ("10.7910/DVN/TJCLKP", DEFAULT_LINK_REF),
+    "hydroshare": ("8f7c2f0341ef4180b0dbe97f59130756", DEFAULT_LINK_REF),
+    "ckan": ("https://demo.ckan.org/dataset/my-sample-dataset-001", DEFAULT_LINK_REF),
     "example": ("hello", "HEAD"),
 }
 
@@ -263,6 +271,24 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         {"dataFile": {"id": i, "filename": n, "filesize": len(d)}}
         for i, (n, d) in enumerate(files.items())
     ]}}).encode()
+    # HydroShare: science metadata and a BagIt zip whose data/contents/ holds the files.
+    hs = "8f7c2f0341ef4180b0dbe97f59130756"
+    routes[f"/hsapi/resource/{hs}/scimeta/elements"] = json.dumps({"dates": [
+        {"type": "created", "start_date": "2020-01-01T00:00:00.000000Z"},
+        {"type": "modified", "start_date": "2021-02-03T04:05:06.123456Z"}]}).encode()
+    bag = io.BytesIO()
+    with zipfile.ZipFile(bag, "w") as zf:
+        zf.writestr(f"{hs}/bagit.txt", "BagIt-Version: 0.97\n")
+        zf.writestr(f"{hs}/data/resourcemetadata.xml", "<rdf/>")
+        for name, data in files.items():
+            zf.writestr(f"{hs}/data/contents/{name}", data)
+    routes[f"/django_s3/download/bags/{hs}.zip"] = bag.getvalue()
+    # CKAN: the action API of a site, resources uploaded to the site itself.
+    routes["/api/3/action/status_show"] = json.dumps({"success": True, "result": {}}).encode()
+    routes["/api/3/action/package_show?id=contract-data"] = json.dumps({"success": True, "result": {
+        "metadata_modified": "2022-05-06T07:08:09.123456",
+        "resources": [{"id": f"r{i}", "url": f"{url}/files/{n}", "size": len(d)}
+                      for i, (n, d) in enumerate(files.items())]}}).encode()
     _Records.routes = routes
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -281,6 +307,8 @@ FETCHABLE: dict[str, Callable[[type[Source], Served], tuple[Source, str]]] = {
     "zenodo": lambda cls, s: (cls(base_url=s.records_url), "zenodo:10.5281/zenodo.77"),  # type: ignore[call-arg]
     "figshare": lambda cls, s: (cls(base_url=s.records_url), "figshare:10.6084/m9.figshare.55"),  # type: ignore[call-arg]
     "dataverse": lambda cls, s: (cls(base_url=s.records_url), "dataverse:10.7910/DVN/CONTRACT"),  # type: ignore[call-arg]
+    "hydroshare": lambda cls, s: (cls(base_url=s.records_url), "hydroshare:8f7c2f0341ef4180b0dbe97f59130756"),  # type: ignore[call-arg]
+    "ckan": lambda cls, s: (cls(), f"ckan:{s.records_url}/dataset/contract-data"),
     "example": lambda cls, s: (cls(), "example:hello"),
 }
 

@@ -207,8 +207,8 @@ def test_the_binder_offers_the_plugins_provider(binder: tuple[str, FakeHub]) -> 
     providers = httpx.get(f"{url}/api/repoproviders", timeout=30).json()
     example = [p for p in providers if p["id"] == "example"]
     assert example, [p["id"] for p in providers]
-    assert example[0]["display_name"] == "Example plugin"
-    assert example[0]["spec"]["placeholder"] == "hello"
+    assert example[0]["displayName"] == "Example plugin"
+    assert example[0]["repo"]["placeholder"] == "example: hello"
     page = httpx.get(f"{url}/v2/example/hello/HEAD", timeout=30)
     assert page.status_code == 200, page.text[:2000]
     assert "/build/example/hello/HEAD" in page.text

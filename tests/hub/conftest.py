@@ -244,6 +244,17 @@ def hub_process(tmp_path: Path, hub_env: dict[str, str]) -> Iterator[HubProcess]
         hub.stop()
 
 
+def page_xsrf(client: Any, path: str = "/hub/home") -> str:
+    """The XSRF token a hub page gives its forms (and scripts): the login's, or before a
+    login the login form's. No cookie holds it where a script could read it."""
+    import re
+
+    page = client.get(path)
+    match = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    assert match, f"{path} has no XSRF field:\n{page.text[:500]}"
+    return match.group(1)
+
+
 class _Hello(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
         body = json.dumps({"path": self.path, "cookie": self.headers.get("Cookie")}).encode()

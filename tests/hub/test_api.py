@@ -12,6 +12,8 @@ from sqlalchemy import select
 from bindery.hub.db.models import ApiToken, Server, User
 from bindery.hub.security import SESSION_COOKIE, XSRF_COOKIE
 
+from .conftest import page_xsrf
+
 
 def test_root_reports_a_jupyterhub_api_version_and_health(api_hub):
     answer = api_hub.client.get("/hub/api")
@@ -283,11 +285,15 @@ def test_cookie_requests_that_change_state_need_xsrf(api_hub):
     assert c.get("/hub/api/user").json()["name"] == "lee"
     refused = c.post("/hub/api/users/lee/activity", json={"last_activity": "2026-01-01T00:00:00Z"})
     assert refused.status_code == 403 and "XSRF" in refused.json()["message"]
+    # A made-up value in a cookie no longer helps: the token is the login's own.
     c.cookies.set(XSRF_COOKIE, "x" * 32)
+    forged = c.post("/hub/api/users/lee/activity", json={"last_activity": "2026-01-01T00:00:00Z"},
+                    headers={"X-XSRFToken": "x" * 32})
+    assert forged.status_code == 403
     ok = c.post(
         "/hub/api/users/lee/activity",
         json={"last_activity": "2026-01-01T00:00:00Z"},
-        headers={"X-XSRFToken": "x" * 32},
+        headers={"X-XSRFToken": page_xsrf(c)},
     )
     assert ok.status_code == 200
     c.cookies.set(SESSION_COOKIE, "forged.value.here")

@@ -7,6 +7,8 @@ import re
 import httpx
 import pytest
 
+from .conftest import page_xsrf
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -84,8 +86,7 @@ def test_login_form_without_xsrf_is_refused(hub_process):
 
 def test_repeated_wrong_passwords_are_rate_limited(hub_process):
     with httpx.Client(base_url=hub_process.url, timeout=10) as http:
-        http.get("/hub/login")
-        xsrf = http.cookies["_xsrf"]
+        xsrf = page_xsrf(http, "/hub/login")
         codes = [
             http.post(
                 "/hub/login", data={"username": "mallory", "password": f"guess{i}", "_xsrf": xsrf}

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import re
 
-from bindery.hub.security import SESSION_COOKIE, XSRF_COOKIE
+from bindery.hub.security import SESSION_COOKIE
+from hub.conftest import page_xsrf
 
-XSRF = "x" * 32
 
-
-def _as(api_hub, name: str) -> None:
+def _as(api_hub, name: str) -> str:
+    """Log the test client in as ``name``; the XSRF token its pages give their forms."""
     c = api_hub.client
     c.cookies.clear()
     c.cookies.set(SESSION_COOKIE, api_hub.hub.login_cookie(name))
-    c.cookies.set(XSRF_COOKIE, XSRF)
+    return page_xsrf(c)
 
 
 def test_share_with_a_user_from_the_home_page_then_end_it(api_hub):
     c = api_hub.client
     api_hub.token_for("bob")
     api_hub.token_for("ann")
-    _as(api_hub, "ann")
+    xsrf = _as(api_hub, "ann")
     home = c.get("/hub/home")
     assert home.status_code == 200 and 'id="sharing"' in home.text
-    shared = c.post("/hub/share", data={"_xsrf": XSRF, "server_name": "", "kind": "user",
+    shared = c.post("/hub/share", data={"_xsrf": xsrf, "server_name": "", "kind": "user",
                                         "with": "Bob"}, follow_redirects=False)
     assert shared.status_code == 303 and "note=" in shared.headers["location"]
     assert "user bob" in c.get("/hub/home").text
@@ -36,9 +36,9 @@ def test_share_with_a_user_from_the_home_page_then_end_it(api_hub):
     forged = c.post("/hub/share", data={"server_name": "", "kind": "user", "with": "ann"})
     assert forged.status_code == 403
     # ann ends it.
-    _as(api_hub, "ann")
+    xsrf = _as(api_hub, "ann")
     share_id = re.search(r'name="share" value="(\d+)"', c.get("/hub/home").text).group(1)
-    ended = c.post("/hub/unshare", data={"_xsrf": XSRF, "share": share_id},
+    ended = c.post("/hub/unshare", data={"_xsrf": xsrf, "share": share_id},
                    follow_redirects=False)
     assert ended.status_code == 303
     _as(api_hub, "bob")
@@ -49,8 +49,8 @@ def test_an_invitation_link_is_shown_once_and_accepted_by_someone_logged_in(api_
     c = api_hub.client
     api_hub.token_for("cy")
     api_hub.token_for("dee")
-    _as(api_hub, "cy")
-    page = c.post("/hub/share-code", data={"_xsrf": XSRF, "server_name": ""})
+    xsrf = _as(api_hub, "cy")
+    page = c.post("/hub/share-code", data={"_xsrf": xsrf, "server_name": ""})
     assert page.status_code == 200
     link = re.search(r'id="share-link" readonly value="([^"]+)"', page.text).group(1)
     path = link.split("://", 1)[1].split("/", 1)[1]
@@ -59,15 +59,15 @@ def test_an_invitation_link_is_shown_once_and_accepted_by_someone_logged_in(api_
     c.cookies.clear()
     first = c.get(f"/{path}", follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"].startswith("/hub/login?next=")
-    _as(api_hub, "dee")
+    xsrf = _as(api_hub, "dee")
     assert 'id="accept-share"' in c.get(f"/{path}").text
-    accepted = c.post("/hub/accept-share", data={"_xsrf": XSRF, "code": code},
+    accepted = c.post("/hub/accept-share", data={"_xsrf": xsrf, "code": code},
                       follow_redirects=False)
     assert accepted.status_code == 303 and accepted.headers["location"] == "/user/cy/"
     assert c.get("/hub/api/users/dee/shared").json()["items"][0]["server"]["user"] == {
         "name": "cy"}
     # A wrong code is refused plainly.
-    wrong = c.post("/hub/accept-share", data={"_xsrf": XSRF, "code": "nope"})
+    wrong = c.post("/hub/accept-share", data={"_xsrf": xsrf, "code": "nope"})
     assert wrong.status_code == 404
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from binder.conftest import PREFIX, StackThread
+from hub.conftest import page_xsrf
 
 from bindery.composition import Settings
 
@@ -54,8 +55,7 @@ def test_a_visitor_session_cannot_start_servers_through_the_proxy(public_binder)
                           cookies={SESSION_COOKIE: cookie}) as http:
             me = http.get("hub/api/user")
             assert me.status_code == 200 and me.json()["name"] == name
-            http.get("hub/home")
-            headers = {"X-XSRFToken": http.cookies[XSRF_COOKIE]}
+            headers = {"X-XSRFToken": page_xsrf(http, "hub/home")}
             for tail, body in (("server", {"image": f"{PREFIX}/anything:latest"}),
                                ("servers/a", {}), ("servers/b", {})):
                 answer = http.post(f"hub/api/users/{name}/{tail}", json=body, headers=headers)

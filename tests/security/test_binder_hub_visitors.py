@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hub.conftest import make_settings
+from hub.conftest import make_settings, page_xsrf
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -49,10 +49,10 @@ def _visit(client: TestClient) -> tuple[str, dict[str, str]]:
     """Log in as a visitor; the user's name and the headers a browser script would send."""
     answer = client.get("/hub/login", follow_redirects=False)
     assert answer.status_code == 302 and SESSION_COOKIE in answer.cookies
-    client.get("/hub/home")  # sets the _xsrf cookie
+    xsrf = page_xsrf(client)  # the login's XSRF token, as a hub page gives it
     me = client.get("/hub/api/user")
     assert me.status_code == 200 and me.json()["user_kind"] == "temporary"
-    return me.json()["name"], {XSRF_HEADER: client.cookies[XSRF_COOKIE]}
+    return me.json()["name"], {XSRF_HEADER: xsrf}
 
 
 def _servers_of(hub: Hub, name: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+from hub.conftest import page_xsrf
 from proxy.conftest import Upstream, fake_hub_auth, proxy, upstreams  # noqa: F401 - fixtures
 
 from bindery.proxy.server import ProxyServer
@@ -46,8 +47,7 @@ def test_logout_post_without_xsrf_is_refused(api_hub):
 
 def test_logout_post_with_xsrf_logs_out(api_hub):
     _log_in(api_hub)
-    api_hub.client.get("/hub/home")
-    xsrf = api_hub.client.cookies[XSRF_COOKIE]
+    xsrf = page_xsrf(api_hub.client)
     done = api_hub.client.post("/hub/logout", data={"_xsrf": xsrf}, follow_redirects=False)
     assert done.status_code == 302 and done.headers["location"] == "/hub/login"
     assert f'{SESSION_COOKIE}=""' in done.headers["set-cookie"]

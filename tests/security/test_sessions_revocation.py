@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from click.testing import CliRunner
+from hub.conftest import page_xsrf
 from sqlalchemy import select, update
 
 from bindery.commands.hub import hub_group
@@ -34,9 +35,9 @@ def _log_in_with_the_form(api_hub, name: str = "ann", password: str = PASSWORD) 
     """A real login through the password form; returns the session cookie value."""
     c = api_hub.client
     c.cookies.clear()
-    c.get("/hub/login")
+    xsrf = page_xsrf(c, "/hub/login")
     answer = c.post("/hub/login", data={"username": name, "password": password,
-                                        "_xsrf": c.cookies[XSRF_COOKIE]},
+                                        "_xsrf": xsrf},
                     follow_redirects=False)
     assert answer.status_code == 302, answer.text
     return str(answer.cookies[SESSION_COOKIE])
@@ -57,8 +58,7 @@ def test_logout_ends_the_session_for_every_copy_of_the_cookie(api_hub):
     c = api_hub.client
     c.cookies.clear()
     c.cookies.set(SESSION_COOKIE, stolen)
-    c.get("/hub/home")
-    out = c.post("/hub/logout", data={"_xsrf": c.cookies[XSRF_COOKIE]}, follow_redirects=False)
+    out = c.post("/hub/logout", data={"_xsrf": page_xsrf(c)}, follow_redirects=False)
     assert out.status_code == 302
     assert not _works(api_hub, stolen)
     # The pages answer an ended login with the login page, not the user's home.

@@ -8,6 +8,8 @@ must be held by whoever asks for it.
 
 from __future__ import annotations
 
+from hub.conftest import page_xsrf
+
 
 def _mint(api_hub, user: str, token: str, scopes: list[str] | None = None):
     body = {} if scopes is None else {"scopes": scopes}
@@ -88,9 +90,8 @@ def test_a_logged_in_user_mints_within_self(api_hub):
     api_hub.token_for("alice")
     api_hub.token_for("bob")
     c = api_hub.client
-    c.get("/hub/login")
-    xsrf = c.cookies["_xsrf"]
     c.cookies.set(SESSION_COOKIE, api_hub.hub.login_cookie("alice"))
+    xsrf = page_xsrf(c)
     try:
         headers = {"X-XSRFToken": xsrf}
         ok = c.post("/hub/api/users/alice/tokens", json={"scopes": ["servers!user=alice"]},

@@ -9,12 +9,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from bindery.hub import audit
 from bindery.hub.api.errors import ApiError
 from bindery.hub.context import hub_of
 from bindery.hub.db.models import Group, User
 from bindery.hub.roles import role_scopes
 from bindery.hub.scopes import Target, expand_scopes, has_scope, owner_scopes
-from bindery.hub.security import SAFE_METHODS, SESSION_COOKIE, XSRF_HEADER, xsrf_ok
+from bindery.hub.security import (
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    XSRF_HEADER,
+    cross_origin,
+    hub_cookie,
+    xsrf_ok,
+)
 from bindery.hub.sessions import session_user
 from bindery.hub.sharing import share_scopes
 from bindery.hub.tokens import Principal, find_token, principal_for_token
@@ -77,7 +85,7 @@ def granted_to_user(request: Request, s: Session, user: User) -> frozenset[str]:
 
 def principal_from_cookie(request: Request) -> Principal | None:
     hub = hub_of(request)
-    cookie = hub.signer.loads(request.cookies.get(SESSION_COOKIE, ""))
+    cookie = hub.signer.loads(hub_cookie(request, SESSION_COOKIE))
     if cookie is None:
         return None
     with hub.db() as s:
@@ -110,17 +118,18 @@ def get_principal(request: Request, *, required: bool = True) -> Principal | Non
                 "'Authorization: token <api token>'."
             )
         return None
-    if (
-        principal.via == "cookie"
-        and request.method not in SAFE_METHODS
-        and not xsrf_ok(request, request.headers.get(XSRF_HEADER))
-    ):
-        raise ApiError(
-            403,
-            "XSRF check failed: send the '_xsrf' cookie's value in the "
-            f"{XSRF_HEADER} header (or use an API token).",
-        )
+    if principal.via == "cookie" and request.method not in SAFE_METHODS:
+        if cross_origin(request):
+            raise ApiError(403, "Cross-origin request refused: a logged-in browser may change "
+                                "things only from the hub's own pages (or use an API token).")
+        if not xsrf_ok(request, hub_of(request).signer, request.headers.get(XSRF_HEADER)):
+            raise ApiError(
+                403,
+                "XSRF check failed: send the XSRF token of your login (the '_xsrf' field of "
+                f"any hub page) in the {XSRF_HEADER} header (or use an API token).",
+            )
     request.scope["bindery.principal"] = principal
+    audit.set_actor(principal.name)
     return principal
 
 

@@ -27,6 +27,7 @@ from bindery.hub.api.access import (
     require,
     user_target,
 )
+from bindery.hub.api.edge import handed_over_login, login_pass_cookie, login_principal
 from bindery.hub.api.errors import ApiError
 from bindery.hub.api.groups import group_routes
 from bindery.hub.api.helpers import (
@@ -52,7 +53,12 @@ from bindery.hub.scopes import (
     owner_scopes,
     scopes_beyond,
 )
-from bindery.hub.security import SERVER_COOKIE, ServerPass, server_pass_cookie_header
+from bindery.hub.security import (
+    SERVER_COOKIE,
+    ServerPass,
+    hub_cookie,
+    server_pass_cookie_header,
+)
 from bindery.hub.server_state import ServerStatus, active, server_base_url, status_is
 from bindery.hub.servers import NoSuchServer, NoSuchUser, NothingToFollow, StartRefused
 from bindery.hub.spawn_events import SpawnEvent
@@ -561,7 +567,8 @@ async def proxy_authorize(request: Request) -> Response:
             from_link = True
     except InvalidCredentials:
         principal = None
-    candidates = [principal] if principal is not None else []
+    handed = handed_over_login(request, target)
+    candidates = [p for p in (principal, handed) if p is not None]
     candidates += [p for p in (principal_from_cookie(request), _server_pass(request, target))
                    if p is not None]
     if not candidates:
@@ -583,6 +590,8 @@ async def proxy_authorize(request: Request) -> Response:
         # token into its owner's whole session). It leaves a pass for this user's servers
         # only, naming the token, so the token's scopes and life still decide every request.
         headers["Set-Cookie"] = _server_pass_cookie(request, allowed.token_id, target)
+    elif allowed is handed and handed is not None:
+        headers["Set-Cookie"] = login_pass_cookie(request, handed, target)
     return JSONResponse({"name": allowed.name, "admin": allowed.is_admin}, headers=headers)
 
 
@@ -598,10 +607,12 @@ def _server_of_path(request: Request, user: str) -> str:
 def _server_pass(request: Request, target: str) -> Principal | None:
     """The principal of a ``bindery-server`` cookie for ``target``'s servers, if still valid."""
     hub = hub_of(request)
-    grant = hub.signer.server_passes.loads(request.cookies.get(SERVER_COOKIE, ""))
+    grant = hub.signer.server_passes.loads(hub_cookie(request, SERVER_COOKIE))
     path = request.query_params.get("path", "")
     if grant is None or grant.user != target or not path.startswith(server_base_url(target)):
         return None
+    if grant.session:
+        return login_principal(request, grant.session)
     with hub.db() as s:
         row = find_token_by_id(s, grant.token_id, grant.fingerprint)
         if row is None:

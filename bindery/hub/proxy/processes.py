@@ -163,16 +163,24 @@ class ProxyProcess(_ProcessBase):
         *,
         auth_url: str | None = None,
         log_level: str = "warning",
+        host_routing: bool = False,
+        login_url: str | None = None,
         **kwargs: Unpack[ProcessArgs],
     ) -> None:
         super().__init__(**kwargs)
         self.auth_url = auth_url
         self.log_level = log_level
+        self.host_routing = host_routing
+        self.login_url = login_url
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "bindery.proxy", *self._shared_flags(self.log_level)]
         if self.auth_url:
             cmd += ["--auth-url", self.auth_url]
+        if self.host_routing:
+            cmd.append("--host-routing")
+        if self.login_url:
+            cmd += ["--login-url", self.login_url]
         return cmd
 
 
@@ -240,6 +248,8 @@ def process_from_settings(
     port: int | None = None,
     default_target: str | None = None,
     auth_url: str | None = None,
+    host_routing: bool | None = None,
+    login_url: str | None = None,
 ) -> ProxyProcess | ChpProcess | None:
     """The process to start for ``settings.kind`` (``None`` for ``external``: nothing to start).
 
@@ -262,5 +272,14 @@ def process_from_settings(
                 "configurable-http-proxy cannot do edge authentication; "
                 'use the built-in proxy (kind = "builtin") or drop auth_url.'
             )
+        if host_routing or settings.host_routing:
+            raise ProxyError(
+                "Users' servers on their own subdomains ([hub] subdomain_host) need the "
+                'built-in proxy (kind = "builtin"): it checks logins on every host.'
+            )
         return ChpProcess(**common)
-    return ProxyProcess(**common, auth_url=auth_url or settings.auth_url)
+    return ProxyProcess(
+        **common, auth_url=auth_url or settings.auth_url,
+        host_routing=settings.host_routing if host_routing is None else host_routing,
+        login_url=login_url or (settings.login_url if settings.login_url != "/hub/login" else None),
+    )

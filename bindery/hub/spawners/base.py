@@ -48,6 +48,22 @@ class SpawnRequest:
     env: dict[str, str] = field(default_factory=dict)
     #: Where to open after start, relative to base_url (e.g. "lab/tree/a.ipynb").
     default_url: str | None = None
+    #: The hub's origin when it differs from the server's (users' subdomains), else "".
+    hub_host: str = ""
+
+    def hub_page_flags(self) -> list[str]:
+        """Jupyter flags telling the server it runs under a hub (as jupyterhub-singleuser does).
+
+        JupyterLab then links its hub menu to the hub and, above all, leaves the server's
+        token out of the page it sends (``page_config.token`` is empty under a hub): the
+        proxy adds the token to each request, so no browser ever holds it (issue 8,
+        finding 9). Other ``ServerApp`` servers ignore these settings.
+        """
+        return [
+            "--ServerApp.tornado_settings=hub_prefix=/hub/",
+            f"--ServerApp.tornado_settings=hub_host={self.hub_host}",
+            f"--ServerApp.tornado_settings=user={self.user}",
+        ]
 
 
 @dataclass

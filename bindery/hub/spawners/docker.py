@@ -181,6 +181,7 @@ class DockerSpawner(Spawner):
             "--no-browser",
             "--ServerApp.port_retries=0",
             f"--ServerApp.base_url={base_url}",
+            *self.request.hub_page_flags(),
         ]
         if self.request.default_url:
             command.append(f"--ServerApp.default_url={base_url}{self.request.default_url.lstrip('/')}")

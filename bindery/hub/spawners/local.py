@@ -131,6 +131,7 @@ class LocalProcessSpawner(Spawner):
             "--ServerApp.open_browser=False",
             f"--ServerApp.base_url={base_url}",
             f"--ServerApp.root_dir={self.root_dir}",
+            *self.request.hub_page_flags(),
         ]
         if os.geteuid() == 0:
             # Jupyter refuses root unless told; the hub's own user is the one to run as.
