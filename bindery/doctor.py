@@ -11,22 +11,27 @@ the same Dockerfile works online and air-gapped.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bindery.composition import Settings, make_builder
+from bindery.engine.debian_base import (
+    DEFAULT_MIRROR,
+    BaseImageError,
+    apt_mirror,
+    make_debian_image,
+    suite_of,
+)
 from bindery.engine.docker import DockerEngine, DockerEngineOptions, find_docker_cli
 from bindery.errors import EngineUnavailable
 
 Say = Callable[[str], None]
 DOCKERD_LOG = Path("/var/log/bindery-dockerd.log")
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
+__all__ = ["DEFAULT_MIRROR", "apt_mirror", "run_doctor"]
 
 
 def _docker(settings: Settings) -> DockerEngine:
@@ -89,40 +94,28 @@ def check_engine(settings: Settings, fix: bool, say: Say) -> Check:
     return Check("engine", False, f"dockerd did not answer within 60 s; see {DOCKERD_LOG}")
 
 
-def apt_mirror() -> str:
-    """The Debian mirror this machine's own apt sources name (so debootstrap can reach it)."""
-    candidates: list[str] = []
-    sources_dir = Path("/etc/apt/sources.list.d")
-    for path in sorted(sources_dir.glob("*.sources")) if sources_dir.is_dir() else []:
-        text = path.read_text(errors="replace")
-        for block in text.split("\n\n"):
-            suite = re.search(r"^Suites:.*\b(bookworm|trixie|bullseye|sid)\b", block, re.M)
-            if suite and (m := re.search(r"^URIs:\s*(\S+)", block, re.M)):
-                candidates.append(m.group(1))
-    legacy = Path("/etc/apt/sources.list")
-    if legacy.is_file():
-        for line in legacy.read_text(errors="replace").splitlines():
-            m = re.match(r"deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+(bookworm|trixie|bullseye)\s", line)
-            if m:
-                candidates.append(m.group(1))
-    for url in candidates:
-        if "security" not in url:
-            return url.rstrip("/")
-    return DEFAULT_MIRROR
-
-
 def _suite_of(image: str) -> str:
     tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else "bookworm"
     return tag.split("-")[0]
 
 
 def check_base_images(settings: Settings, fix: bool, say: Say) -> list[Check]:
-    """Each configured base image exists locally (pulled, or made with debootstrap)."""
+    """The default Python's base image exists locally (pulled, or made with debootstrap);
+    the others are reported, and made by the builder when a build first needs one."""
     engine = _docker(settings)
     checks = []
-    for python, image in sorted(settings.builder.base_images.items()):
+    default_image = settings.builder.base_images.get(settings.builder.default_python)
+    by_image: dict[str, list[str]] = {}
+    for python, image in settings.builder.base_images.items():
+        by_image.setdefault(image, []).append(python)
+    for image, pythons in sorted(by_image.items()):
+        python = ", ".join(pythons)
         if engine.image_labels(image) is not None:
             checks.append(Check(f"base image {image}", True, f"present (Python {python})"))
+            continue
+        if image != default_image and suite_of(image) is not None:
+            checks.append(Check(f"base image {image}", True,
+                                f"not made yet (Python {python}); made when a build first needs it"))
             continue
         if not fix:
             checks.append(Check(f"base image {image}", False,
@@ -131,7 +124,7 @@ def check_base_images(settings: Settings, fix: bool, say: Say) -> list[Check]:
         try:
             how = _make_base_image(image, say, settings)
             checks.append(Check(f"base image {image}", True, how))
-        except (subprocess.SubprocessError, OSError) as exc:
+        except (subprocess.SubprocessError, OSError, BaseImageError) as exc:
             detail = getattr(exc, "stderr", b"") or b""
             checks.append(Check(f"base image {image}", False,
                                 f"could not be made: {exc} {detail.decode(errors='replace')[-300:]}"))
@@ -139,27 +132,8 @@ def check_base_images(settings: Settings, fix: bool, say: Say) -> list[Check]:
 
 
 def _make_base_image(image: str, say: Say, settings: Settings) -> str:
-    cli = _docker_cli(settings)
-    suite = _suite_of(image)
-    pull = subprocess.run([cli, "pull", f"debian:{suite}-slim"], capture_output=True, timeout=120)
-    if pull.returncode == 0:
-        subprocess.run([cli, "tag", f"debian:{suite}-slim", image], check=True)
-        return f"pulled debian:{suite}-slim"
-    if not _is_root():
-        raise OSError(f"no registry answers and debootstrap needs root; as root run "
-                      f"'bindery doctor --fix' to build {image} from the Debian mirror")
-    if shutil.which("debootstrap") is None:
-        say("Installing debootstrap…")
-        _run(["apt-get", "install", "-y", "debootstrap"], say)
-    mirror = apt_mirror()
-    say(f"No registry reachable: building {image} with debootstrap {suite} from {mirror}…")
-    with tempfile.TemporaryDirectory(prefix="bindery-rootfs-") as root:
-        _run(["debootstrap", "--variant=minbase", suite, root, mirror], say, timeout=1800)
-        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run([cli, "import", "-", image], stdin=tar.stdout, check=True,
-                       stdout=subprocess.DEVNULL)
-        tar.wait()
-    return f"built from {mirror} ({suite}) with debootstrap"
+    suite = suite_of(image) or _suite_of(image)
+    return make_debian_image(_docker_cli(settings), image, suite, settings.builder.debian_mirror, say)
 
 
 def check_default_image(settings: Settings, fix: bool, say: Say) -> Check:

@@ -27,11 +27,20 @@ class EnvironmentError_(BinderyError):
 
 
 class BuildError(BinderyError):
-    """The image build failed; ``log_tail`` holds the last lines of the build log."""
+    """The image build failed; ``log_tail`` holds the last lines of the build log.
 
-    def __init__(self, message: str, log_tail: str = "") -> None:
+    When the engine knows which step failed, ``step`` names it as the engine shows
+    it and ``step_output`` holds that step's own last lines (the builder turns them
+    into a message naming the step in a person's words).
+    """
+
+    def __init__(self, message: str, log_tail: str = "", *, step: str = "",
+                 step_output: tuple[str, ...] = (), exit_code: int | None = None) -> None:
         super().__init__(message)
         self.log_tail = log_tail
+        self.step = step
+        self.step_output = step_output
+        self.exit_code = exit_code
 
 
 class BuildLimitExceeded(BuildError):

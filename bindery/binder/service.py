@@ -351,6 +351,8 @@ def _failure_message(exc: BinderyError) -> str:
     elif isinstance(exc, BuildError):
         text = f"The environment could not be built: {text}"
         tail = getattr(exc, "log_tail", "")
-        if tail:
+        # A named failing step already quotes its own output; BuildKit's executor lines
+        # would only bury it (the whole log is in the page's log box).
+        if tail and not getattr(exc, "step", ""):
             text += "\n\nLast lines of the build log:\n" + tail.rstrip("\n")
     return text + "\n"

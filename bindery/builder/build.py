@@ -10,6 +10,7 @@ that were really installed, read back from the image after the build.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -23,13 +24,15 @@ from pathlib import Path
 
 from bindery import __version__
 from bindery.builder.events import BuildEvent, EventSink
+from bindery.builder.failures import explain_failure
 from bindery.builder.host_work import host_runner
 from bindery.builder.modules import load_modules
+from bindery.builder.python_mirror import mirror_problem
 from bindery.builder.settings import BuilderSettings
 from bindery.engine.base import BuildRequest, Engine
-from bindery.environment import default_environment, detect, render
+from bindery.environment import EnvironmentOptions, default_environment, detect, render
 from bindery.environment.dockerfile import remote_fetches
-from bindery.errors import BinderyError, BuildError, SourceError
+from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError
 from bindery.sources import SourceCatalog
 from bindery.sources.base import Ref
 
@@ -152,6 +155,8 @@ class Builder:
         digest.update(__version__.encode())
         digest.update(json.dumps([b.base_images, b.default_python, b.jupyter_packages,
                                   b.jupyter_remove, b.modules], sort_keys=True).encode())
+        digest.update(json.dumps([b.python_policy, b.python_install_mirror, b.managed_pythons,
+                                  b.node_requirement, b.apt_ignore_valid_until]).encode())
         digest.update(self.ca_bundle() or b"")
         # The rendered template itself, so a change to how images are made is a new
         # name even within one version; and the uv binary copied into them.
@@ -246,11 +251,11 @@ class Builder:
         checkout = workdir / "repo"
         support = workdir / ".bindery"
         support.mkdir(exist_ok=True)
-        env = detect(checkout, self.environment_options, self.modules,
+        options = self._options_for_build(emit)
+        env = detect(checkout, options, self.modules,
                      run_host_work=host_runner(support, self._work_dir(), emit))
         uv = host_uv_binary()
-        plan = render(env, self.environment_options, ca_bundle=self.ca_bundle(),
-                      bundled_uv=uv is not None)
+        plan = render(env, options, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None)
         if plan.uses_repo_dockerfile and self.public:
             _refuse_remote_fetches(env.dockerfile or "Dockerfile", env.dockerfile_text or "")
         for line in plan.summary:
@@ -276,14 +281,27 @@ class Builder:
             f"{LABEL}.base-image": plan.base_image,
             f"{LABEL}.python": plan.python_version,
             f"{LABEL}.repo-dockerfile": str(plan.uses_repo_dockerfile).lower(),
+            **plan.labels,
         }
+        if not plan.uses_repo_dockerfile:
+            self._ensure_base_image(plan.base_image, emit)
         staging = f"{name.rsplit(':', 1)[0]}:staging-{uuid.uuid4().hex[:12]}"
-        self.engine.build(
-            BuildRequest(context, dockerfile, staging, labels, b.build_timeout, b.build_memory),
-            lambda line: emit({"phase": "building", "message": line}),
-        )
+        try:
+            self.engine.build(
+                BuildRequest(context, dockerfile, staging, labels, b.build_timeout, b.build_memory),
+                lambda line: emit({"phase": "building", "message": line}),
+            )
+        except BuildLimitExceeded:
+            raise
+        except BuildError as exc:
+            if not exc.step:
+                raise
+            raise BuildError(explain_failure(exc, plan), exc.log_tail, step=exc.step,
+                             step_output=exc.step_output, exit_code=exc.exit_code) from exc
         try:
             labels[f"{LABEL}.lock"] = self._read_lock(staging)
+            for label, path in plan.report_files.items():
+                labels[label] = self._read_report(staging, path)
             # Labels are metadata: a FROM-only build adds them without a new layer.
             with tempfile.TemporaryDirectory(prefix="bindery-label-") as tmp:
                 label_file = Path(tmp) / "Dockerfile"
@@ -295,11 +313,40 @@ class Builder:
             self.engine.remove_image(staging)
         return labels
 
+    def _options_for_build(self, emit: EventSink) -> EnvironmentOptions:
+        """The environment options for one build: uv-managed Pythons only while the
+        configured mirror answers (asked now, so an outage is noticed per build)."""
+        options = self.environment_options
+        if not options.python_install_mirror:
+            return options
+        problem = mirror_problem(options.python_install_mirror)
+        if not problem:
+            return options
+        emit({"phase": "building", "message": f"Bindery: the Python mirror "
+              f"{options.python_install_mirror} {problem}; only Debian's Pythons are on offer.\n"})
+        return dataclasses.replace(options, python_mirror_problem=problem)
+
+    def _ensure_base_image(self, image: str, emit: EventSink) -> None:
+        """Make a missing base image now (debootstrap), with its progress in the build log."""
+        if self.engine.image_labels(image) is not None:
+            return
+        emit({"phase": "building",
+              "message": f"Bindery: base image {image} is missing; making it now (once)\n"})
+        self.engine.provide_base_image(
+            image, self.settings.debian_mirror,
+            lambda line: emit({"phase": "building", "message": f"[base image] {line}"}))
+
     def _read_lock(self, image: str) -> str:
         try:
             return self.engine.read_file(image, LOCK_PATH).strip()
         except Exception:  # noqa: BLE001 - a repo Dockerfile may not have a venv or cat
             return "(not recorded: the image does not provide " + LOCK_PATH + ")"
+
+    def _read_report(self, image: str, path: str) -> str:
+        try:
+            return self.engine.read_file(image, path).strip()
+        except Exception:  # noqa: BLE001 - the step that writes it may have been skipped
+            return f"(not recorded: the build wrote no {path})"
 
     # -- the default environment ----------------------------------------------
 

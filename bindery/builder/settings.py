@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from bindery.config import Section
-from bindery.environment.options import EnvironmentOptions
+from bindery.environment.options import (
+    DEBIAN_PYTHONS,
+    MANAGED_PYTHONS,
+    NODE_REQUIREMENT,
+    EnvironmentOptions,
+)
 
 #: Where the host keeps its trusted roots on Debian/Ubuntu; RHEL-likes use the second.
 HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
@@ -27,11 +32,27 @@ class BuilderSettings(Section):
     """How repositories become images."""
 
     #: Base images by Python version. The distribution's own Python is used, so
-    #: these work without any registry once ``bindery doctor --fix`` made them.
-    base_images: dict[str, str] = Field(
-        default_factory=lambda: {"3.11": "bindery/base:bookworm", "3.13": "bindery/base:trixie"}
-    )
+    #: these work without any registry. A missing ``bindery/base:<suite>`` is made
+    #: with debootstrap when a build first needs it (``bindery doctor --fix`` makes
+    #: the default one ahead of time).
+    base_images: dict[str, str] = Field(default_factory=lambda: dict(DEBIAN_PYTHONS))
     default_python: str = "3.11"
+    #: A Python that cannot be had: "nearest" newer one with a warning, or "exact" (an error).
+    python_policy: Literal["nearest", "exact"] = "nearest"
+    #: python-build-standalone mirror for uv-managed CPython (uv's
+    #: UV_PYTHON_INSTALL_MIRROR), e.g. "https://mirror.example/python-build-standalone/releases/download";
+    #: "" = Debian's Pythons only.
+    python_install_mirror: str = ""
+    #: Minors uv may install from that mirror.
+    managed_pythons: list[str] = Field(default_factory=lambda: list(MANAGED_PYTHONS))
+    #: The PyPI requirement that puts Node.js and npm into every image.
+    node_requirement: str = NODE_REQUIREMENT
+    #: Debian mirror for base images made on demand ("" = the one this machine's apt uses).
+    debian_mirror: str = ""
+    #: Accept a suite's Release file past its Valid-Until date (a mirror snapshot, or a
+    #: mirror that lags: sid's Release is valid for about a week). Off by default: it
+    #: weakens apt's protection against being served stale metadata.
+    apt_ignore_valid_until: bool = False
     #: PEM bundle(s) trusted by apt/pip/uv/npm inside builds; empty disables.
     extra_ca_certificates: list[str] = Field(
         default_factory=lambda: [b] if (b := default_ca_bundle()) else []
@@ -77,4 +98,9 @@ class BuilderSettings(Section):
             default_python=self.default_python,
             jupyter_packages=tuple(self.jupyter_packages),
             jupyter_remove=tuple(self.jupyter_remove),
+            python_policy=self.python_policy,
+            python_install_mirror=self.python_install_mirror,
+            managed_pythons=tuple(self.managed_pythons),
+            node_requirement=self.node_requirement,
+            apt_ignore_valid_until=self.apt_ignore_valid_until,
         )

@@ -201,6 +201,17 @@ class Engine(ABC):
     def pull_image(self, name: str) -> None:
         """Fetch an image from its registry; ``EngineError`` saying why when it cannot."""
 
+    def provide_base_image(self, name: str, mirror: str, on_log: LogSink) -> None:
+        """Make the missing base image ``name`` (``bindery/base:<suite>``) for a build.
+
+        Optional: an engine that cannot make one says so, and the build fails
+        naming the image. ``mirror`` is the Debian mirror to use ("" = the host's).
+        """
+        raise EngineError(
+            f"The base image {name} is missing and the {self.name} engine cannot make it; "
+            "make it ahead of time (see 'bindery doctor --fix')."
+        )
+
     @abstractmethod
     def run(self, request: RunRequest) -> RunningServer:
         """Start a container and return once it runs with its port published on 127.0.0.1.

@@ -7,10 +7,12 @@ container management. Both talk to the same daemon.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 import threading
 import time
 from collections import deque
@@ -34,8 +36,13 @@ from bindery.engine.base import (
     run_as_user,
 )
 from bindery.engine.build_limits import BuildMemoryGuard, parse_memory
+from bindery.engine.buildkit_log import BuildKitLog
+from bindery.engine.debian_base import BaseImageError, make_debian_image, suite_of
 from bindery.errors import BuildError, BuildLimitExceeded, EngineUnavailable
 from bindery.plugins import PluginOptions
+
+#: The most ``read_file`` reads (lock files and build reports that become image labels).
+MAX_READ_BYTES = 1024 * 1024
 
 #: A docker CLI whose plain ``docker build`` is BuildKit without the buildx plugin.
 PREFERRED_CLIS = ("/usr/bin/docker",)
@@ -87,6 +94,7 @@ class DockerEngine(Engine):
         self._cli_setting = opts.cli
         self._client = client
         self._network_lock = threading.Lock()
+        self._base_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------
 
@@ -128,6 +136,7 @@ class DockerEngine(Engine):
         cmd.append(str(request.context_dir))
         env = {**os.environ, "DOCKER_BUILDKIT": "1", "BUILDKIT_PROGRESS": "plain"}
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        steps = BuildKitLog()
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
             text=True, errors="replace", bufsize=1,
@@ -149,6 +158,7 @@ class DockerEngine(Engine):
             assert proc.stdout is not None
             for line in proc.stdout:
                 tail.append(line.rstrip("\n"))
+                steps.feed(line)
                 on_log(line if line.endswith("\n") else line + "\n")
             status = proc.wait()
         finally:
@@ -177,6 +187,11 @@ class DockerEngine(Engine):
                     + ": a step was killed. Reduce what the build installs or compiles.",
                     log_tail,
                 )
+            failed = steps.failed_step()
+            if failed is not None:
+                raise BuildError(_step_summary(failed.header, failed.output), log_tail,
+                                 step=failed.header, step_output=failed.output,
+                                 exit_code=failed.exit_code)
             raise BuildError(_failure_summary(log_tail), log_tail)
 
     def image_labels(self, name: str) -> dict[str, str] | None:
@@ -193,12 +208,30 @@ class DockerEngine(Engine):
             pass
 
     def read_file(self, image: str, path: str) -> str:
-        output: bytes = self.client.containers.run(
-            image, ["cat", path], entrypoint=[], remove=True,
-            network_disabled=True, user="1000", mem_limit="256m",
-            cap_drop=["ALL"], security_opt=["no-new-privileges"],
-        )
-        return output.decode("utf-8", "replace")
+        # Copied out of a created, never started container: nothing of the image runs,
+        # and no output can be lost (``cat`` through a container's log lost the output
+        # of short-lived containers about one read in three, seen with small files).
+        # The file is the repository's to shape (a postBuild can replace it), so only a
+        # regular file of bounded size is read: never a link to /dev/zero, never gigabytes.
+        container = self.client.containers.create(
+            image, ["true"], entrypoint=[], network_disabled=True, user="1000")
+        try:
+            _check_readable(self.client, container, image, path)
+            chunks, _ = container.get_archive(path)
+            archive = io.BytesIO()
+            for chunk in chunks:
+                archive.write(chunk)
+                if archive.tell() > MAX_READ_BYTES + 64 * 1024:
+                    raise EngineError(f"{path} in {image} is larger than {MAX_READ_BYTES} bytes")
+        finally:
+            _remove_quietly(container)
+        archive.seek(0)
+        with tarfile.open(fileobj=archive) as tar:
+            member = tar.next()
+            handle = tar.extractfile(member) if member is not None and member.isfile() else None
+            if handle is None:
+                raise EngineError(f"{path} in {image} is not a regular file")
+            return handle.read(MAX_READ_BYTES).decode("utf-8", "replace")
 
     def pull_image(self, name: str) -> None:
         try:
@@ -208,6 +241,25 @@ class DockerEngine(Engine):
                 f"The image {name!r} is not on this machine and could not be pulled "
                 f"({_reason(err)}). Build it first (e.g. `bindery build`)."
             ) from err
+
+    def provide_base_image(self, name: str, mirror: str, on_log: LogSink) -> None:
+        """``bindery/base:<suite>``: pulled as ``debian:<suite>-slim`` where a registry
+        answers, otherwise debootstrapped from the Debian mirror (one at a time)."""
+        suite = suite_of(name)
+        if suite is None:
+            raise EngineError(
+                f"The base image {name} is missing, and only bindery/base:<suite> images "
+                "(a Debian release) can be made on demand; build or pull it first."
+            )
+        with self._base_lock:
+            if self.image_labels(name) is not None:
+                return  # made meanwhile by another build
+            try:
+                how = make_debian_image(self.cli, name, suite, mirror,
+                                        lambda line: on_log(line + "\n"))
+            except (BaseImageError, OSError, subprocess.SubprocessError) as exc:
+                raise EngineError(f"The base image {name} could not be made: {exc}") from exc
+            on_log(f"Base image {name}: {how}\n")
 
     # -- containers ---------------------------------------------------------
 
@@ -415,6 +467,32 @@ def _state(container: Container) -> ContainerState:
 
 def _looks_oom(log_tail: str) -> bool:
     return bool(re.search(r"exit code: 137|signal: killed|Killed\b", log_tail))
+
+
+def _step_summary(header: str, output: tuple[str, ...]) -> str:
+    """The failed step and its own last lines (the builder rewords the step's name)."""
+    shown = "\n".join(f"  {line}" for line in output[-8:]) or "  (the step printed nothing)"
+    return f"The image build failed at step {header[:200]}. Its last output:\n{shown}"
+
+
+#: Go's os.FileMode type bits (dir, symlink, device, pipe, socket, char device, irregular).
+_NOT_REGULAR = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
+
+
+def _check_readable(client: docker.DockerClient, container: Container, image: str, path: str) -> None:
+    """Refuse, from the archive API's stat alone (HEAD: no content is produced), anything but
+    a regular file of at most MAX_READ_BYTES: the daemon would stream a link's target or
+    gigabytes before the first byte could be checked."""
+    api = client.api
+    url = api._url("/containers/{0}/archive", container.id)  # noqa: SLF001 - no SDK wrapper
+    response = api.head(url, params={"path": path})
+    api._raise_for_status(response)  # noqa: SLF001 - the SDK's own error mapping (NotFound ...)
+    encoded = response.headers.get("x-docker-container-path-stat")
+    stat = docker.utils.decode_json_header(encoded) if encoded else {}
+    if stat.get("linkTarget") or int(stat.get("mode", 0)) & _NOT_REGULAR:
+        raise EngineError(f"{path} in {image} is a link or not a regular file; not read")
+    if int(stat.get("size", 0)) > MAX_READ_BYTES:
+        raise EngineError(f"{path} in {image} is larger than {MAX_READ_BYTES} bytes; not read")
 
 
 def _failure_summary(log_tail: str) -> str:

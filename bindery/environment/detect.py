@@ -4,14 +4,19 @@ Precedence follows mybinder.org / repo2docker:
 
 1. ``binder/`` or ``.binder/`` (never both) hides every root configuration file;
 2. a ``Dockerfile`` there is used as given and nothing else applies;
-3. Python: ``runtime.txt`` picks the version; packages come from ``Pipfile.lock``,
-   else ``Pipfile``, else ``requirements.txt``; without a binder directory a root
-   ``setup.py`` / ``pyproject.toml`` is installed as a package;
+3. Python: the version comes from ``runtime.txt``, else an environment module's
+   request (conda's ``python=``), else the Pipfile in use, else ``pyproject.toml``'s
+   ``requires-python``, else ``environment.yml``'s ``python`` pin when no module
+   claims it (see ``interpreters``); packages come from ``uv.lock``, else
+   ``pylock.toml``, else ``Pipfile.lock``, else ``Pipfile``, else
+   ``requirements.txt``; without a binder directory a root ``setup.py`` /
+   ``pyproject.toml`` is installed as a package, except with a Pipfile (mybinder.org:
+   only if the Pipfile names it) or a uv.lock (``uv sync`` installs the project);
 4. ``apt.txt``, ``postBuild`` and ``start`` add to any of the above;
 5. environment modules (conda, R, ...; :mod:`bindery.environment.modules`) contribute in
    their ``order``; a module that installs the Python packages itself
-   (``replaces_pip_requirements``) makes ``requirements.txt``/Pipfile unused, as
-   repo2docker's conda buildpack does.
+   (``replaces_pip_requirements``) makes ``requirements.txt``/Pipfile/lockfiles unused,
+   as repo2docker's conda buildpack does.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bindery.environment import apt, pipfile, python, scripts
+from bindery.environment import apt, interpreters, lockfiles, pipfile, python, scripts
 from bindery.environment.dockerfile import repo_dockerfile
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Environment, Requirements
@@ -34,6 +39,8 @@ _ROOT_CONFIG_FILES = (
     "requirements.txt",
     "Pipfile",
     "Pipfile.lock",
+    "uv.lock",
+    "pylock.toml",
     "setup.py",
     "apt.txt",
     "postBuild",
@@ -90,40 +97,49 @@ def detect(
         if (c := _with_host_work(module, files, settings, run_host_work).detect(files, settings))
         is not None
     )
-    version, version_source = _python_version(files, settings, notes)
-    version, version_source = _module_python(contributions, version, version_source, settings, notes)
-    requirements = _python_requirements(files, settings, notes, claimed)
     replacing = next((c for c in contributions if c.replaces_pip_requirements), None)
+    lock, lock_notes = lockfiles.find_lockfile(files)
+    notes.extend(lock_notes)
+    if lock is not None and replacing is not None:
+        notes.append(f"{lock.source} ignored: {', '.join(replacing.sources)} installs the "
+                     "packages (as on mybinder.org).")
+        lock = None
+    requirements = _python_requirements(files, settings, notes, claimed, lock)
     if requirements is not None and replacing is not None:
         notes.append(
             f"{requirements[0].source} ignored: {', '.join(replacing.sources)} installs the "
             "packages (as on mybinder.org)."
         )
         requirements = None
-    if requirements is not None and requirements[1] and version_source == "default":
-        pipfile_version = requirements[1]
-        if pipfile_version in settings.base_images:
-            version, version_source = pipfile_version, requirements[0].source
-        else:
-            notes.append(
-                f"{requirements[0].source} asks for Python {pipfile_version}, which is not "
-                f"available; using {version}. Add a runtime.txt to choose explicitly."
-            )
+    request = _python_request(files, settings, requirements, contributions, claimed)
+    choice = interpreters.choose(request, settings)
     install_repo = python.repo_package(files)
     if install_repo is not None and replacing is not None:
         # repo2docker's conda buildpack does not install setup.py either.
         notes.append(f"{install_repo} not installed: {', '.join(replacing.sources)} sets up "
                      "the environment (as on mybinder.org); add '-e .' to its pip: list to install it.")
         install_repo = None
+    if install_repo is not None and requirements is not None and requirements[0].generated:
+        # mybinder.org: with a Pipfile, the repository is installed only when the
+        # Pipfile names it (``path = "."``).
+        notes.append(f"{install_repo} not installed as a package: {requirements[0].source} "
+                     "decides what is installed (name the repository there to install it).")
+        install_repo = None
+    if install_repo is not None and lock is not None and lock.kind == lockfiles.UV_LOCK:
+        install_repo = None  # uv sync installs the project itself, as its lock says
     post_build, post_build_needs_shell = scripts.post_build(files)
     for name, what in _UNSUPPORTED.items():
         if name not in claimed and files.has(name):
             notes.append(f"{files.rel(name)} ignored: {what} is not supported yet.")
     return Environment(
-        python_version=version,
-        python_source=version_source,
+        python_version=choice.version,
+        python_source=choice.origin,
+        python_requested=choice.requested,
+        python_managed=choice.managed,
+        python_warning=choice.warning,
         config_dir=files.config_dir,
         requirements=requirements[0] if requirements else None,
+        lockfile=lock,
         install_repo=install_repo,
         apt_packages=apt.apt_packages(files),
         post_build=post_build,
@@ -153,45 +169,52 @@ def _hidden_root_files(files: ConfigFiles, claimed: set[str]) -> list[str]:
     return [f"{files.config_dir}/ is used, so these root files are ignored: {', '.join(hidden)}"]
 
 
-def _python_version(
-    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str]
-) -> tuple[str, str]:
-    requested = python.runtime_python(files, settings)
-    if requested is not None:
-        return requested, files.rel("runtime.txt")
-    return python.check_python_version(
-        settings.default_python, "default_python", settings
-    ), "default"
-
-
-def _module_python(
-    contributions: tuple[Contribution, ...], version: str, source: str,
-    settings: EnvironmentOptions, notes: list[str],
-) -> tuple[str, str]:
-    """A module's Python request applies when nothing more explicit (runtime.txt) chose."""
-    if source != "default":
-        return version, source
+def _python_request(
+    files: ConfigFiles,
+    settings: EnvironmentOptions,
+    requirements: tuple[Requirements, str | None] | None,
+    contributions: tuple[Contribution, ...],
+    claimed: set[str],
+) -> interpreters.PythonRequest | None:
+    """The first file that asks for a Python, in the documented order."""
+    request = interpreters.runtime_request(files, settings)
     for c in contributions:
-        if c.python_request is None:
-            continue
-        where = ", ".join(c.sources) or c.module
-        if c.python_request in settings.base_images:
-            return c.python_request, where
-        notes.append(
-            f"{where} asks for Python {c.python_request}, which is not available; using {version}."
-        )
-        break
-    return version, source
+        if request is None and c.python_request is not None:
+            request = interpreters.PythonRequest(", ".join(c.sources) or c.module,
+                                                 version=c.python_request)
+    if request is None and requirements is not None:
+        request = interpreters.pipfile_request(requirements[1], requirements[0].source)
+    if request is None:
+        request = interpreters.pyproject_request(files)
+    if request is None:
+        conda = next((n for n in ("environment.yml", "environment.yaml")
+                      if n not in claimed and files.has(n)), None)
+        text = files.read_text(conda) if conda else None
+        if conda and text is not None:
+            request = interpreters.conda_python_request(text, files.rel(conda))
+    return request
 
 
 def _python_requirements(
-    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str], claimed: set[str]
+    files: ConfigFiles, settings: EnvironmentOptions, notes: list[str], claimed: set[str],
+    lock: lockfiles.Lockfile | None = None,
 ) -> tuple[Requirements, str | None] | None:
-    """Requirements to install, and a Python version the Pipfile asks for (if any)."""
+    """Requirements to install, and a Python version the Pipfile asks for (if any).
+
+    A lockfile (``lock``) wins over all of them: they are noted as ignored.
+    """
     conda = next(
         (n for n in ("environment.yml", "environment.yaml") if n not in claimed and files.has(n)),
         None,
     )
+    if lock is not None:
+        for name in ("Pipfile.lock", "Pipfile", "requirements.txt"):
+            if files.has(name):
+                notes.append(f"{files.rel(name)} ignored: {lock.source} takes precedence.")
+        if conda is not None:
+            notes.append(f"{files.rel(conda)} ignored (conda is not supported yet); "
+                          f"using {lock.source}.")
+        return None
     chosen: tuple[Requirements, str | None] | None = None
     for name, convert in (("Pipfile.lock", pipfile.from_lock), ("Pipfile", pipfile.from_pipfile)):
         text = files.read_text(name)

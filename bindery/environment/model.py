@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bindery.environment.lockfiles import Lockfile
 from bindery.environment.modules import Contribution
 
 
@@ -37,9 +38,16 @@ class Requirements:
 class Environment:
     """What a repository needs, as found in its configuration files."""
 
+    #: The Python the image gets ("3.11").
     python_version: str
-    #: Where the version came from: "runtime.txt", "Pipfile", "default".
+    #: Where the request came from: "runtime.txt", "Pipfile", "pyproject.toml", "default".
     python_source: str = "default"
+    #: What the repository asked for ("3.10", ">=3.12"); "" when it asked for nothing.
+    python_requested: str = ""
+    #: True: CPython installed by uv from the configured mirror (not the base image's).
+    python_managed: bool = False
+    #: Said in the build log and on the launch page: the request was not met exactly.
+    python_warning: str | None = None
     #: "" (repository root), "binder" or ".binder".
     config_dir: str = ""
     #: The repository's own Dockerfile (path relative to root), used as given.
@@ -47,6 +55,8 @@ class Environment:
     #: Its text (so render stays pure).
     dockerfile_text: str | None = None
     requirements: Requirements | None = None
+    #: uv.lock / pylock.toml, installed exactly (then ``requirements`` is None).
+    lockfile: Lockfile | None = None
     #: "setup.py" or "pyproject.toml" when the repository itself is installed as a package.
     install_repo: str | None = None
     apt_packages: tuple[str, ...] = ()
@@ -78,5 +88,13 @@ class BuildPlan:
     uses_repo_dockerfile: bool
     #: Human lines such as "Python 3.11 (runtime.txt)", "apt.txt: 2 packages".
     summary: list[str]
-    #: Image labels contributed by environment modules (the builder adds provenance).
+    #: Labels the image gets besides the builder's own: requested/provided Python, and
+    #: those contributed by environment modules.
     labels: dict[str, str] = field(default_factory=dict)
+    #: Warnings a person must see (build log and launch page), e.g. a substituted Python.
+    warnings: tuple[str, ...] = ()
+    #: (text found in a Dockerfile step, what a person calls that step), to name the
+    #: failing step in error messages: ("./postBuild", "postBuild").
+    steps: tuple[tuple[str, str], ...] = ()
+    #: Labels read back from files the build wrote (label → path inside the image).
+    report_files: dict[str, str] = field(default_factory=dict)

@@ -1,8 +1,7 @@
-"""Python: which version (runtime.txt), which packages (requirements.txt), and
-whether the repository itself is a package to install (setup.py / pyproject.toml).
+"""Python packages: which ones (requirements.txt), and whether the repository
+itself is a package to install (setup.py / pyproject.toml).
 
-Versions are the distribution's own Pythons, one per base image, so the set of
-choices is exactly ``settings.base_images``: no interpreter downloads, works offline.
+Which interpreter is chosen is :mod:`bindery.environment.interpreters`' job.
 """
 
 from __future__ import annotations
@@ -13,66 +12,11 @@ import tomllib
 
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Requirements
-from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
 
-_RUNTIME = re.compile(r"^python-(\d+)(?:\.(\d+))?(?:\.\d+)?$")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _VCS = re.compile(r"^(git|hg|svn|bzr)\+")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2")
-
-
-def _available(settings: EnvironmentOptions) -> str:
-    return ", ".join(f"python-{v}" for v in sorted(settings.base_images, key=_version_key))
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".") if p.isdigit())
-
-
-def check_python_version(version: str, origin: str, settings: EnvironmentOptions) -> str:
-    """``version`` ("3.11") if a base image provides it; otherwise an error naming the choices."""
-    if version not in settings.base_images:
-        raise RepoConfigError(
-            f"{origin} asks for Python {version}, which this Bindery does not provide. "
-            f"Available: {_available(settings)}."
-        )
-    return version
-
-
-def runtime_python(files: ConfigFiles, settings: EnvironmentOptions) -> str | None:
-    """The X.Y version requested by runtime.txt, or None when there is no runtime.txt."""
-    text = files.read_text("runtime.txt")
-    if text is None:
-        return None
-    origin = files.rel("runtime.txt")
-    lines = [
-        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")
-    ]
-    if not lines:
-        raise RepoConfigError(
-            f"{origin} is empty; write one line such as python-{settings.default_python}."
-        )
-    line = lines[0]
-    if line.startswith("r-"):
-        raise RepoConfigError(
-            f"{origin} asks for R ({line!r}); R environments are not supported yet. "
-            f"Use a Python runtime ({_available(settings)}) or remove runtime.txt."
-        )
-    match = _RUNTIME.match(line)
-    if not match:
-        raise RepoConfigError(
-            f"{origin} says {line!r}, which is not a runtime Bindery understands; "
-            f"write python-X.Y, e.g. python-{settings.default_python}. "
-            f"Available: {_available(settings)}."
-        )
-    major, minor = match.group(1), match.group(2)
-    if minor is None:  # "python-3": the newest available 3.x
-        same_major = [v for v in settings.base_images if v.split(".")[0] == major]
-        if not same_major:
-            return check_python_version(major, origin, settings)
-        return max(same_major, key=_version_key)
-    return check_python_version(f"{major}.{minor}", origin, settings)
 
 
 # -- requirements files ------------------------------------------------------

@@ -14,17 +14,19 @@ The build context (made by the builder) holds ``repo/`` (the checkout) and
 from __future__ import annotations
 
 import json
+import posixpath
 import shlex
 from collections.abc import Sequence
 
+from bindery.environment import node, variables
 from bindery.environment.dockerfile import first_base_image
 from bindery.environment.errors import RepoConfigError
+from bindery.environment.lockfiles import UV_LOCK, Lockfile
 from bindery.environment.model import BuildPlan, Environment, Requirements
 from bindery.environment.options import EnvironmentOptions
 from bindery.environment.scripts import BINDERY_START
+from bindery.environment.variables import HOME, VENV
 
-HOME = "/home/jovyan"
-VENV = "/srv/venv"
 LOCK_FILE = "/srv/bindery-lock.txt"
 #: Where dependency files are copied before the repository (outside $HOME on purpose).
 DEPS_DIR = "/tmp/bindery-deps"
@@ -35,7 +37,9 @@ START_CONTEXT_NAME = "bindery-start"
 #: The builder host's uv binary, copied in so builds need not download it (see render()).
 UV_CONTEXT_NAME = "uv"
 PIPFILE_CONTEXT_NAME = "pipfile-requirements.txt"
-SYSTEM_PACKAGES = ("python3", "python3-venv", "ca-certificates", "tini", "git", "less")
+SYSTEM_PACKAGES = ("ca-certificates", "tini", "git", "less")
+#: Where uv puts CPython it installs from the mirror (uv-managed Pythons only).
+MANAGED_PYTHON_DIR = "/opt/bindery-python"
 
 _APT_CACHE = (
     "--mount=type=cache,target=/var/cache/apt,sharing=locked "
@@ -63,7 +67,12 @@ def render(
     """
     if env.dockerfile is not None:
         return _repo_dockerfile_plan(env)
-    base = settings.base_images.get(env.python_version)
+    if env.python_managed:
+        if not settings.python_install_mirror:
+            raise RepoConfigError(f"Python {env.python_version} needs builder.python_install_mirror.")
+        base = settings.base_images.get(settings.default_python)
+    else:
+        base = settings.base_images.get(env.python_version)
     if base is None:
         raise RepoConfigError(
             f"Python {env.python_version} has no base image; available: "
@@ -71,7 +80,9 @@ def render(
         )
     context_files: dict[str, bytes] = {START_CONTEXT_NAME: BINDERY_START.encode()}
     labels: dict[str, str] = {}
+    report_files: dict[str, str] = {}
     for c in env.contributions:
+        report_files.update(c.report_files)
         for rel, data in c.context_files.items():
             if rel in context_files:
                 raise RepoConfigError(f"environment module {c.module} reuses context file {rel}")
@@ -82,25 +93,33 @@ def render(
     req = env.requirements
     if req is not None and req.generated is not None:
         context_files[PIPFILE_CONTEXT_NAME] = req.generated.encode()
+    lock = env.lockfile
 
+    steps: list[tuple[str, str]] = []
+    # A module whose environment carries Jupyter itself (conda) replaces the venv + Jupyter.
     replaced_jupyter = next((c.jupyter_section for c in env.contributions if c.jupyter_section), "")
     sections = [
         _base_section(base),
         _ca_section() if ca_bundle else "",
-        _system_section(),
+        _system_section(env, settings, bundled_uv, steps),
+        _uv_section(bundled_uv, steps),
+        _node_section(settings.node_requirement, steps),
         replaced_jupyter
-        or _jupyter_section(settings.jupyter_packages, settings.jupyter_remove, bundled_uv),
+        or _python_section(env, settings, steps)
+        + _jupyter_section(settings.jupyter_packages, settings.jupyter_remove, steps),
         # Modules come after the Jupyter layer so that it stays shared by every image
         # on the same base, and so runtimes can register kernels with Jupyter.
         _module_env_section(env),
         *(_as_root(c.root_setup) for c in env.contributions if c.root_setup),
-        _apt_section(env.apt_packages) if env.apt_packages else "",
-        _dependency_section(req) if req is not None and not req.needs_repo else "",
+        _apt_section(env.apt_packages, settings, steps) if env.apt_packages else "",
+        _dependency_section(req, steps) if req is not None and not req.needs_repo else "",
+        _lock_section(lock, steps) if lock is not None and not lock.needs_repo else "",
         *(_as_user(c.dependency_section) for c in env.contributions if c.dependency_section),
-        _repo_section(env),
-        _final_section(),
+        _repo_section(env, steps),
+        _final_section(steps),
     ]
     dockerfile = "\n".join(s for s in sections if s)
+    warnings = (env.python_warning,) if env.python_warning else ()
     return BuildPlan(
         dockerfile=dockerfile,
         context_files=context_files,
@@ -108,8 +127,35 @@ def render(
         python_version=env.python_version,
         uses_repo_dockerfile=False,
         summary=summarize(env, settings, ca_bundle=ca_bundle),
-        labels=labels,
+        labels={**labels, **python_labels(env)},
+        warnings=warnings,
+        steps=tuple(_module_steps(env) + steps),
+        report_files=report_files,
     )
+
+
+def _module_steps(env: Environment) -> list[tuple[str, str]]:
+    """Each RUN line of a module's fragments names that module in failure messages."""
+    found: list[tuple[str, str]] = []
+    for c in env.contributions:
+        for fragment in (c.jupyter_section, c.root_setup, c.dependency_section, c.repo_section):
+            for line in fragment.splitlines():
+                text = line.strip().removeprefix("RUN ").strip().rstrip("\\").strip()
+                if line.strip().startswith("RUN ") and len(text) > 8 and not text.startswith("--mount"):
+                    found.append((text[:80], f"the {c.module} environment ({', '.join(c.sources)})"))
+    return found
+
+
+def python_labels(env: Environment) -> dict[str, str]:
+    """Image labels: which Python was asked for, where, and which one was provided."""
+    labels = {
+        "org.bindery.python-requested": env.python_requested or "(none)",
+        "org.bindery.python-source": env.python_source,
+        "org.bindery.python-provider": "uv-managed" if env.python_managed else "debian",
+    }
+    if env.python_warning:
+        labels["org.bindery.python-warning"] = env.python_warning
+    return labels
 
 
 def _repo_dockerfile_plan(env: Environment) -> BuildPlan:
@@ -138,12 +184,7 @@ FROM {base}
 ENV LANG=C.UTF-8 \\
     LC_ALL=C.UTF-8 \\
     DEBIAN_FRONTEND=noninteractive \\
-    NB_USER=jovyan \\
-    NB_UID=1000 \\
-    HOME={HOME} \\
-    VENV={VENV} \\
-    VIRTUAL_ENV={VENV} \\
-    PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+{variables.env_lines()}
 """
 
 
@@ -180,59 +221,101 @@ ENV SSL_CERT_FILE={SYSTEM_BUNDLE} \\
     REQUESTS_CA_BUNDLE={SYSTEM_BUNDLE} \\
     CURL_CA_BUNDLE={SYSTEM_BUNDLE} \\
     NODE_EXTRA_CA_CERTS={CA_TARGET} \\
+    NPM_CONFIG_CAFILE={SYSTEM_BUNDLE} \\
     UV_NATIVE_TLS=1 \\
     UV_SYSTEM_CERTS=1
 """
 
 
-def _system_section() -> str:
-    packages = " ".join(SYSTEM_PACKAGES)
+def _python_packages(env: Environment, bundled_uv: bool) -> tuple[str, ...]:
+    """Debian packages of the interpreter (none for a uv-managed one), plus Debian's
+    python3 when uv must be bootstrapped with pip."""
+    own = () if env.python_managed else (f"python{env.python_version}", f"python{env.python_version}-venv")
+    return own if bundled_uv else (*own, "python3", "python3-venv")
+
+
+def _apt_update_options(options: EnvironmentOptions) -> str:
+    """Snapshots and stale mirrors serve suites (sid) whose Release is past Valid-Until."""
+    return " -o Acquire::Check-Valid-Until=false" if options.apt_ignore_valid_until else ""
+
+
+def _system_section(env: Environment, env_options: EnvironmentOptions, bundled_uv: bool,
+                    steps: list[tuple[str, str]]) -> str:
+    packages = " ".join((*_python_packages(env, bundled_uv), *SYSTEM_PACKAGES))
+    managed_dir = (f" \\\n && install -d -o 1000 -g 1000 {MANAGED_PYTHON_DIR}"
+                   if env.python_managed else "")
+    steps.append(("useradd --create-home", "system packages (Debian: Python, git, tini)"))
     return f"""\
 COPY .bindery/{START_CONTEXT_NAME} /usr/local/bin/bindery-start
 RUN {_APT_CACHE} \\
     rm -f /etc/apt/apt.conf.d/docker-clean \\
- && apt-get update -q \\
+ && apt-get update -q{_apt_update_options(env_options)} \\
  && apt-get install -y -q --no-install-recommends {packages} \\
  && update-ca-certificates \\
  && chmod 0755 /usr/local/bin/bindery-start \\
  && useradd --create-home --home-dir {HOME} --uid 1000 --user-group --shell /bin/bash jovyan \\
- && install -d -o 1000 -g 1000 {VENV} \\
- && install -o 1000 -g 1000 -m 0644 /dev/null {LOCK_FILE}
+ && install -d -o 1000 -g 1000 {VENV} {variables.NPM_DIR} {variables.NODE_DIR} \\
+ && install -o 1000 -g 1000 -m 0644 /dev/null {LOCK_FILE}{managed_dir}
 """
+
+
+def _uv_section(bundled_uv: bool, steps: list[tuple[str, str]]) -> str:
+    """uv on PATH for every later step: the builder's own binary, or one from PyPI."""
+    if bundled_uv:
+        return f"COPY .bindery/{UV_CONTEXT_NAME} /usr/local/bin/uv\n"
+    steps.append(("/opt/bindery-uv/bin/pip install", "installing uv"))
+    return f"""\
+RUN {_PIP} \\
+    python3 -m venv /opt/bindery-uv \\
+ && PIP_CACHE_DIR=/tmp/pip-cache /opt/bindery-uv/bin/pip install -q uv \\
+ && ln -s /opt/bindery-uv/bin/uv /usr/local/bin/uv
+"""
+
+
+def _python_section(env: Environment, settings: EnvironmentOptions, steps: list[tuple[str, str]]) -> str:
+    """The environment's venv, with pip (``--seed``) and system site packages, so that
+    ``pip install --user`` works (tools land in ``~/.local/bin``, which is on PATH)."""
+    version = env.python_version
+    if env.python_managed:
+        mirror = shlex.quote(settings.python_install_mirror)
+        steps.append(("uv python install", f"installing Python {version} from the Python mirror"))
+        return (
+            f"RUN {_UV} \\\n    {_UV_ENV} UV_PYTHON_INSTALL_MIRROR={mirror} "
+            f"UV_PYTHON_INSTALL_DIR={MANAGED_PYTHON_DIR} uv python install {version} \\\n"
+            f" && UV_PYTHON_INSTALL_DIR={MANAGED_PYTHON_DIR} uv venv --quiet --seed "
+            f"--system-site-packages --managed-python --python {version} {VENV}\n"
+        )
+    interpreter = f"/usr/bin/python{version}"
+    steps.append((f"--python {interpreter}", f"creating the Python {version} environment"))
+    return (f"RUN {_UV} \\\n    {_UV_ENV} uv venv --quiet --seed "
+            f"--system-site-packages --python {interpreter} {VENV}\n")
+
+
+def _node_section(requirement: str, steps: list[tuple[str, str]]) -> str:
+    """As the user, before any Python environment (a module may replace that one)."""
+    steps.append((node.STEP_NEEDLE, "installing Node.js and npm"))
+    return (f"USER 1000\nWORKDIR {HOME}\n"
+            f"RUN {_UV} \\\n    {_UV_ENV} {node.node_commands(requirement)}\n")
 
 
 def _jupyter_section(
-    jupyter_packages: Sequence[str], remove: Sequence[str], bundled_uv: bool
+    jupyter_packages: Sequence[str], remove: Sequence[str], steps: list[tuple[str, str]]
 ) -> str:
     packages = " ".join(shlex.quote(p) for p in jupyter_packages)
-    if bundled_uv:
-        # --seed: pip stays available to postBuild scripts and users, as in any venv.
-        venv = f"""\
-COPY .bindery/{UV_CONTEXT_NAME} /usr/local/bin/uv
-USER 1000
-WORKDIR {HOME}
-RUN {_UV} \\
-    {_UV_ENV} uv venv --quiet --seed --python /usr/bin/python3 {VENV}
-"""
-    else:
-        venv = f"""\
-USER 1000
-WORKDIR {HOME}
-RUN {_PIP} \\
-    python3 -m venv {VENV} \\
- && PIP_CACHE_DIR=/tmp/pip-cache {VENV}/bin/pip install -q uv
-"""
+    steps.append((f"uv pip install {packages}", "installing Jupyter"))
     uninstall = f" \\\n && uv pip uninstall {' '.join(shlex.quote(p) for p in remove)}" if remove else ""
-    return f"""{venv}RUN {_UV} \\
+    return f"""RUN {_UV} \\
     {_UV_ENV} {_COMPILE} uv pip install {packages}{uninstall}
 """
 
 
-def _apt_section(packages: tuple[str, ...]) -> str:
+def _apt_section(packages: tuple[str, ...], env_options: EnvironmentOptions,
+                 steps: list[tuple[str, str]]) -> str:
+    steps.append((f"--no-install-recommends {' '.join(packages)}", "apt.txt (Debian packages)"))
     return f"""\
 USER root
 RUN {_APT_CACHE} \\
-    apt-get update -q \\
+    apt-get update -q{_apt_update_options(env_options)} \\
  && apt-get install -y -q --no-install-recommends {" ".join(packages)}
 USER 1000
 """
@@ -245,9 +328,10 @@ def _requirements_target(req: Requirements) -> tuple[str, str]:
     return f"repo/{req.repo_path}", f"{DEPS_DIR}/requirements.txt"
 
 
-def _dependency_section(req: Requirements) -> str:
+def _dependency_section(req: Requirements, steps: list[tuple[str, str]]) -> str:
     """Only the dependency file, so changes elsewhere in the repo keep this layer cached."""
     source, target = _requirements_target(req)
+    steps.append((f"uv pip install -r {target}", f"installing {req.source}"))
     return f"""\
 COPY --chown=1000:1000 {source} {target}
 RUN {_UV} \\
@@ -255,7 +339,45 @@ RUN {_UV} \\
 """
 
 
-def _repo_section(env: Environment) -> str:
+_UV_SYNC = "uv sync --frozen --inexact --python " + VENV + "/bin/python"
+_UV_PROJECT = f"UV_PROJECT_ENVIRONMENT={VENV} UV_PYTHON_DOWNLOADS=never"
+
+
+def _lock_section(lock: Lockfile, steps: list[tuple[str, str]]) -> str:
+    """The lockfile alone (uv.lock with its pyproject.toml), installed exactly."""
+    sources = " ".join(f"repo/{shlex.quote(f)}" for f in lock.files)
+    if lock.kind == UV_LOCK:
+        target = f"{DEPS_DIR}/uv-project"
+        steps.append(("uv sync", f"installing {lock.source} (uv sync --frozen)"))
+        return f"""\
+COPY --chown=1000:1000 {sources} {target}/
+RUN {_UV} \\
+    cd {target} && {_UV_ENV} {_UV_PROJECT} {_UV_SYNC} --no-install-project
+"""
+    target = f"{DEPS_DIR}/pylock.toml"
+    steps.append((f"uv pip install -r {target}", f"installing {lock.source}"))
+    return f"""\
+COPY --chown=1000:1000 {sources} {target}
+RUN {_UV} \\
+    {_UV_ENV} uv pip install -r {target}
+"""
+
+
+def _lock_after_copy(lock: Lockfile, steps: list[tuple[str, str]]) -> str | None:
+    """Installs that need the repository: local paths in the lock, or the uv project."""
+    if lock.kind == UV_LOCK:
+        if not (lock.needs_repo or lock.install_project):
+            return None
+        workdir = shlex.quote(posixpath.dirname(lock.source) or ".")
+        steps.append(("uv sync", f"installing {lock.source} (uv sync --frozen)"))
+        return f"RUN {_UV} \\\n    cd {workdir} && {_UV_ENV} {_UV_PROJECT} {_UV_SYNC}"
+    if not lock.needs_repo:
+        return None
+    steps.append((f"uv pip install -r {shlex.quote(lock.source)}", f"installing {lock.source}"))
+    return f"RUN {_UV} \\\n    {_UV_ENV} uv pip install -r {shlex.quote(lock.source)}"
+
+
+def _repo_section(env: Environment, steps: list[tuple[str, str]]) -> str:
     lines = [f"COPY --chown=1000:1000 repo/ {HOME}/"]
     req = env.requirements
     if req is not None and req.needs_repo:
@@ -266,8 +388,14 @@ def _repo_section(env: Environment) -> str:
             lines.append(f"COPY --chown=1000:1000 {source} {target}")
         else:
             target = req.repo_path or "requirements.txt"
+        steps.append((f"uv pip install -r {shlex.quote(target)}", f"installing {req.source}"))
         lines.append(f"RUN {_UV} \\\n    {_UV_ENV} uv pip install -r {shlex.quote(target)}")
+    if env.lockfile is not None:
+        after = _lock_after_copy(env.lockfile, steps)
+        if after:
+            lines.append(after)
     if env.install_repo is not None:
+        steps.append(("uv pip install -e .", f"installing the repository as a package ({env.install_repo})"))
         lines.append(f"RUN {_UV} \\\n    {_UV_ENV} uv pip install -e .")
     lines.extend(c.repo_section.rstrip() for c in env.contributions if c.repo_section)
     if env.start is not None:
@@ -277,15 +405,17 @@ def _repo_section(env: Environment) -> str:
         # As the user, from $HOME, with the uv cache available to `uv pip install`s inside.
         script = shlex.quote(env.post_build)
         run = f"/bin/bash ./{script}" if env.post_build_needs_shell else f"./{script}"
+        steps.insert(0, (f"&& {_UV_ENV} {run}", env.post_build))
         lines.append(f"RUN {_UV} \\\n    chmod +x {' '.join(scripts)} && {_UV_ENV} {run}")
     elif scripts:
         lines.append(f"RUN chmod +x {' '.join(scripts)}")
     return "\n".join(lines) + "\n"
 
 
-def _final_section() -> str:
+def _final_section(steps: list[tuple[str, str]]) -> str:
     entrypoint = json.dumps(["/usr/bin/tini", "-g", "--", "/usr/local/bin/bindery-start"])
     cmd = json.dumps(["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser"])
+    steps.append(("uv pip freeze", "recording the installed packages"))
     return f"""\
 RUN uv pip freeze --python {VENV}/bin/python > {LOCK_FILE}
 USER 1000
@@ -307,6 +437,13 @@ def summarize(env: Environment, settings: EnvironmentOptions, *, ca_bundle: byte
     """Lines a person reads in the build log to see what Bindery understood."""
     source = "default" if env.python_source == "default" else env.python_source
     lines = [f"Python {env.python_version} ({source})"]
+    if env.python_requested and env.python_requested != env.python_version:
+        lines[0] = f"Python {env.python_version} ({source} asks for {env.python_requested})"
+    if env.python_managed:
+        lines.append(f"Python {env.python_version}: CPython installed by uv from "
+                     f"{settings.python_install_mirror}")
+    lines.append(f"Node.js and npm: {settings.node_requirement} (npm install --global → "
+                 f"{variables.NPM_DIR})")
     if env.config_dir:
         lines.append(f"Configuration from {env.config_dir}/")
     lines.append("Jupyter: " + ", ".join(settings.jupyter_packages))
@@ -323,6 +460,14 @@ def summarize(env: Environment, settings: EnvironmentOptions, *, ca_bundle: byte
             else "cached separately from the repository contents"
         )
         lines.append(f"{req.source}: {_plural(req.count, 'requirement')}, {how}")
+    lock = env.lockfile
+    if lock is not None:
+        how = ("installed after the repository copy (it names local paths)" if lock.needs_repo
+               else "cached separately from the repository contents")
+        lines.append(f"{lock.source}: {_plural(lock.count, 'pinned package')}, installed "
+                     f"exactly, {how}")
+        if lock.install_project:
+            lines.append(f"{lock.source}: the project itself is installed by uv sync")
     if env.install_repo is not None:
         lines.append(
             f"{env.install_repo}: the repository is installed as a package (uv pip install -e .)"
@@ -338,4 +483,6 @@ def summarize(env: Environment, settings: EnvironmentOptions, *, ca_bundle: byte
     for c in env.contributions:
         lines.extend(c.notes)
     lines.extend(env.notes)
+    if env.python_warning:
+        lines.append(f"WARNING: {env.python_warning}")
     return lines

@@ -99,3 +99,25 @@ def run_in_image(image: str, command: str, user: str | None = None) -> subproces
         args += ["--user", user]
     return subprocess.run([*args, image, "bash", "-c", command],
                           capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def options():
+    """The builder's default environment options (for tests that need no engine)."""
+    from bindery.builder.settings import BuilderSettings
+
+    return BuilderSettings(extra_ca_certificates=[]).environment_options()
+
+
+@pytest.fixture
+def make_repo_dir(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """A plain checkout directory (no git) with these files."""
+    counter = iter(range(1000))
+
+    def _make(files: dict[str, str]) -> Path:
+        root = tmp_path / f"plain{next(counter)}"
+        root.mkdir()
+        write_files(root, files)
+        return root
+
+    return _make

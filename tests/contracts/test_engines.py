@@ -98,6 +98,13 @@ def test_a_built_image_has_its_labels_and_files(engine: Engine, tiny_image: str)
 
 
 @pytest.mark.engine
+def test_reading_a_small_file_never_comes_back_empty(engine: Engine, tiny_image: str) -> None:
+    """Reads through a container's output lost small files about one time in three."""
+    reads = {engine.read_file(tiny_image, "/hello.txt") for _ in range(8)}
+    assert reads == {"hello from the contract image\n"}
+
+
+@pytest.mark.engine
 def test_a_failed_build_says_why_and_leaves_no_image(engine: Engine, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(
         f"FROM {BASE_IMAGE}\nRUN echo contract-step-fails >&2 && exit 7\n")
@@ -106,6 +113,17 @@ def test_a_failed_build_says_why_and_leaves_no_image(engine: Engine, tmp_path: P
         engine.build(BuildRequest(tmp_path, tmp_path / "Dockerfile", tag), lambda line: None)
     assert "contract-step-fails" in failed.value.log_tail
     assert engine.image_labels(tag) is None
+    # The failing step is named, with its own output (when the engine can tell).
+    if failed.value.step:
+        assert "exit 7" in failed.value.step and failed.value.exit_code == 7
+        assert "contract-step-fails" in failed.value.step_output
+
+
+@pytest.mark.engine
+def test_a_base_image_it_cannot_make_is_an_engine_error_naming_it(engine: Engine) -> None:
+    name = f"bindery-contract/not-a-debian-release-{RUN_ID}:1"
+    with pytest.raises(EngineError, match=name):
+        engine.provide_base_image(name, "", lambda line: None)
 
 
 @pytest.mark.engine

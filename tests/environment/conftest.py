@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from bindery.builder.settings import BuilderSettings
-from bindery.environment import BuildPlan, detect, render
+from bindery.environment import BuildPlan, EnvironmentOptions, detect, render
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
 
 @pytest.fixture
-def settings() -> BuilderSettings:
-    return BuilderSettings(extra_ca_certificates=[])
+def settings() -> EnvironmentOptions:
+    """The builder's defaults, in the form the pure layer receives them."""
+    return BuilderSettings(extra_ca_certificates=[]).environment_options()
 
 
 @pytest.fixture
@@ -42,10 +43,22 @@ def make_repo(tmp_path: Path) -> MakeRepo:
 
 
 @pytest.fixture
-def plan_for(make_repo: MakeRepo, settings: BuilderSettings) -> Callable[..., BuildPlan]:
+def plan_for(make_repo: MakeRepo, settings: EnvironmentOptions) -> Callable[..., BuildPlan]:
     """``plan_for(files, ca=None)`` → the BuildPlan of a repository with those files."""
 
     def _plan(files: dict[str, str], ca: bytes | None = None) -> BuildPlan:
         return render(detect(make_repo(files), settings), settings, ca_bundle=ca)
+
+    return _plan
+
+
+@pytest.fixture
+def plan_for_with(make_repo: MakeRepo, settings: EnvironmentOptions) -> Callable[..., BuildPlan]:
+    """``plan_for_with(files, **option_changes)`` → the plan under changed options."""
+    from dataclasses import replace
+
+    def _plan(files: dict[str, str], **changes: object) -> BuildPlan:
+        options = replace(settings, **changes)  # type: ignore[arg-type]
+        return render(detect(make_repo(files), options), options, ca_bundle=None, bundled_uv=True)
 
     return _plan

@@ -69,7 +69,7 @@ def test_a_module_contributes_in_the_fixed_layer_order(tmp_path: Path) -> None:
     positions = [d.index(marker) for marker in order]
     assert positions == sorted(positions), d
     assert 'TOY_GREETING="hi there"' in d and 'PATH="/opt/toy/bin:$PATH"' in d
-    assert plan.labels == {"org.bindery.toy": "v1"}
+    assert plan.labels["org.bindery.toy"] == "v1"
     assert plan.context_files["toy.cfg"] == b"x"
     assert "toy.txt: one toy" in plan.summary
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bindery.environment import RepoConfigError, detect, render
@@ -14,7 +16,9 @@ from bindery.environment import RepoConfigError, detect, render
         ("python-3.11", "3.11"),
         ("python-3.11.4", "3.11"),
         ("  python-3.13  \r\n", "3.13"),
-        ("python-3", "3.13"),
+        ("python-3", "3.15"),
+        ("python-3.9", "3.9"),
+        ("python-3.14", "3.14"),
     ],
 )
 def test_runtime_txt_selects_version_and_base_image(make_repo, settings, line, expected) -> None:
@@ -35,11 +39,13 @@ def test_no_runtime_txt_uses_default_python(make_repo, settings) -> None:
     assert plan.summary[0] == "Python 3.11 (default)"
 
 
-def test_unavailable_python_lists_the_available_ones(make_repo, settings) -> None:
+def test_unavailable_python_under_exact_policy_lists_the_available_ones(make_repo, settings) -> None:
+    exact = replace(settings, python_policy="exact")
     with pytest.raises(RepoConfigError) as err:
-        detect(make_repo({"runtime.txt": "python-3.7\n"}), settings)
+        detect(make_repo({"runtime.txt": "python-3.7\n"}), exact)
     message = str(err.value)
     assert "3.7" in message and "python-3.11" in message and "python-3.13" in message
+    assert "python_policy" in message
 
 
 @pytest.mark.parametrize("line", ["python3.11", "3.11", "python-three", "python-3.11; rm -rf /"])
@@ -48,9 +54,10 @@ def test_malformed_runtime_txt_is_a_clear_error(make_repo, settings, line) -> No
         detect(make_repo({"runtime.txt": line + "\n"}), settings)
 
 
-def test_r_runtime_is_not_supported_yet(make_repo, settings) -> None:
-    with pytest.raises(RepoConfigError, match="R environments are not supported"):
-        detect(make_repo({"runtime.txt": "r-4.3-2024-01-01\n"}), settings)
+def test_an_r_runtime_leaves_python_at_the_default(make_repo, settings) -> None:
+    # runtime.txt `r-...` belongs to the R module (tests/environment/test_env_r.py).
+    env = detect(make_repo({"runtime.txt": "r-4.3-2024-01-01\n"}), settings)
+    assert env.python_version == settings.default_python and env.python_source == "default"
 
 
 def test_empty_runtime_txt_is_an_error(make_repo, settings) -> None:

