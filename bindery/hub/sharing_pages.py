@@ -99,7 +99,8 @@ async def unshare(request: Request) -> Response:
     principal, form = got
     share_id = form.get("share", "")
     with hub_of(request).db() as s:
-        row = s.get(Share, int(share_id)) if share_id.isdigit() else None
+        plain = share_id.isascii() and share_id.isdigit() and len(share_id) <= 18
+        row = s.get(Share, int(share_id)) if plain else None
         if row is None or row.owner.name != principal.user_name or not _may_share(
                 principal, row.owner.name, row.server_name):
             return _home(error="That share does not exist (any more).")

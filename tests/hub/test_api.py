@@ -337,3 +337,11 @@ def test_a_server_that_cannot_start_fails_clearly(api_hub):
     assert events[-1]["failed"] is True and "Spawn failed" in events[-1]["message"]
     model = api_hub.client.get("/hub/api/users/max", headers=h).json()
     assert model["servers"] == {} and model["pending"] is None
+
+
+def test_non_ascii_digits_in_ids_are_plain_404s(api_hub):
+    """'¹' is a digit to str.isdigit() but not to int(): such ids answer 404, never 500."""
+    c, h = api_hub.client, api_hub.headers()
+    c.post("/hub/api/users/josé", headers=h)
+    assert c.get("/hub/api/users/josé/tokens/¹", headers=h).status_code == 404
+    assert c.delete("/hub/api/share-codes/josé/?id=sc_¹", headers=h).status_code == 404

@@ -520,7 +520,7 @@ async def user_token(request: Request) -> Response:
     token_id = request.path_params["token_id"]
     hub = hub_of(request)
     require(request, "read:tokens" if request.method == "GET" else "tokens", name)
-    if not token_id.isdigit() or len(token_id) > 18:
+    if not (token_id.isascii() and token_id.isdigit()) or len(token_id) > 18:
         raise ApiError(404, f"No such token: {token_id[:40]!r}.")
     with hub.db() as s:
         user = _load_user(s, name)

@@ -215,7 +215,8 @@ async def change_codes(request: Request) -> Response:
         given_code = request.query_params.get("code")
         if code_id is not None:
             number = code_id.removeprefix("sc_")
-            query = query.where(ShareCode.id == (int(number) if number.isdigit() else -1))
+            plain = number.isascii() and number.isdigit() and len(number) <= 18
+            query = query.where(ShareCode.id == (int(number) if plain else -1))
         if given_code is not None:
             query = query.where(ShareCode.hashed == hash_token(given_code))
         rows = s.scalars(query).all()
