@@ -10,7 +10,9 @@ Tests talk to the hub's own port (the REST API is the same behind the proxy).
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -111,6 +113,19 @@ class JupyterHubProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._stop_its_proxy()
+
+    def _stop_its_proxy(self) -> None:
+        """JupyterHub leaves the proxy it started running when it exits (so a restarted hub
+        finds its routes); the tests stop it, by the PID JupyterHub wrote down."""
+        pid_file = self.root / "jupyterhub-proxy.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"configurable-http-proxy" in cmdline:
+            os.kill(pid, signal.SIGTERM)
 
     def log_tail(self, lines: int = 40) -> str:
         path = self.root / "jupyterhub.log"
