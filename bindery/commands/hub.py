@@ -164,10 +164,23 @@ async def _serve(all_settings: Settings, log_level: str, lock: InstanceLock, *,
     except ProxyError as err:
         raise click.ClickException(str(err)) from err
     stop_proxy = process is not None
+    keep_proxy: bool | None = None
+
+    def request_shutdown(servers: bool | None = None, proxy: bool | None = None) -> None:
+        """``POST /hub/api/shutdown``: stop as a signal would; ``servers``/``proxy`` override
+        ``cleanup_servers`` for this stop (JupyterHub's body, defaults from the config)."""
+        nonlocal keep_proxy
+        if servers is not None:
+            settings.cleanup_servers = servers
+        if proxy is not None:
+            keep_proxy = not proxy
+        signals.stop.set()
+
     try:
         hub = make_hub(all_settings)
         try:
             app = build_app(hub)
+            app.state.request_shutdown = request_shutdown
             server, task = await serve_app(app, settings.hub_ip, settings.hub_port,
                                            log_level.lower())
         except Exception as err:
@@ -179,6 +192,7 @@ async def _serve(all_settings: Settings, log_level: str, lock: InstanceLock, *,
         await signals.stop.wait()
         # The hub's lifespan shutdown stops the servers (cleanup_servers) before it returns.
         await stop_app(server, task, timeout=signals.grace)
+        keep = not settings.cleanup_servers if keep_proxy is None else keep_proxy
         stop_proxy = stop_proxy and not keep
         if process is not None and keep:
             click.echo(f"The proxy (pid {process.pid}) and servers keep running; the next "
@@ -221,7 +235,7 @@ def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, 
     try:
         wanted = check_scopes(wanted)
         if user_name:
-            check_name(user_name)
+            user_name = check_name(user_name)
     except (ScopeError, InvalidName) as err:
         raise click.BadParameter(str(err)) from err
     engine, db = open_database(db_url or settings.db_url)

@@ -39,6 +39,7 @@ from bindery.hub.origins import HubHostOnly
 from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
 from bindery.hub.servers import ServerManager
+from bindery.hub.service_registry import add_service_routes, register_service_tokens
 from bindery.hub.sessions import start_session
 from bindery.hub.settings import HubSettings
 from bindery.hub.spawners.factory import SpawnerFactory
@@ -154,6 +155,7 @@ class Hub:
                 await self.proxy.add_route("/hub/", self.settings.hub_url, {"hub": True})
             except ProxyError as err:
                 log.warning("could not add the /hub/ route: %s", err)
+            await add_service_routes(self.proxy, self.settings.services)
         counts = await self.manager.reconcile()
         log.info("reconciled servers: %s", counts)
         from bindery.hub.culler import activity_loop, cull_loop, server_check_loop
@@ -197,10 +199,8 @@ class Hub:
         """``[[hub.services]]``: their API tokens and OAuth clients, as configured now."""
         from bindery.hub.oauth_provider.provider import sync_service_clients
 
+        register_service_tokens(self.db, self.settings.services)
         with self.db() as s:
-            for service in self.settings.services:
-                if service.api_token:
-                    ensure_service_token(s, service.api_token, service.name, [])
             sync_service_clients(s, self.settings.services)
             s.commit()
 
@@ -233,6 +233,8 @@ def build_app(hub: Hub) -> Starlette:
     from bindery.hub.api.routes import api_routes
     from bindery.hub.oauth_provider.routes import oauth_routes
     from bindery.hub.pages import authenticator_routes, http_exception_handler, page_routes
+    from bindery.hub.sharing_pages import sharing_page_routes
+    from bindery.hub.user_redirect import user_redirect_routes
 
     hub.open_db()
 
@@ -248,6 +250,8 @@ def build_app(hub: Hub) -> Starlette:
         *api_routes(),
         *oauth_routes(),
         *page_routes(),
+        *sharing_page_routes(),
+        *user_redirect_routes(),
         Mount("/hub/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
         *authenticator_routes(hub.authenticator),
     ]

@@ -9,9 +9,10 @@ from pydantic import Field, field_validator, model_validator
 from bindery.config import Section
 from bindery.hub.audit import AuditSettings
 from bindery.hub.auth.settings import AuthSettings
-from bindery.hub.oauth_provider.settings import ServiceSettings
 from bindery.hub.origins import UserOrigins, normalise_subdomain_host
 from bindery.hub.proxy.settings import HubProxySettings
+from bindery.hub.roles import RoleSettings
+from bindery.hub.services import ServiceSettings
 from bindery.hub.spawners.settings import SpawnerSettings
 
 
@@ -91,8 +92,6 @@ class HubSettings(Section):
     #: Default page size of list endpoints; ``max_page_size`` bounds ``?limit``.
     default_page_size: int = Field(default=200, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
-    #: External services (``[[hub.services]]``): tokens and OAuth clients (docs/hub.md).
-    services: list[ServiceSettings] = Field(default_factory=list)
     #: Scopes every user holds besides their own things (JupyterHub 6's option); the OAuth
     #: provider reads ``access:services`` / ``access:services!service=<name>`` from it.
     extra_user_scopes: list[str] = Field(default_factory=list)
@@ -100,6 +99,11 @@ class HubSettings(Section):
     proxy: HubProxySettings = Field(default_factory=HubProxySettings)
     spawner: SpawnerSettings = Field(default_factory=SpawnerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    #: JupyterHub services (``[[hub.services]]``): API tokens, ``/services/<name>/`` routes
+    #: and OAuth clients (docs/hub.md).
+    services: list[ServiceSettings] = Field(default_factory=list)
+    #: JupyterHub's ``load_roles`` (``[[hub.roles]]``): scopes for users, groups, services.
+    roles: list[RoleSettings] = Field(default_factory=list)
     audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("subdomain_host")

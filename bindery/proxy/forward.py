@@ -190,6 +190,12 @@ class ProxyHandler:
                     for cookie in set_cookies:
                         handed.headers.add("Set-Cookie", cookie)
                     return handed
+        elif route.service is not None and "Cookie" in headers:
+            # A service's route (/services/<name>/) never sees the hub login either.
+            remaining = strip_cookie(headers["Cookie"], self.settings.session_cookie)
+            headers.popall("Cookie")
+            if remaining:
+                headers["Cookie"] = remaining
 
         _set_forwarded_headers(request, headers)
 

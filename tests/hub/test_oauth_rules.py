@@ -19,7 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from bindery.hub.app import Hub, build_app
-from bindery.hub.oauth_provider.settings import ServiceSettings
+from bindery.hub.services import ServiceSettings
 from bindery.hub.spawners.factory import spawner_factory
 from hub.conftest import make_settings, page_xsrf
 

@@ -17,7 +17,7 @@ from hub.conftest import make_settings, page_xsrf
 from starlette.testclient import TestClient
 
 from bindery.hub.app import Hub, build_app
-from bindery.hub.oauth_provider.settings import ServiceSettings
+from bindery.hub.services import ServiceSettings
 from bindery.hub.spawners.factory import spawner_factory
 from bindery.proxy.protocol import PROXY_TOKEN_HEADER
 

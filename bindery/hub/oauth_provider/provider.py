@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from bindery.hub.db.models import ApiToken, User, utcnow
 from bindery.hub.oauth_provider.models import OAuthClient, OAuthCode, OAuthTokenClient
-from bindery.hub.oauth_provider.settings import ServiceSettings
 from bindery.hub.scopes import has_scope, owner_scopes
+from bindery.hub.services import ServiceSettings
 from bindery.hub.tokens import PREFIX_LENGTH, hash_token, new_token
 
 #: Seconds an authorization code stays valid (JupyterHub: five minutes).

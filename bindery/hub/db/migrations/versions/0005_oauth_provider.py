@@ -1,7 +1,7 @@
 """the OAuth provider's tables
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 18:00:00
 
 OAuth clients (configured services, users' servers), pending authorization codes
@@ -14,7 +14,7 @@ from alembic import op
 import bindery.hub.db.models
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
