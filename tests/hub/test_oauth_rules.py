@@ -183,12 +183,12 @@ def test_service_and_scope_settings_say_what_is_wrong():
 
     from bindery.hub.settings import HubSettings
 
-    with pytest.raises(ValidationError, match="too short"):
+    with pytest.raises(ValidationError, match="at least 16 random characters"):
         ServiceSettings(name="svc", api_token="short")
     with pytest.raises(ValidationError, match="OAuth settings but no api_token"):
         ServiceSettings(name="svc", oauth_redirect_uri="/services/svc/oauth_callback")
     with pytest.raises(ValidationError, match="must be an http"):
         ServiceSettings(name="svc", api_token=TOKEN, oauth_redirect_uri="javascript:alert(1)")
-    with pytest.raises(ValidationError, match="Unknown scope 'acess:services'"):
+    with pytest.raises(ValidationError, match="Scope 'acess:services' does not exist"):
         HubSettings(extra_user_scopes=["acess:services"])
     assert ServiceSettings(name="svc", api_token=TOKEN).client_id == "service-svc"
