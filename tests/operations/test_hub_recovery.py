@@ -78,7 +78,14 @@ def test_kill_9_of_the_hub_adopts_or_replaces_the_proxy_and_restores_servers(
     bob = next(c for c in containers(docker_engine, hub.extra_env["BINDERY_HUB__HUB_ID"])
                if c.labels["bindery.user"] == "bob")
     bob.kill()
+    # A start the killed hub never recorded: a container of this hub that no row names.
+    hub_id = hub.extra_env["BINDERY_HUB__HUB_ID"]
+    ghost = docker_engine.containers.run(
+        bob.image.id, ["sleep", "300"], detach=True,
+        labels={"bindery.hub": hub_id, "bindery.user": "ghost", "bindery.server": ""})
     took = _restart_and_time_until_reachable(hub, {"amy": tokens["amy"]})
+    assert ghost.id not in {c.id for c in containers(docker_engine, hub_id, running_only=False)}
+    assert "removed ghost/" in hub.log_tail(80)
     assert _proxy_pid(hub) == proxy, "the running proxy was adopted, not replaced"
     assert "adopted" in hub.log_tail(80)
     stopped = _server(hub, "bob")
