@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,9 @@ from bindery.config import ConfigError
 from bindery.log_setup import configure_logging
 from bindery.plugins import PluginError
 from bindery.state_dir import InstanceLock, InstanceRunning
+
+if TYPE_CHECKING:
+    from bindery.hub.app import Hub
 
 log = logging.getLogger("bindery.hub")
 
@@ -127,6 +130,7 @@ def serve(all_settings: Settings, log_level: str = "info", log_format: str | Non
 
 async def _serve(all_settings: Settings, log_level: str, lock: InstanceLock, *,
                  json_logs: bool = False) -> None:
+    from bindery.commands.proxy_watch import keep_proxy_alive
     from bindery.composition import make_hub
     from bindery.hub.app import build_app
     from bindery.hub.proxy.base import ProxyError
@@ -187,9 +191,18 @@ async def _serve(all_settings: Settings, log_level: str, lock: InstanceLock, *,
             raise click.ClickException(str(err)) from err
         lock.update({"public": f"{settings.effective_public_url}/hub/", "hub": settings.hub_url,
                      "proxy_api": settings.proxy.api_url})
+        watch_stop = asyncio.Event()
+        watch = None
+        if process is not None:
+            watch = asyncio.create_task(keep_proxy_alive(
+                process, Path(settings.data_dir) / PROXY_RECORD, settings.proxy.check_interval,
+                watch_stop, lambda: _restore_routes(hub)))
         click.echo(f"Bindery hub at {settings.effective_public_url}/hub/ "
                    f"(hub app on {settings.hub_url})", err=True)
         await signals.stop.wait()
+        watch_stop.set()  # first: the proxy stopped below must not be started again
+        if watch is not None:
+            await watch
         # The hub's lifespan shutdown stops the servers (cleanup_servers) before it returns.
         await stop_app(server, task, timeout=signals.grace)
         keep = not settings.cleanup_servers if keep_proxy is None else keep_proxy
@@ -200,6 +213,13 @@ async def _serve(all_settings: Settings, log_level: str, lock: InstanceLock, *,
     finally:
         if stop_proxy and process is not None:
             await asyncio.to_thread(process.stop)
+
+
+async def _restore_routes(hub: Hub) -> int:
+    """Every running server's route (and ``/hub/``) on a proxy that started again."""
+    if hub.proxy is None:
+        return 0
+    return await hub.manager.check_routes(await hub.proxy.get_all_routes())
 
 
 @hub_group.command()

@@ -137,6 +137,8 @@ class BinderStack:
         self._servers: list[tuple[EmbeddedServer, asyncio.Task[None]]] = []
         self.binder_app: Any = None
         self.hub: Any = None
+        self._watch_stop = asyncio.Event()
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -154,6 +156,7 @@ class BinderStack:
 
     async def _start(self) -> None:
         from bindery.binder.app import create_app
+        from bindery.commands.proxy_watch import keep_proxy_alive
         from bindery.hub.app import build_app
         from bindery.hub.proxy.processes import ProxyProcess
 
@@ -179,11 +182,21 @@ class BinderStack:
         self.binder_app = create_app(b, make_builder(s, engine, public=True),
                                      allow_local_repos=s.allow_local_repos)
         await self._serve(self.binder_app, "127.0.0.1", b.app_port)
+        await self._restore_routes()
+        self._watch = asyncio.create_task(keep_proxy_alive(
+            self.proxy, Path(b.data_dir) / PROXY_RECORD, hub_settings.proxy.check_interval,
+            self._watch_stop, self._restore_routes))
+
+    async def _restore_routes(self) -> int:
+        """The binder's ``/`` route, then every running server's (after a proxy restart)."""
+        b = self.settings.binder
         client = self.proxy.client()
         try:
-            await client.add_route("/", binder_url, {"binder": True})
+            await client.add_route("/", f"http://127.0.0.1:{b.app_port}", {"binder": True})
+            routes = await client.get_all_routes()
         finally:
             await client.aclose()
+        return int(await self.hub.manager.check_routes(routes))
 
     async def _serve(self, app: Any, host: str, port: int) -> None:
         self._servers.append(await serve_app(app, host, port))
@@ -191,6 +204,10 @@ class BinderStack:
     async def __aexit__(self, *exc: object) -> None:
         # The binder first (its warm pool removes its users through the hub), then the
         # hub (its shutdown stops every server: cleanup_servers), then the proxy.
+        self._watch_stop.set()  # first: a proxy stopped below must not be started again
+        if self._watch is not None:
+            await self._watch
+            self._watch = None
         for server, task in reversed(self._servers):
             await stop_app(server, task, timeout=60)
         self._servers.clear()

@@ -238,6 +238,10 @@ class Engine(ABC):
     def is_running(self, container_id: str) -> bool:
         """True while the container exists and has not exited (created or running)."""
 
+    def containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        """Containers (running or not) carrying all of ``labels``; default: none known."""
+        return []
+
     def remove_volume(self, name: str) -> None:  # noqa: B027 - optional: engines without volumes
         """Remove a named volume and its data; no error if it is missing (default: nothing
         to remove, for engines that keep no volumes)."""

@@ -16,6 +16,7 @@ import tarfile
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import docker
@@ -417,6 +418,14 @@ class DockerEngine(Engine):
         except docker.errors.APIError as err:
             if "already in progress" not in str(err):
                 raise EngineError(f"The container could not be removed: {_reason(err)}") from err
+
+    def containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        try:
+            found = self.client.containers.list(
+                all=True, filters={"label": [f"{k}={v}" for k, v in labels.items()]})
+        except docker.errors.APIError as err:
+            raise EngineError(f"The container engine could not list containers: {_reason(err)}") from err
+        return [_state(c) for c in found]
 
     def is_running(self, container_id: str) -> bool:
         try:

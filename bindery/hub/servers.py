@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
@@ -557,6 +558,7 @@ class ServerManager:
                     server.last_error = reason
                     s.commit()
             counts["stopped"] += 1
+        counts["leftovers_removed"] = await self._sweep_leftovers()
         self.refresh_gauges()
         return counts
 
@@ -617,6 +619,24 @@ class ServerManager:
         if ended:
             self.refresh_gauges()
         return ended
+
+    async def _sweep_leftovers(self) -> int:
+        """Servers a hub killed mid-start left behind, unknown to the database, are removed
+        (they would run unseen until someone noticed); how many."""
+        sweep = getattr(self.spawner_factory, "sweep", None)
+        if sweep is None:
+            return 0
+        with self.db() as s:
+            known = {(srv.user.name, srv.name) for srv in s.scalars(select(Server).where(active()))}
+        try:
+            removed: list[str] = await anyio.to_thread.run_sync(sweep, known)
+        except Exception:
+            log.exception("looking for servers left behind by an earlier run failed")
+            return 0
+        for name in removed:
+            log.warning("removed %s: a server left running by an earlier run that this hub "
+                        "has no record of", name)
+        return len(removed)
 
     async def check_routes(self, routes: dict[str, dict[str, Any]]) -> int:
         """Re-add routes the proxy lost (e.g. it restarted on its own); returns how many."""

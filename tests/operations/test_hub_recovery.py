@@ -64,7 +64,7 @@ def _restart_and_time_until_reachable(hub: HubProcess, users: dict[str, str]) ->
 
 def test_kill_9_of_the_hub_adopts_or_replaces_the_proxy_and_restores_servers(
         docker_hub, docker_engine):
-    hub = docker_hub()
+    hub = docker_hub(BINDERY_HUB__PROXY__CHECK_INTERVAL="1")
     hub.start()
     tokens = {user: _start(hub, user) for user in ("amy", "bob")}
     assert all(_reachable(hub, u, t) for u, t in tokens.items())
@@ -78,7 +78,14 @@ def test_kill_9_of_the_hub_adopts_or_replaces_the_proxy_and_restores_servers(
     bob = next(c for c in containers(docker_engine, hub.extra_env["BINDERY_HUB__HUB_ID"])
                if c.labels["bindery.user"] == "bob")
     bob.kill()
+    # A start the killed hub never recorded: a container of this hub that no row names.
+    hub_id = hub.extra_env["BINDERY_HUB__HUB_ID"]
+    ghost = docker_engine.containers.run(
+        bob.image.id, ["sleep", "300"], detach=True,
+        labels={"bindery.hub": hub_id, "bindery.user": "ghost", "bindery.server": ""})
     took = _restart_and_time_until_reachable(hub, {"amy": tokens["amy"]})
+    assert ghost.id not in {c.id for c in containers(docker_engine, hub_id, running_only=False)}
+    assert "removed ghost/" in hub.log_tail(80)
     assert _proxy_pid(hub) == proxy, "the running proxy was adopted, not replaced"
     assert "adopted" in hub.log_tail(80)
     stopped = _server(hub, "bob")
@@ -97,6 +104,17 @@ def test_kill_9_of_the_hub_adopts_or_replaces_the_proxy_and_restores_servers(
     took = _restart_and_time_until_reachable(hub, tokens)
     assert _proxy_pid(hub) != proxy
     print(f"routes restored {took:.2f} s after the restarted hub answered (new proxy)")
+
+    # 2b. kill -9 of the proxy alone under a running hub: the hub starts it again on the
+    #     same ports (as JupyterHub does) and puts every route back.
+    proxy = _proxy_pid(hub)
+    os.kill(proxy, signal.SIGKILL)
+    began = time.monotonic()
+    wait_for(lambda: _proxy_pid(hub) != proxy and all(_reachable(hub, u, t) for u, t in tokens.items()),
+             15, "the proxy to be started again with every route")
+    assert "starting it again" in hub.log_tail(80)
+    print(f"proxy killed under a running hub: servers reachable again after "
+          f"{time.monotonic() - began:.2f} s")
 
     # 3. Every container killed at once (an engine restart does that to them): both are
     #    shown stopped within the check interval and start again.

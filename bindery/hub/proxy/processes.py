@@ -246,6 +246,12 @@ class _ProcessBase:
             return self.process.pid
         return self.adopted_pid
 
+    def alive(self) -> bool:
+        """Whether the proxy this object started or adopted still runs."""
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.adopted_pid is not None and _process_alive(self.adopted_pid)
+
     def _record(self) -> ProxyRecord:
         return ProxyRecord(self.pid or 0, self.name, self.ip, self.port, self.api_ip,
                            self.api_port, self.auth_token, self.default_target or "",

@@ -29,6 +29,10 @@ class HubProxySettings(ProxySettings):
     #: The client plugin's own keys (``[hub.proxy.client_options]``), checked against its
     #: ``options_model``; where the API is, its token and the timeout are the hub's.
     client_options: dict[str, Any] = Field(default_factory=dict)
+    #: Seconds between checks that the proxy the hub started still runs; a dead one is
+    #: started again on the same ports and its routes restored (JupyterHub does the same
+    #: every 5 s). 0 turns the check off.
+    check_interval: float = Field(default=5.0, ge=0)
 
     @field_validator("client")
     @classmethod

@@ -195,6 +195,15 @@ class Spawner(ABC):
         """The server's last output lines, to explain a failed start; default: none."""
         return ""
 
+    @classmethod
+    def sweep_leftovers(cls, known: set[tuple[str, str]], options: PluginOptions,
+                        context: SpawnerContext) -> list[str]:
+        """Remove servers of this hub that the database does not know (a hub killed in the
+        middle of a start never recorded them); return what was removed, as
+        ``user/server``. Called once at hub start, after known servers were reconciled.
+        Default: nothing to find."""
+        return []
+
     async def progress(self) -> AsyncIterator[ProgressEvent]:
         """Progress events while ``start`` runs; default: none."""
         return

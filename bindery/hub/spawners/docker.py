@@ -271,6 +271,22 @@ class DockerSpawner(Spawner):
 
     # -- contract ----------------------------------------------------------------
 
+    @classmethod
+    def sweep_leftovers(cls, known: set[tuple[str, str]], options: PluginOptions,
+                        context: SpawnerContext) -> list[str]:
+        """Containers labelled with this hub whose server the database does not know."""
+        engine = context.engine
+        if engine is None:
+            return []
+        removed = []
+        for state in engine.containers({LABEL_HUB: context.hub_id}):
+            key = (state.labels.get(LABEL_USER, ""), state.labels.get(LABEL_SERVER, ""))
+            if key in known:
+                continue
+            engine.stop(state.container_id, grace=0)
+            removed.append(f"{key[0]}/{key[1]}")
+        return removed
+
     async def start(self) -> str:
         if self._progress.closed:  # started again after a stop: a new start, a new log
             self._progress = EventLog()
