@@ -113,6 +113,21 @@ def _set_forwarded_headers(request: web.BaseRequest, headers: CIMultiDict[str]) 
         headers["X-Forwarded-Host"] = request.host
 
 
+def relayed_headers(pairs: Iterable[tuple[str, str]], *, user_server: bool) -> CIMultiDict[str]:
+    """The upstream answer's headers a client may see, whichever client relayed them:
+    no hop-by-hop headers, and a user's server may not set (or overwrite) the hub's
+    cookies (issue 8, finding 2)."""
+    out = CIMultiDict[str]()
+    for name, value in pairs:
+        lower = name.lower()
+        if lower in HOP_BY_HOP or (
+            user_server and lower == "set-cookie" and is_hub_cookie(set_cookie_name(value))
+        ):
+            continue
+        out.add(name, value)
+    return out
+
+
 def has_dot_segments(path: str) -> bool:
     """``/a/../b``: the route matched and the path the server resolves could differ, so refuse."""
     return any(segment in (".", "..") for segment in path.split("/"))
@@ -306,16 +321,7 @@ class ProxyHandler:
             return pages.not_running(request, route.path)
         response: web.StreamResponse | None = None
         try:
-            out = CIMultiDict[str]()
-            user_server = route.user is not None
-            for name, value in upstream.headers.items():
-                lower = name.lower()
-                if lower in HOP_BY_HOP or (
-                    user_server and lower == "set-cookie" and is_hub_cookie(set_cookie_name(value))
-                ):
-                    # A user's server may not set (or overwrite) the hub's cookies.
-                    continue
-                out.add(name, value)
+            out = relayed_headers(upstream.headers.items(), user_server=route.user is not None)
             for cookie in set_cookies:
                 out.add("Set-Cookie", cookie)
             if upstream.status < 300:
@@ -372,15 +378,9 @@ class ProxyHandler:
             return pages.not_running(request, route.path)
         response: web.StreamResponse | None = None
         try:
-            out = CIMultiDict[str]()
-            size: int | None = None
-            for name, value in upstream.headers:
-                lower = name.lower()
-                if lower in HOP_BY_HOP:
-                    continue
-                if lower == "content-length" and value.isdigit():
-                    size = int(value)
-                out.add(name, value)
+            out = relayed_headers(upstream.headers, user_server=route.user is not None)
+            length = out.get("Content-Length", "")
+            size: int | None = int(length) if length.isdigit() else None
             for cookie in set_cookies:
                 out.add("Set-Cookie", cookie)
             if upstream.status < 300:

@@ -187,7 +187,7 @@ async def test_zero_means_no_active_limit_and_a_restarted_hub_counts_what_it_fou
     assert manager.count_running() == 3
     # A new hub on the same database finds the running servers and counts them.
     again = _manager(tmp_path, stage, max_concurrent_spawns=10, max_active_servers=3)
-    assert await again.reconcile() == {"running": 3, "stopped": 0}
+    assert await again.reconcile() == {"running": 3, "stopped": 0, "leftovers_removed": 0}
     with pytest.raises(TooManyServers, match="maximum of 3 servers"):
         await again.start("d", "", {})
 

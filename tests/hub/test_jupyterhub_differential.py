@@ -28,7 +28,7 @@ from hub.jupyterhub_oracle import ADMIN_SERVICE, EXTERNAL_SERVICE, JupyterHubPro
 pytestmark = pytest.mark.slow
 
 #: Keys only Bindery's models have (Bindery's own facts; docs/hub.md lists them).
-BINDERY_EXTRA_KEYS = {"user_kind", "image", "service", "prefix", "bindery_version"}
+BINDERY_EXTRA_KEYS = {"user_kind", "image", "service", "prefix", "bindery_version", "last_error"}
 ADMIN = "admin"
 
 
