@@ -32,6 +32,7 @@ from bindery.builder.settings import BuilderSettings
 from bindery.engine.base import BuildRequest, Engine
 from bindery.environment import EnvironmentOptions, default_environment, detect, render
 from bindery.environment.dockerfile import remote_fetches
+from bindery.environment.grade import SUMMARY_PREFIX
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError
 from bindery.sources import SourceCatalog
 from bindery.sources.base import Ref
@@ -211,8 +212,9 @@ class Builder:
         started = time.monotonic()
         labels = self.engine.image_labels(name)
         if labels is not None:
+            graded = labels.get(f"{LABEL}.grade-line")
             emit({"phase": "built", "imageName": name, "reused": True,
-                  "message": f"Found built image {name}\n"})
+                  "message": (f"Bindery: {graded}\n" if graded else "") + f"Found built image {name}\n"})
             return BuiltImage(name, ref, True, labels)
         try:
             emit({"phase": "fetching", "message": f"Fetching {ref.url} at {ref.resolved}\n"})
@@ -281,6 +283,9 @@ class Builder:
             f"{LABEL}.base-image": plan.base_image,
             f"{LABEL}.python": plan.python_version,
             f"{LABEL}.repo-dockerfile": str(plan.uses_repo_dockerfile).lower(),
+            # The grade's summary line, shown again when the image is reused.
+            f"{LABEL}.grade-line": next((line for line in plan.summary
+                                         if line.startswith(SUMMARY_PREFIX)), ""),
             **plan.labels,
         }
         if not plan.uses_repo_dockerfile:

@@ -227,6 +227,7 @@ def _python_requirements(
                 generated=converted.text,
                 needs_repo=converted.needs_repo,
                 count=converted.count,
+                pinned=python.count_pinned(python.logical_lines(converted.text)),
             ),
             converted.python_version,
         )

@@ -32,6 +32,8 @@ class Requirements:
     needs_repo: bool = False
     #: Number of requirement lines, for the human summary.
     count: int = 0
+    #: How many of them pin one exact version (``name==1.2.3``), for the grade.
+    pinned: int = 0
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import posixpath
 import shlex
 from collections.abc import Sequence
 
-from bindery.environment import node, variables
+from bindery.environment import grade, node, variables
 from bindery.environment.dockerfile import first_base_image
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.lockfiles import UV_LOCK, Lockfile
@@ -118,13 +118,15 @@ def render(
     ]
     dockerfile = "\n".join(s for s in sections if s)
     warnings = (env.python_warning,) if env.python_warning else ()
+    graded = grade.grade(env)
+    labels[grade.LABEL] = graded.letter
     return BuildPlan(
         dockerfile=dockerfile,
         context_files=context_files,
         base_image=base,
         python_version=env.python_version,
         uses_repo_dockerfile=False,
-        summary=summarize(env, settings, ca_bundle=ca_bundle),
+        summary=[*summarize(env, settings, ca_bundle=ca_bundle), graded.line()],
         labels={**labels, **python_labels(env)},
         warnings=warnings,
         steps=tuple(_module_steps(env) + steps),
@@ -159,6 +161,7 @@ def _repo_dockerfile_plan(env: Environment) -> BuildPlan:
     text = env.dockerfile_text or ""
     if not first_base_image(text):
         raise RepoConfigError(f"{env.dockerfile} has no FROM line; it cannot be built.")
+    graded = grade.dockerfile_grade(env.dockerfile or "Dockerfile")
     return BuildPlan(
         dockerfile=text,
         context_files={},
@@ -168,7 +171,9 @@ def _repo_dockerfile_plan(env: Environment) -> BuildPlan:
         summary=[
             f"{env.dockerfile}: used as given (no other configuration file applies)",
             *env.notes,
+            graded.line(),
         ],
+        labels={grade.LABEL: graded.letter},
     )
 
 

@@ -9,6 +9,9 @@
   const bar = document.getElementById("progress-bar");
   const warnings = document.getElementById("warnings");
   const WARNING = "Bindery: WARNING: ";
+  // The builder's summary line "Bindery: Reproducibility grade: B (reasons)".
+  const GRADE = /^Bindery: Reproducibility grade: ([A-D]) \((.*)\)$/;
+  const grade = document.getElementById("grade");
   let finished = false;
 
   function setPhase(phase) {
@@ -44,6 +47,14 @@
         item.textContent = line.slice(WARNING.length);
         warnings.appendChild(item);
         warnings.hidden = false;
+      });
+      event.message.split("\n").forEach((line) => {
+        const found = GRADE.exec(line);
+        if (!found) return;
+        document.getElementById("grade-letter").textContent = found[1];
+        document.getElementById("grade-reasons").textContent = "(" + found[2] + ")";
+        grade.dataset.grade = found[1];
+        grade.hidden = false;
       });
       logEl.textContent += event.message;
       logEl.scrollTop = logEl.scrollHeight;
