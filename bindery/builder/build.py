@@ -33,6 +33,8 @@ from bindery.engine.base import BuildRequest, Engine
 from bindery.environment import EnvironmentOptions, default_environment, detect, render
 from bindery.environment.dockerfile import remote_fetches
 from bindery.environment.grade import SUMMARY_PREFIX
+from bindery.environment.modules import EnvironmentModule
+from bindery.environment.repo_config import read_repo_config
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError
 from bindery.sources import SourceCatalog
 from bindery.sources.base import Ref
@@ -254,7 +256,8 @@ class Builder:
         support = workdir / ".bindery"
         support.mkdir(exist_ok=True)
         options = self._options_for_build(emit)
-        env = detect(checkout, options, self.modules,
+        options, modules, repo_labels = self._apply_repo_config(checkout, options, emit)
+        env = detect(checkout, options, modules,
                      run_host_work=host_runner(support, self._work_dir(), emit))
         uv = host_uv_binary()
         plan = render(env, options, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None)
@@ -283,6 +286,7 @@ class Builder:
             f"{LABEL}.base-image": plan.base_image,
             f"{LABEL}.python": plan.python_version,
             f"{LABEL}.repo-dockerfile": str(plan.uses_repo_dockerfile).lower(),
+            **repo_labels,
             # The grade's summary line, shown again when the image is reused.
             f"{LABEL}.grade-line": next((line for line in plan.summary
                                          if line.startswith(SUMMARY_PREFIX)), ""),
@@ -328,6 +332,30 @@ class Builder:
         emit({"phase": "building", "message": f"Bindery: the Python mirror "
               f"{options.python_install_mirror} {problem}; only Debian's Pythons are on offer.\n"})
         return dataclasses.replace(options, python_mirror_problem=problem)
+
+    def _apply_repo_config(
+        self, checkout: Path, options: EnvironmentOptions, emit: EventSink
+    ) -> tuple[EnvironmentOptions, list[EnvironmentModule], dict[str, str]]:
+        """The repository's own ``bindery.toml``: its version pin and allowed options
+        (:mod:`bindery.environment.repo_config`)."""
+        config = read_repo_config(checkout)
+        if config is None:
+            return options, self.modules, {}
+        problem = config.version_problem(__version__)
+        if problem and self.settings.repo_version_mismatch == "error":
+            raise BuildError(f"{problem} (builder.repo_version_mismatch is 'error'.)")
+        emit({"phase": "building", "message": f"Bindery: {config.summary()}\n"})
+        if problem:
+            emit({"phase": "building", "message": f"Bindery: WARNING: {problem}\n"})
+        if config.options:
+            options = dataclasses.replace(options, **config.options)
+        modules = self.modules
+        if config.modules:
+            merged = {name: dict(table) for name, table in self.settings.modules.items()}
+            for name, table in config.modules.items():
+                merged.setdefault(name, {}).update(table)
+            modules = load_modules(merged)
+        return options, modules, {f"{LABEL}.builder-requested": config.version or "(any)"}
 
     def _ensure_base_image(self, image: str, emit: EventSink) -> None:
         """Make a missing base image now (debootstrap), with its progress in the build log."""

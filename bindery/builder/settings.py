@@ -76,6 +76,9 @@ class BuilderSettings(Section):
     jupyter_remove: list[str] = Field(default_factory=lambda: ["rfc3987-syntax"])
     #: Where git checkouts and build contexts are made.
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "bindery")
+    #: A repository's bindery.toml asks for another Bindery version ([builder] version):
+    #: "error" refuses to build it, "warn" builds it with a warning on the launch page.
+    repo_version_mismatch: Literal["error", "warn"] = "error"
     #: Options of each environment module (``[builder.modules.conda]``, ...), checked
     #: against the module's own options when the settings are loaded.
     modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
