@@ -26,6 +26,7 @@ from bindery import __version__
 from bindery.builder.events import BuildEvent, EventSink
 from bindery.builder.failures import explain_failure
 from bindery.builder.host_work import host_runner
+from bindery.builder.locks import LockCache
 from bindery.builder.modules import load_modules
 from bindery.builder.python_mirror import mirror_problem
 from bindery.builder.settings import BuilderSettings
@@ -83,6 +84,16 @@ def host_uv_binary() -> Path | None:
 
 
 @functools.cache
+def _uv_digest(uv: Path) -> str:
+    """Short content hash of the uv binary (names the ``bindery/uv`` image)."""
+    digest = hashlib.sha256()
+    with uv.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
 def _uv_identity() -> str:
     """What identifies the bundled uv in the fingerprint ("" when none is bundled)."""
     uv = host_uv_binary()
@@ -128,6 +139,8 @@ class Builder:
         self.environment_options = settings.environment_options()
         #: Installed environment modules (conda, R, ...), with their options.
         self.modules = load_modules(settings.modules)
+        #: Locks read before, by layer digest (saves reading them back on rebuilds).
+        self.locks = LockCache(settings.work_dir / "locks")
 
     # -- identity ------------------------------------------------------------
 
@@ -163,9 +176,10 @@ class Builder:
         digest.update(self.ca_bundle() or b"")
         # The rendered template itself, so a change to how images are made is a new
         # name even within one version; and the uv binary copied into them.
+        uv = host_uv_binary()
         plan = render(default_environment(self.environment_options), self.environment_options,
-                      ca_bundle=None,
-                      bundled_uv=host_uv_binary() is not None)
+                      ca_bundle=None, bundled_uv=uv is not None,
+                      uv_image=f"bindery/uv:{_uv_digest(uv)}" if uv is not None else "")
         digest.update(plan.dockerfile.encode())
         digest.update(_uv_identity().encode())
         return digest.hexdigest()[:8]
@@ -260,7 +274,9 @@ class Builder:
         env = detect(checkout, options, modules,
                      run_host_work=host_runner(support, self._work_dir(), emit))
         uv = host_uv_binary()
-        plan = render(env, options, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None)
+        uv_image = self._ensure_uv_image(uv, emit) if uv is not None else ""
+        plan = render(env, options, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None,
+                      uv_image=uv_image)
         if plan.uses_repo_dockerfile and self.public:
             _refuse_remote_fetches(env.dockerfile or "Dockerfile", env.dockerfile_text or "")
         for line in plan.summary:
@@ -273,7 +289,7 @@ class Builder:
             target.write_bytes(data)
             if rel.endswith((".sh", "start")) or data.startswith(b"#!"):
                 target.chmod(0o755)
-        if uv is not None and not plan.uses_repo_dockerfile:
+        if uv is not None and not uv_image and not plan.uses_repo_dockerfile:
             shutil.copy2(uv, support / "uv")
         dockerfile = workdir / "Dockerfile.bindery"
         dockerfile.write_text(plan.dockerfile)
@@ -295,6 +311,12 @@ class Builder:
         if not plan.uses_repo_dockerfile:
             self._ensure_base_image(plan.base_image, emit)
         staging = f"{name.rsplit(':', 1)[0]}:staging-{uuid.uuid4().hex[:12]}"
+        # A guess at the lock, from the last build of this repository: right for any
+        # rebuild that installs the same packages (checked by layer digest below).
+        cache_key = f"{name.rsplit(':', 1)[0]} {self.fingerprint()}"
+        guess = None if plan.uses_repo_dockerfile else self.locks.last_lock(cache_key)
+        if guess is not None:
+            labels[f"{LABEL}.lock"] = guess
         try:
             self.engine.build(
                 BuildRequest(context, dockerfile, staging, labels, b.build_timeout, b.build_memory),
@@ -308,7 +330,12 @@ class Builder:
             raise BuildError(explain_failure(exc, plan), exc.log_tail, step=exc.step,
                              step_output=exc.step_output, exit_code=exc.exit_code) from exc
         try:
-            labels[f"{LABEL}.lock"] = self._read_lock(staging)
+            lock = self._read_lock(staging)
+            if not plan.uses_repo_dockerfile and not lock.startswith("(not recorded"):
+                self.locks.remember(cache_key, lock)
+            if guess is not None and lock == guess and self.engine.tag_image(staging, name):
+                return labels  # the lock label the build was given is the image's lock
+            labels[f"{LABEL}.lock"] = lock
             # Labels are metadata: a FROM-only build adds them without a new layer.
             with tempfile.TemporaryDirectory(prefix="bindery-label-") as tmp:
                 label_file = Path(tmp) / "Dockerfile"
@@ -356,6 +383,26 @@ class Builder:
                 merged.setdefault(name, {}).update(table)
             modules = load_modules(merged)
         return options, modules, {f"{LABEL}.builder-requested": config.version or "(any)"}
+
+    def _ensure_uv_image(self, uv: Path, emit: EventSink) -> str:
+        """``bindery/uv:<digest>``: the builder's uv binary alone (``/uv``), made once.
+        Builds copy uv from it instead of carrying 40 MB in every context. "" when the
+        engine cannot make it (the binary then travels in the context as before)."""
+        name = f"bindery/uv:{_uv_digest(uv)}"
+        if self.engine.image_labels(name) is not None:
+            return name
+        try:
+            with tempfile.TemporaryDirectory(prefix="bindery-uv-", dir=self._work_dir()) as tmp:
+                shutil.copy2(uv, Path(tmp) / "uv")
+                (Path(tmp) / "Dockerfile").write_text("FROM scratch\nCOPY uv /uv\n")
+                self.engine.build(BuildRequest(Path(tmp), Path(tmp) / "Dockerfile", name,
+                                               {f"{LABEL}.uv": _uv_identity()}, 300, None),
+                                  lambda _: None)
+        except BinderyError as exc:
+            emit({"phase": "building", "message": f"Bindery: could not make {name} ({exc}); "
+                  "uv travels in the build context instead\n"})
+            return ""
+        return name
 
     def _ensure_base_image(self, image: str, emit: EventSink) -> None:
         """Make a missing base image now (debootstrap), with its progress in the build log."""

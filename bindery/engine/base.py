@@ -201,6 +201,11 @@ class Engine(ABC):
     def pull_image(self, name: str) -> None:
         """Fetch an image from its registry; ``EngineError`` saying why when it cannot."""
 
+    def tag_image(self, source: str, target: str) -> bool:
+        """Give image ``source`` the extra name ``target``; False when the engine cannot
+        (the builder then makes the name with a label-only build)."""
+        return False
+
     def provide_base_image(self, name: str, mirror: str, on_log: LogSink) -> None:
         """Make the missing base image ``name`` (``bindery/base:<suite>``) for a build.
 

@@ -7,10 +7,12 @@ container management. Both talk to the same daemon.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 import threading
 import time
 from collections import deque
@@ -72,6 +74,10 @@ class DockerEngineOptions(PluginOptions):
     #: Path of the docker CLI used for BuildKit builds ("" = find one);
     #: also ``$BINDERY_DOCKER_CLI``.
     cli: str = ""
+
+
+#: read_file refuses files larger than this (it is for small text files such as the lock).
+MAX_READ_BYTES = 20_000_000
 
 
 class DockerEngine(Engine):
@@ -202,13 +208,37 @@ class DockerEngine(Engine):
         except (docker.errors.ImageNotFound, docker.errors.NotFound):
             pass
 
+    def tag_image(self, source: str, target: str) -> bool:
+        repository, _, tag = target.rpartition(":")
+        if not repository or "/" in tag:
+            repository, tag = target, "latest"
+        try:
+            return bool(self.client.images.get(source).tag(repository, tag))
+        except (docker.errors.ImageNotFound, docker.errors.APIError):
+            return False
+
     def read_file(self, image: str, path: str) -> str:
-        output: bytes = self.client.containers.run(
-            image, ["cat", path], entrypoint=[], remove=True,
-            network_disabled=True, user="1000", mem_limit="256m",
+        """Copied out of a container that is created but never started: nothing in the
+        image runs, and no process start is paid for (about 0.1 s instead of 0.3 s)."""
+        container = self.client.containers.create(
+            image, ["true"], entrypoint=[], network_disabled=True, user="1000",
             cap_drop=["ALL"], security_opt=["no-new-privileges"],
         )
-        return output.decode("utf-8", "replace")
+        try:
+            stream, stat = container.get_archive(path)
+            if int(stat.get("size") or 0) > MAX_READ_BYTES:
+                raise EngineError(f"{path} in {image} is larger than {MAX_READ_BYTES} bytes")
+            data = b"".join(stream)
+        finally:
+            container.remove(force=True)
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            member = next((m for m in archive.getmembers() if m.isfile()), None)
+            if member is None:
+                raise EngineError(f"{path} in {image} is not a regular file")
+            handle = archive.extractfile(member)
+            if handle is None or member.size > MAX_READ_BYTES:
+                raise EngineError(f"{path} in {image} cannot be read (or is too large)")
+            return handle.read().decode("utf-8", "replace")
 
     def pull_image(self, name: str) -> None:
         try:
