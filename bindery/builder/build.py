@@ -11,6 +11,7 @@ that were really installed, read back from the image after the build.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import functools
 import hashlib
 import json
@@ -293,7 +294,10 @@ class Builder:
             shutil.copy2(uv, support / "uv")
         dockerfile = workdir / "Dockerfile.bindery"
         dockerfile.write_text(plan.dockerfile)
-        context = checkout if plan.uses_repo_dockerfile else workdir
+        context = self._docker_context(checkout, plan.context_dir) if plan.uses_repo_dockerfile \
+            else workdir
+        if plan.required_image:
+            self._check_required_image(plan.required_image, env.devcontainer or "the repository")
         labels = {
             **plan.labels,
             **provenance,
@@ -319,7 +323,8 @@ class Builder:
             labels[f"{LABEL}.lock"] = guess
         try:
             self.engine.build(
-                BuildRequest(context, dockerfile, staging, labels, b.build_timeout, b.build_memory),
+                BuildRequest(context, dockerfile, staging, labels, b.build_timeout, b.build_memory,
+                             build_args=plan.build_args),
                 lambda line: emit({"phase": "building", "message": line}),
             )
         except BuildLimitExceeded:
@@ -383,6 +388,29 @@ class Builder:
                 merged.setdefault(name, {}).update(table)
             modules = load_modules(merged)
         return options, modules, {f"{LABEL}.builder-requested": config.version or "(any)"}
+
+    @staticmethod
+    def _docker_context(checkout: Path, relative: str) -> Path:
+        """The build context inside the checkout; a linked directory that leads out of it
+        (``.devcontainer`` → ``/``) would send the host's files to the engine."""
+        context = (checkout / relative).resolve() if relative else checkout
+        if not context.is_relative_to(checkout.resolve()) or not context.is_dir():
+            raise BuildError(f"The build context {relative}/ is not a directory inside the "
+                             "repository.")
+        return context
+
+    def _check_required_image(self, image: str, origin: str) -> None:
+        """devcontainer.json ``image``: allow-listed on a public builder, and present."""
+        patterns = self.settings.devcontainer_images
+        if self.public and not any(fnmatch.fnmatchcase(image, p) for p in patterns):
+            allowed = ", ".join(patterns) or "none are"
+            raise BuildError(f"{origin} asks for the image {image}, which this public service "
+                             f"does not allow (builder.devcontainer_images: {allowed}).")
+        if self.engine.image_labels(image) is None:
+            raise BuildError(
+                f"{origin} asks for the image {image}, which is not on this machine. Bindery "
+                "does not fetch devcontainer images from their registry: pull it onto the "
+                f"engine first (docker pull {image}), or use build.dockerfile instead.")
 
     def _ensure_uv_image(self, uv: Path, emit: EventSink) -> str:
         """``bindery/uv:<digest>``: the builder's uv binary alone (``/uv``), made once.

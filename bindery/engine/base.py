@@ -54,6 +54,8 @@ class BuildRequest:
     timeout: float | None = None
     #: Memory limit for build steps, docker syntax ("4g"); None = unlimited.
     memory: str | None = None
+    #: ``ARG`` values (``--build-arg NAME=value``).
+    build_args: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,8 @@ class DockerEngine(Engine):
         ]
         for key, value in sorted(request.labels.items()):
             cmd += ["--label", f"{key}={value}"]
+        for key, value in sorted(request.build_args.items()):
+            cmd += ["--build-arg", f"{key}={value}"]
         cmd.append(str(request.context_dir))
         env = {**os.environ, "DOCKER_BUILDKIT": "1", "BUILDKIT_PROGRESS": "plain"}
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)

@@ -167,18 +167,27 @@ def _repo_dockerfile_plan(env: Environment) -> BuildPlan:
     if not first_base_image(text):
         raise RepoConfigError(f"{env.dockerfile} has no FROM line; it cannot be built.")
     graded = grade.dockerfile_grade(env.dockerfile or "Dockerfile")
+    if env.devcontainer:
+        what = (f"image {env.required_image}" if env.required_image
+                else f"{env.dockerfile} (context: {env.docker_context or 'the repository root'})")
+        first = [f"{env.devcontainer}: building {what}, with its environment and "
+                 "lifecycle commands (no Binder configuration file exists)"]
+        if env.build_args:
+            first.append(f"{env.devcontainer}: build arguments {', '.join(env.build_args)}")
+    else:
+        first = [f"{env.dockerfile}: used as given (no other configuration file applies)"]
     return BuildPlan(
         dockerfile=text,
         context_files={},
         base_image=first_base_image(text),
         python_version="unknown",
         uses_repo_dockerfile=True,
-        summary=[
-            f"{env.dockerfile}: used as given (no other configuration file applies)",
-            *env.notes,
-            graded.line(),
-        ],
-        labels={grade.LABEL: graded.letter},
+        summary=[*first, *env.notes, graded.line()],
+        labels={grade.LABEL: graded.letter,
+                **({"org.bindery.devcontainer": env.devcontainer} if env.devcontainer else {})},
+        context_dir=env.docker_context,
+        build_args=dict(env.build_args),
+        required_image=env.required_image,
     )
 
 

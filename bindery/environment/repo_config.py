@@ -25,8 +25,8 @@ Pure: reading and checking only; the builder applies the result
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
