@@ -336,11 +336,15 @@ class Builder:
                              step_output=exc.step_output, exit_code=exc.exit_code) from exc
         try:
             lock = self._read_lock(staging)
+            reports = {label: self._read_report(staging, path)
+                       for label, path in plan.report_files.items()}
             if not plan.uses_repo_dockerfile and not lock.startswith("(not recorded"):
                 self.locks.remember(cache_key, lock)
-            if guess is not None and lock == guess and self.engine.tag_image(staging, name):
+            if (guess is not None and lock == guess and not reports
+                    and self.engine.tag_image(staging, name)):
                 return labels  # the lock label the build was given is the image's lock
             labels[f"{LABEL}.lock"] = lock
+            labels.update(reports)
             # Labels are metadata: a FROM-only build adds them without a new layer.
             with tempfile.TemporaryDirectory(prefix="bindery-label-") as tmp:
                 label_file = Path(tmp) / "Dockerfile"
@@ -447,6 +451,12 @@ class Builder:
             return self.engine.read_file(image, LOCK_PATH).strip()
         except Exception:  # noqa: BLE001 - a repo Dockerfile may not have a venv or cat
             return "(not recorded: the image does not provide " + LOCK_PATH + ")"
+
+    def _read_report(self, image: str, path: str) -> str:
+        try:
+            return self.engine.read_file(image, path).strip()
+        except Exception:  # noqa: BLE001 - the step that writes it may have been skipped
+            return f"(not recorded: the build wrote no {path})"
 
     # -- the default environment ----------------------------------------------
 

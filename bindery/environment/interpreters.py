@@ -89,10 +89,7 @@ def runtime_request(files: ConfigFiles, options: EnvironmentOptions) -> PythonRe
         raise RepoConfigError(f"{origin} is empty; write one line such as python-{options.default_python}.")
     line = lines[0]
     if line.startswith("r-"):
-        raise RepoConfigError(
-            f"{origin} asks for R ({line!r}); R environments are not supported yet. "
-            f"Use a Python runtime ({describe_offer(options)}) or remove runtime.txt."
-        )
+        return None  # an R runtime: the r environment module reads it; Python stays default
     match = _RUNTIME.match(line)
     if not match:
         raise RepoConfigError(

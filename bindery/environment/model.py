@@ -113,3 +113,5 @@ class BuildPlan:
     build_args: dict[str, str] = field(default_factory=dict)
     #: An image the engine must already have (devcontainer.json ``image``).
     required_image: str = ""
+    #: Labels read back from files the build wrote (label → path inside the image).
+    report_files: dict[str, str] = field(default_factory=dict)

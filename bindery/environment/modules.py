@@ -96,6 +96,10 @@ class Contribution:
     path_prepend: tuple[str, ...] = ()
     #: Image labels ("org.bindery.conda.fallback" → a JSON report, ...).
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: Reports the build itself writes: image label → path of a file inside the image.
+    #: The builder reads each file after the build and stores its text in that label
+    #: (what only the build can know, e.g. which packages a package index really had).
+    report_files: Mapping[str, str] = field(default_factory=dict)
     #: Files written to the build context under ``.bindery/<name>``.
     context_files: Mapping[str, bytes] = field(default_factory=dict)
     #: A Python version the module's files ask for ("3.10" from ``python=3.10``), or None.

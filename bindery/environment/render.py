@@ -84,7 +84,9 @@ def render(
         )
     context_files: dict[str, bytes] = {START_CONTEXT_NAME: BINDERY_START.encode()}
     labels: dict[str, str] = {}
+    report_files: dict[str, str] = {}
     for c in env.contributions:
+        report_files.update(c.report_files)
         for rel, data in c.context_files.items():
             if rel in context_files:
                 raise RepoConfigError(f"environment module {c.module} reuses context file {rel}")
@@ -135,6 +137,7 @@ def render(
         labels={**labels, **python_labels(env)},
         warnings=warnings,
         steps=tuple(_module_steps(env) + steps),
+        report_files=report_files,
     )
 
 

@@ -98,6 +98,13 @@ def test_a_built_image_has_its_labels_and_files(engine: Engine, tiny_image: str)
 
 
 @pytest.mark.engine
+def test_reading_a_small_file_never_comes_back_empty(engine: Engine, tiny_image: str) -> None:
+    """Reads through a container's output lost small files about one time in three."""
+    reads = {engine.read_file(tiny_image, "/hello.txt") for _ in range(8)}
+    assert reads == {"hello from the contract image\n"}
+
+
+@pytest.mark.engine
 def test_a_failed_build_says_why_and_leaves_no_image(engine: Engine, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(
         f"FROM {BASE_IMAGE}\nRUN echo contract-step-fails >&2 && exit 7\n")

@@ -54,9 +54,10 @@ def test_malformed_runtime_txt_is_a_clear_error(make_repo, settings, line) -> No
         detect(make_repo({"runtime.txt": line + "\n"}), settings)
 
 
-def test_r_runtime_is_not_supported_yet(make_repo, settings) -> None:
-    with pytest.raises(RepoConfigError, match="R environments are not supported"):
-        detect(make_repo({"runtime.txt": "r-4.3-2024-01-01\n"}), settings)
+def test_an_r_runtime_leaves_python_at_the_default(make_repo, settings) -> None:
+    # runtime.txt `r-...` belongs to the R module (tests/environment/test_env_r.py).
+    env = detect(make_repo({"runtime.txt": "r-4.3-2024-01-01\n"}), settings)
+    assert env.python_version == settings.default_python and env.python_source == "default"
 
 
 def test_empty_runtime_txt_is_an_error(make_repo, settings) -> None:
