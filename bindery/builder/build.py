@@ -318,9 +318,9 @@ class Builder:
         # A guess at the lock, from the last build of this repository: right for any
         # rebuild that installs the same packages (checked by layer digest below).
         cache_key = f"{name.rsplit(':', 1)[0]} {self.fingerprint()}"
-        guess = None if plan.uses_repo_dockerfile else self.locks.last_lock(cache_key)
+        guess = None if plan.uses_repo_dockerfile else self.locks.last_labels(cache_key)
         if guess is not None:
-            labels[f"{LABEL}.lock"] = guess
+            labels.update(guess)
         try:
             self.engine.build(
                 BuildRequest(context, dockerfile, staging, labels, b.build_timeout, b.build_memory,
@@ -335,16 +335,15 @@ class Builder:
             raise BuildError(explain_failure(exc, plan), exc.log_tail, step=exc.step,
                              step_output=exc.step_output, exit_code=exc.exit_code) from exc
         try:
-            lock = self._read_lock(staging)
-            reports = {label: self._read_report(staging, path)
-                       for label, path in plan.report_files.items()}
-            if not plan.uses_repo_dockerfile and not lock.startswith("(not recorded"):
-                self.locks.remember(cache_key, lock)
-            if (guess is not None and lock == guess and not reports
-                    and self.engine.tag_image(staging, name)):
-                return labels  # the lock label the build was given is the image's lock
-            labels[f"{LABEL}.lock"] = lock
-            labels.update(reports)
+            read_back = {f"{LABEL}.lock": self._read_lock(staging)}
+            read_back.update({label: self._read_report(staging, path)
+                              for label, path in plan.report_files.items()})
+            if not plan.uses_repo_dockerfile and not any(
+                    value.startswith("(not recorded") for value in read_back.values()):
+                self.locks.remember(cache_key, read_back)
+            if guess == read_back and self.engine.tag_image(staging, name):
+                return labels  # the labels the build was given are the image's own
+            labels.update(read_back)
             # Labels are metadata: a FROM-only build adds them without a new layer.
             with tempfile.TemporaryDirectory(prefix="bindery-label-") as tmp:
                 label_file = Path(tmp) / "Dockerfile"

@@ -28,6 +28,9 @@ from bindery.environment.scripts import BINDERY_START
 from bindery.environment.variables import HOME, VENV
 
 LOCK_FILE = "/srv/bindery-lock.txt"
+#: apt.txt's packages as installed (``name=version`` lines), read back into a label.
+APT_REPORT = "/srv/bindery-apt.txt"
+APT_LABEL = "org.bindery.apt"
 #: Where dependency files are copied before the repository (outside $HOME on purpose).
 DEPS_DIR = "/tmp/bindery-deps"
 CA_CONTEXT_NAME = "extra-ca.crt"
@@ -84,7 +87,7 @@ def render(
         )
     context_files: dict[str, bytes] = {START_CONTEXT_NAME: BINDERY_START.encode()}
     labels: dict[str, str] = {}
-    report_files: dict[str, str] = {}
+    report_files: dict[str, str] = {APT_LABEL: APT_REPORT} if env.apt_packages else {}
     for c in env.contributions:
         report_files.update(c.report_files)
         for rel, data in c.context_files.items():
@@ -337,9 +340,15 @@ def _apt_section(packages: tuple[str, ...], env_options: EnvironmentOptions,
 USER root
 RUN {_APT_CACHE} \\
     apt-get update -q{_apt_update_options(env_options)} \\
- && apt-get install -y -q --no-install-recommends {" ".join(packages)}
+ && apt-get install -y -q --no-install-recommends {" ".join(packages)} \
+ && dpkg-query -W -f='${{Package}}=${{Version}}\\n' {" ".join(_apt_names(packages))} > {APT_REPORT}
 USER 1000
 """
+
+
+def _apt_names(packages: tuple[str, ...]) -> list[str]:
+    """Package names without their ``=version`` (dpkg-query wants names)."""
+    return [p.split("=", 1)[0] for p in packages]
 
 
 def _requirements_target(req: Requirements) -> tuple[str, str]:
