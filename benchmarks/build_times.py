@@ -90,7 +90,22 @@ def baseline_build(repo: Path, tag: str, no_cache: bool) -> float:
     return timed(cmd, cwd=repo)
 
 
-def clear_build_cache() -> None:
+def builds_running() -> list[str]:
+    """Other builds on this machine (any user's ``docker build``/buildx process)."""
+    found = subprocess.run(["pgrep", "-af", r"docker(-buildx)? (buildx )?build"],
+                           capture_output=True, text=True).stdout.splitlines()
+    return [line for line in found if "pgrep" not in line]
+
+
+def clear_build_cache(wait: float = 300.0) -> None:
+    """Prune BuildKit's cache, but only while no other build runs: pruning during a build
+    crashed dockerd 20.10 here. Waits up to ``wait`` seconds for an idle engine."""
+    deadline = time.monotonic() + wait
+    while builds_running():
+        if time.monotonic() > deadline:
+            raise SystemExit("other builds keep running; not pruning (use --keep-cache): "
+                             + "; ".join(builds_running())[:300])
+        time.sleep(2)
     subprocess.run([DOCKER, "builder", "prune", "-af"], check=True, capture_output=True)
 
 
