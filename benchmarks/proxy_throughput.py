@@ -1,4 +1,8 @@
-"""Proxy throughput and latency: direct vs. Bindery's built-in proxy vs. configurable-http-proxy.
+"""Proxy throughput and latency: direct vs. Bindery's built-in proxy vs. CHP vs. nginx.
+
+Compared in one run: the upstream reached directly, Bindery's built-in proxy,
+configurable-http-proxy (npm) and the nginx backend (Debian's nginx, kind = "nginx"),
+each routing to the same upstream through its default target.
 
 Upstream: a minimal aiohttp server (uvloop) answering a small JSON document, in its own
 process on 127.0.0.1, so the figure measures the proxies rather than a Jupyter server.
@@ -27,6 +31,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bindery.hub.proxy.nginx_process import NginxProcess, find_nginx
 from bindery.hub.proxy.processes import CHP_CACHE, ChpProcess, ProxyProcess, free_port, install_chp
 
 BODY = b'{"status": "ok", "kernels": 0, "connections": 0, "last_activity": "2024-01-01T00:00:00Z"}'
@@ -119,8 +124,12 @@ def run_client_loop(name: str, url: str, requests: int, connections: int) -> Res
 def cpu_seconds(pid: int | None) -> float:
     if pid is None:
         return 0.0
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    process = psutil.Process(pid)
+    total = 0.0
+    for each in (process, *process.children(recursive=True)):  # nginx: master + workers
+        times = each.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def wait_for(url: str, timeout: float = 20.0) -> None:
@@ -155,14 +164,20 @@ def main() -> None:
     upstream_url = f"http://127.0.0.1:{upstream_port}"
     ours = ProxyProcess(default_target=upstream_url)
     chp = ChpProcess(executable=install_chp(CHP_CACHE), default_target=upstream_url)
+    if find_nginx() is None:
+        raise SystemExit("nginx is not installed (apt-get install nginx; setup.sh --dev does it)")
+    # As many nginx workers as the machine has cores (nginx's "auto"), as deployed.
+    nginx = NginxProcess(default_target=upstream_url)
     try:
         wait_for(f"{upstream_url}/ready")
-        with ours, chp:
-            pids = {"direct": None, "bindery proxy": ours.process.pid, "CHP": chp.process.pid}  # type: ignore[union-attr]
+        with ours, chp, nginx:
+            pids = {"direct": None, "bindery proxy": ours.process.pid, "CHP": chp.process.pid,  # type: ignore[union-attr]
+                    "nginx": nginx.process.pid}  # type: ignore[union-attr]
             targets = {
                 "direct": f"{upstream_url}/user/alice/api/status",
                 "bindery proxy": f"{ours.public_url}/user/alice/api/status",
                 "CHP": f"{chp.public_url}/user/alice/api/status",
+                "nginx": f"{nginx.public_url}/user/alice/api/status",
             }
             if use_wrk:
                 load = f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s"
@@ -196,14 +211,16 @@ def main() -> None:
     print("\nbest rounds:")
     for result in best.values():
         print(f"  {describe(result)}")
-    o, c = best["bindery proxy"], best["CHP"]
-    print(f"\nours/CHP throughput: {o.rps / c.rps:.2f}x (target >= 1.0x)")
+    o, c, n, d = best["bindery proxy"], best["CHP"], best["nginx"], best["direct"]
+    print(f"\nours/CHP throughput: {o.rps / c.rps:.2f}x (target >= 1.5x)")
     print(f"ours/CHP p99 latency: {o.p99_ms / c.p99_ms:.2f}x (target <= 1.0x)")
     if o.cpu_us_per_request and c.cpu_us_per_request:
         print(
             f"ours/CHP proxy CPU per request: {o.cpu_us_per_request / c.cpu_us_per_request:.2f}x "
             f"({o.cpu_us_per_request:.0f} vs {c.cpu_us_per_request:.0f} us; lower is better)"
         )
+    print(f"direct/nginx throughput: {d.rps / n.rps:.2f}x (aim <= 2.0x); "
+          f"nginx/CHP: {n.rps / c.rps:.2f}x; nginx p99 {n.p99_ms:.2f} ms")
 
 
 def describe(result: Result) -> str:

@@ -33,6 +33,8 @@ LAZY_COMMANDS = {
     "proxy": ("bindery.proxy.cli", "proxy_command", "Run the built-in reverse proxy."),
     "serve": ("bindery.commands.serve", "serve_command",
               "Run the whole Binder service: launch page, builder, hub, proxy."),
+    "status": ("bindery.commands.status", "status_command",
+               "Summarise the instance on a data directory: servers, routes, builds."),
 }
 
 
@@ -62,11 +64,15 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="bindery")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML settings file (default: $BINDERY_CONFIG or ./bindery.toml).")
+@click.option("--data-dir", "data_dir", type=click.Path(file_okay=False), default=None,
+              help="State directory of hub/serve/status (default: $BINDERY_DATA_DIR, else "
+                   "the command's own default).")
 @click.pass_context
-def main(ctx: click.Context, config_file: str | None) -> None:
+def main(ctx: click.Context, config_file: str | None, data_dir: str | None) -> None:
     """Bindery: any git repository to a live Jupyter environment behind one link."""
     ctx.ensure_object(dict)
     ctx.obj["config_file"] = config_file
+    ctx.obj["data_dir"] = data_dir
 
 
 def _settings(ctx: click.Context) -> Settings:

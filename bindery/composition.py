@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -47,6 +48,10 @@ NOT_SETTINGS = frozenset({
 class Settings(Section):
     """Every section; see :mod:`bindery.config` for where values come from."""
 
+    #: Where this instance keeps its state (hub database, cookie secret, launch log, proxy
+    #: record, lock): ``--data-dir`` or ``$BINDERY_DATA_DIR``. "" = the command's default
+    #: (``bindery hub``: the current directory; ``bindery serve``: ~/.local/share/bindery).
+    data_dir: str = ""
     #: Allow local paths, file:// URLs and git hosts on loopback/private addresses
     #: as launch sources in the *web* service (the CLI always allows them).
     allow_local_repos: bool = False
@@ -66,6 +71,30 @@ def load_settings(
     """Read and validate every section once; raises :class:`~bindery.config.ConfigError`."""
     return config.load(Settings, config_file, environ=environ, overrides=overrides,
                        aliases=ENV_ALIASES, not_settings=NOT_SETTINGS)
+
+
+def resolve_data_dir(settings: Settings, default: Path) -> Path:
+    """Fix this instance's state directory and move the default state paths into it.
+
+    ``data_dir`` (else ``[binder] data_dir``, its older name, else ``default``) becomes
+    absolute and is handed to the parts as ``hub.data_dir`` and ``binder.data_dir``;
+    relative paths of the hub's SQLite database and cookie-secret file are resolved
+    against it, so two instances with two directories never share a file.
+    """
+    chosen = settings.data_dir or settings.binder.data_dir
+    data = (Path(chosen).expanduser() if chosen else default).absolute()
+    settings.data_dir = str(data)
+    settings.binder.data_dir = str(data)
+    hub = settings.hub
+    hub.data_dir = str(data)
+    prefix = "sqlite:///"
+    if hub.db_url.startswith(prefix) and hub.db_url != f"{prefix}:memory:":
+        db_file = Path(hub.db_url[len(prefix):])
+        if not db_file.is_absolute():
+            hub.db_url = f"{prefix}{data / db_file}"
+    if not Path(hub.cookie_secret_file).is_absolute():
+        hub.cookie_secret_file = str(data / hub.cookie_secret_file)
+    return data
 
 
 def make_engine(settings: Settings) -> Engine:

@@ -18,8 +18,9 @@ fi
 if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
   pkgs=(git)
   if [[ $DEV -eq 1 ]]; then
-    # Real programs the tests drive: a browser, a database server, git daemon, a load generator, npm.
-    pkgs+=(chromium postgresql wrk)
+    # Real programs the tests drive: a browser, a database server, git daemon, a load generator,
+    # npm, and nginx (the production proxy backend, run by the tests as a child process).
+    pkgs+=(chromium postgresql wrk nginx)
     command -v npm >/dev/null || pkgs+=(npm)
   fi
   missing=()
@@ -27,6 +28,10 @@ if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
   if [[ ${#missing[@]} -gt 0 ]]; then
     say "Installing OS packages: ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Debian starts a system-wide nginx on port 80; Bindery runs its own, so stop that one.
+    if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null; then
+      systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
   fi
 fi
 

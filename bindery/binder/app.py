@@ -37,6 +37,7 @@ from bindery.binder.settings import BinderSettings
 from bindery.binder.sse import with_keepalive
 from bindery.binder.weblinks import is_web_link
 from bindery.errors import BinderyError
+from bindery.request_id import RequestIdMiddleware
 from bindery.sources.base import LaunchProvider
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -293,6 +294,7 @@ def create_app(options: BinderSettings, builder: ImageBuilder, hub: HubClient | 
         Mount("/static", StaticFiles(directory=str(WEB / "static")), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
+        Middleware(RequestIdMiddleware),
         Middleware(SecurityHeaders, csp=content_security_policy(options.public_url))])
     app.state.service = service
     return app

@@ -22,6 +22,7 @@ import anyio
 import httpx
 
 from bindery.errors import BinderyError
+from bindery.request_id import outgoing_headers
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,11 @@ class ServerReady:
     url_path: str
 
 
+async def pass_request_id(request: httpx.Request) -> None:
+    """The launch's request id goes on to the hub (and from there to the proxy)."""
+    request.headers.update(outgoing_headers())
+
+
 class HubClient:
     """The hub's REST API, one method per endpoint, plus :meth:`launch` (the protocol)."""
 
@@ -105,6 +111,7 @@ class HubClient:
             # fails with ReadError, seen as 1 failed launch in 100 under load.
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50,
                                 keepalive_expiry=2.0),
+            event_hooks={"request": [pass_request_id]},
         )
 
     async def aclose(self) -> None:

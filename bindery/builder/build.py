@@ -182,6 +182,8 @@ class Builder:
                       ca_bundle=None, bundled_uv=uv is not None,
                       uv_image=f"bindery/uv:{_uv_digest(uv)}" if uv is not None else "")
         digest.update(plan.dockerfile.encode())
+        for name, data in sorted(plan.context_files.items()):  # e.g. the images' Jupyter config
+            digest.update(name.encode() + b"\0" + data)
         digest.update(_uv_identity().encode())
         return digest.hexdigest()[:8]
 

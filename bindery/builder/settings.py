@@ -65,9 +65,11 @@ class BuilderSettings(Section):
     build_memory: str | None = "6g"
     #: Refuse repositories whose checkout is larger than this (bytes).
     max_repo_bytes: int = 1_000_000_000
-    #: Packages always installed into the environment's Python.
+    #: Packages always installed into the environment's Python (``jupyterhub`` brings
+    #: ``jupyterhub-singleuser``: servers behind configurable-http-proxy log users in with it).
     jupyter_packages: list[str] = Field(
-        default_factory=lambda: ["jupyterlab>=4,<5", "notebook>=7,<8", "ipykernel", "jupyter-server>=2"]
+        default_factory=lambda: ["jupyterlab>=4,<5", "notebook>=7,<8", "ipykernel", "jupyter-server>=2",
+                                 "jupyterhub>=5"]
     )
     #: Removed again right after the Jupyter install. ``rfc3987-syntax`` (pulled in by
     #: ``jsonschema[format-nongpl]``) compiles ~35 Lark parsers when imported, which

@@ -7,26 +7,51 @@
 
 from __future__ import annotations
 
-import secrets
-import signal
-import sys
-from typing import Any
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bindery.composition import Settings, load_settings
+from bindery.commands.lifecycle import Signals, serve_app, stop_app
+from bindery.commands.options import DATA_DIR_OPTION, LOG_FORMAT_OPTION
+from bindery.composition import Settings, load_settings, resolve_data_dir
 from bindery.config import ConfigError
 from bindery.log_setup import configure_logging
 from bindery.plugins import PluginError
+from bindery.state_dir import InstanceLock, InstanceRunning
+
+if TYPE_CHECKING:
+    from bindery.hub.app import Hub
+
+log = logging.getLogger("bindery.hub")
+
+HUB_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: The proxy this data directory's hub started (pid, ports, token), for the next start.
+PROXY_RECORD = "bindery-proxy.json"
+#: The proxy's own log (it outlives a crashed hub, so it writes to a file, not our stderr).
+PROXY_LOG = "proxy.log"
 
 
-def _settings(ctx: click.Context, hub_overrides: dict[str, Any] | None = None) -> Settings:
-    """All settings, read once; command-line options win over file and environment."""
-    config_file = (ctx.find_root().obj or {}).get("config_file")
+def _settings(ctx: click.Context, hub_overrides: dict[str, Any] | None = None,
+              data_dir: str | None = None) -> Settings:
+    """All settings, read once; command-line options win over file and environment.
+
+    The data directory is fixed here (default: the current directory, where
+    JupyterHub keeps its files too), so relative state paths resolve inside it.
+    """
+    root = ctx.find_root().obj or {}
+    overrides: dict[str, Any] = {"hub": hub_overrides} if hub_overrides else {}
+    chosen = data_dir or root.get("data_dir")
+    if chosen:
+        overrides["data_dir"] = chosen
     try:
-        return load_settings(config_file, overrides={"hub": hub_overrides} if hub_overrides else None)
+        settings = load_settings(root.get("config_file"), overrides=overrides or None)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    resolve_data_dir(settings, default=Path.cwd())
+    return settings
 
 
 def _run_options(func: Any) -> Any:
@@ -38,13 +63,16 @@ def _run_options(func: Any) -> Any:
                      help="Internal port of the hub app [default: 8081]."),
         click.option("--proxy-api-port", type=click.IntRange(1, 65535), default=None,
                      help="Port of the proxy's route API [default: 8001]."),
-        click.option("--db-url", default=None, help="Database URL [default: sqlite:///bindery-hub.sqlite]."),
+        click.option("--db-url", default=None,
+                     help="Database URL [default: sqlite:///bindery-hub.sqlite in the data directory]."),
         click.option("--spawner", "spawner_kind", default=None, help="Spawner: docker, local, … [default: docker]."),
         click.option("--authenticator", "auth_kind", default=None,
                      help="Authenticator: an installed name (built-in: password, shared-password, "
                           "anonymous, oidc, github)."),
+        DATA_DIR_OPTION,
         click.option("--log-level", default="info", show_default=True,
                      type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False)),
+        LOG_FORMAT_OPTION,
     ]):
         func = option(func)
     return func
@@ -64,7 +92,8 @@ def hub_group(ctx: click.Context, **options: Any) -> None:
 @click.pass_context
 def run(ctx: click.Context, port: int | None, ip: str | None, hub_port: int | None,
         proxy_api_port: int | None, db_url: str | None, spawner_kind: str | None,
-        auth_kind: str | None, log_level: str) -> None:
+        auth_kind: str | None, data_dir: str | None, log_level: str,
+        log_format: str | None) -> None:
     """Start the proxy (public port) and the hub app (internal port) until Ctrl-C."""
     overrides: dict[str, Any] = {}
     for key, value in (("port", port), ("ip", ip), ("hub_port", hub_port), ("db_url", db_url)):
@@ -72,7 +101,7 @@ def run(ctx: click.Context, port: int | None, ip: str | None, hub_port: int | No
             overrides[key] = value
     if proxy_api_port is not None:
         overrides["proxy"] = {"api_port": proxy_api_port}
-    settings = _settings(ctx, overrides)
+    settings = _settings(ctx, overrides, data_dir)
     # A plugin chosen on the command line replaces the file's: that plugin's keys are
     # not typos for the new one, so they are set aside rather than refused.
     try:
@@ -82,24 +111,41 @@ def run(ctx: click.Context, port: int | None, ip: str | None, hub_port: int | No
             settings.hub.auth = settings.hub.auth.with_kind(auth_kind)
     except (ConfigError, PluginError) as exc:
         raise click.ClickException(str(exc)) from exc
-    serve(settings, log_level)
+    serve(settings, log_level, log_format or (ctx.find_root().obj or {}).get("log_format"))
 
 
-def serve(all_settings: Settings, log_level: str = "info") -> None:
-    """Run proxy + hub in this process until interrupted."""
-    import uvicorn
+def serve(all_settings: Settings, log_level: str = "info", log_format: str | None = None) -> None:
+    """Run proxy + hub in this process until interrupted (one instance per data directory)."""
+    configure_logging(log_level.upper(), HUB_LOG_FORMAT, json_format=log_format == "json")
+    lock = InstanceLock(Path(all_settings.hub.data_dir), "bindery hub")
+    try:
+        lock.acquire()
+    except InstanceRunning as err:
+        raise click.ClickException(str(err)) from err
+    try:
+        asyncio.run(_serve(all_settings, log_level, lock, json_logs=log_format == "json"))
+    finally:
+        lock.release()
 
+
+async def _serve(all_settings: Settings, log_level: str, lock: InstanceLock, *,
+                 json_logs: bool = False) -> None:
+    from bindery.commands.proxy_watch import keep_proxy_alive
     from bindery.composition import make_hub
     from bindery.hub.app import build_app
     from bindery.hub.proxy.base import ProxyError
-    from bindery.hub.proxy.processes import process_from_settings
+    from bindery.hub.proxy.processes import ProxyProcess, process_from_settings
 
-    configure_logging(log_level.upper(), "%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = all_settings.hub
+    keep = not settings.cleanup_servers
+    signals = Signals(
+        "Stopping: hub" + (" (servers and proxy keep running)" if keep else ", servers, proxy") + "...",
+        "servers and the proxy may still be running; the next start on this data directory "
+        "finds them again.",
+    ).install()
     # The token travels in the settings (the loader maps $CONFIGPROXY_AUTH_TOKEN to it) and
     # reaches the proxy only through the child's environment, never through this process's.
-    if not settings.proxy.auth_token:
-        settings.proxy.auth_token = secrets.token_hex(32)
+    token_given = bool(settings.proxy.auth_token)
     settings.proxy.port = settings.port
     settings.proxy.ip = settings.ip
     # The proxy proves itself to this endpoint with its route-API token in a header.
@@ -107,29 +153,73 @@ def serve(all_settings: Settings, log_level: str = "info") -> None:
     try:
         process = process_from_settings(
             settings.proxy, default_target=settings.hub_url,
-            auth_url=auth_url if settings.proxy.kind == "builtin" else None,
+            auth_url=auth_url if settings.proxy.kind in ("builtin", "nginx") else None,
         )
         if process is not None:
-            process.start()
+            process.log_path = Path(settings.data_dir) / PROXY_LOG
+            if isinstance(process, ProxyProcess):
+                process.json_logs = json_logs
+                process.log_level = log_level.lower()
+            outcome = await asyncio.to_thread(
+                process.start_or_adopt, Path(settings.data_dir) / PROXY_RECORD,
+                token_given=token_given)
+            settings.proxy.auth_token = process.auth_token
+            log.info("proxy %s (pid %s) on %s", outcome, process.pid, process.public_url)
     except ProxyError as err:
         raise click.ClickException(str(err)) from err
-    hub = make_hub(all_settings)
+    stop_proxy = process is not None
+    keep_proxy: bool | None = None
+
+    def request_shutdown(servers: bool | None = None, proxy: bool | None = None) -> None:
+        """``POST /hub/api/shutdown``: stop as a signal would; ``servers``/``proxy`` override
+        ``cleanup_servers`` for this stop (JupyterHub's body, defaults from the config)."""
+        nonlocal keep_proxy
+        if servers is not None:
+            settings.cleanup_servers = servers
+        if proxy is not None:
+            keep_proxy = not proxy
+        signals.stop.set()
+
     try:
-        app = build_app(hub)
-    except Exception as err:
+        hub = make_hub(all_settings)
+        try:
+            app = build_app(hub)
+            app.state.request_shutdown = request_shutdown
+            server, task = await serve_app(app, settings.hub_ip, settings.hub_port,
+                                           log_level.lower())
+        except Exception as err:
+            raise click.ClickException(str(err)) from err
+        lock.update({"public": f"{settings.effective_public_url}/hub/", "hub": settings.hub_url,
+                     "proxy_api": settings.proxy.api_url})
+        watch_stop = asyncio.Event()
+        watch = None
         if process is not None:
-            process.stop()
-        raise click.ClickException(str(err)) from err
-    click.echo(f"Bindery hub at {settings.effective_public_url}/hub/ (hub app on {settings.hub_url})", err=True)
-    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
-    # lets the ``finally`` below stop the proxy instead of leaving it orphaned.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        uvicorn.run(app, host=settings.hub_ip, port=settings.hub_port, log_level=log_level.lower(),
-                    access_log=False)
+            watch = asyncio.create_task(keep_proxy_alive(
+                process, Path(settings.data_dir) / PROXY_RECORD, settings.proxy.check_interval,
+                watch_stop, lambda: _restore_routes(hub)))
+        click.echo(f"Bindery hub at {settings.effective_public_url}/hub/ "
+                   f"(hub app on {settings.hub_url})", err=True)
+        await signals.stop.wait()
+        watch_stop.set()  # first: the proxy stopped below must not be started again
+        if watch is not None:
+            await watch
+        # The hub's lifespan shutdown stops the servers (cleanup_servers) before it returns.
+        await stop_app(server, task, timeout=signals.grace)
+        keep = not settings.cleanup_servers if keep_proxy is None else keep_proxy
+        stop_proxy = stop_proxy and not keep
+        if process is not None and keep:
+            click.echo(f"The proxy (pid {process.pid}) and servers keep running; the next "
+                       "start adopts them.", err=True)
     finally:
-        if process is not None:
-            process.stop()
+        if stop_proxy and process is not None:
+            await asyncio.to_thread(process.stop)
+
+
+async def _restore_routes(hub: Hub) -> int:
+    """Every running server's route (and ``/hub/``) on a proxy that started again."""
+    if hub.proxy is None:
+        return 0
+    return await hub.manager.check_routes(await hub.proxy.get_all_routes())
 
 
 @hub_group.command()
@@ -141,9 +231,10 @@ def serve(all_settings: Settings, log_level: str = "info") -> None:
 @click.option("--note", default="", help="Shown in token lists to recognise it.")
 @click.option("--expires-in", type=click.FloatRange(min=1), default=None, help="Seconds until it expires.")
 @click.option("--db-url", default=None, help="Database URL (default: from settings).")
+@DATA_DIR_OPTION
 @click.pass_context
 def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, scopes: tuple[str, ...],
-          note: str, expires_in: float | None, db_url: str | None) -> None:
+          note: str, expires_in: float | None, db_url: str | None, data_dir: str | None) -> None:
     """Print a new API token (only its hash is stored: keep it somewhere safe)."""
     from sqlalchemy import select
 
@@ -153,7 +244,7 @@ def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, 
     from bindery.hub.scopes import ScopeError, check_scopes
     from bindery.hub.tokens import create_token
 
-    settings = _settings(ctx).hub
+    settings = _settings(ctx, data_dir=data_dir).hub
     wanted = [s for item in scopes for s in item.split()]
     if admin:
         wanted = ["admin", *wanted]
@@ -164,7 +255,7 @@ def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, 
     try:
         wanted = check_scopes(wanted)
         if user_name:
-            check_name(user_name)
+            user_name = check_name(user_name)
     except (ScopeError, InvalidName) as err:
         raise click.BadParameter(str(err)) from err
     engine, db = open_database(db_url or settings.db_url)
@@ -195,8 +286,10 @@ def token(ctx: click.Context, admin: bool, user_name: str | None, service: str, 
     envvar="BINDERY_NEW_PASSWORD",
     help="The new password (asked for when not given; or $BINDERY_NEW_PASSWORD for scripts).",
 )
+@DATA_DIR_OPTION
 @click.pass_context
-def passwd(ctx: click.Context, name: str, db_url: str | None, password: str) -> None:
+def passwd(ctx: click.Context, name: str, db_url: str | None, password: str,
+           data_dir: str | None) -> None:
     """Set (or reset) the password of user NAME for the password authenticator."""
     from bindery.errors import BinderyError
     from bindery.hub.auth.names import normalize_username
@@ -205,7 +298,7 @@ def passwd(ctx: click.Context, name: str, db_url: str | None, password: str) -> 
     from bindery.hub.db.private_files import protect_sqlite
     from bindery.hub.sessions import end_sessions_in_database
 
-    settings = _settings(ctx).hub
+    settings = _settings(ctx, data_dir=data_dir).hub
     options = settings.auth.options
     min_length = (options.min_password_length if isinstance(options, PasswordOptions)
                   else DEFAULT_MIN_PASSWORD_LENGTH)

@@ -102,6 +102,9 @@ class RunRequest:
     allow_root: bool = False
     #: Seconds for the container to be running with its port published.
     start_timeout: float = 60.0
+    #: Extra ``/etc/hosts`` entries (name → address; ``"host-gateway"`` = this machine as
+    #: seen from the container), e.g. so a server can reach the hub's API.
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)
 
 
 #: The user a server runs as when its image says root, names no user, or names
@@ -241,6 +244,14 @@ class Engine(ABC):
     @abstractmethod
     def is_running(self, container_id: str) -> bool:
         """True while the container exists and has not exited (created or running)."""
+
+    def containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        """Containers (running or not) carrying all of ``labels``; default: none known."""
+        return []
+
+    def remove_volume(self, name: str) -> None:  # noqa: B027 - optional: engines without volumes
+        """Remove a named volume and its data; no error if it is missing (default: nothing
+        to remove, for engines that keep no volumes)."""
 
     @abstractmethod
     def logs(self, container_id: str, tail: int = 50) -> str:

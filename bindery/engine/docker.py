@@ -16,6 +16,7 @@ import tarfile
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import docker
@@ -302,6 +303,8 @@ class DockerEngine(Engine):
                 kwargs["memswap_limit"] = request.memory  # equal: no swap on top of it
         if request.cpus:
             kwargs["nano_cpus"] = int(request.cpus * 1_000_000_000)
+        if request.extra_hosts:
+            kwargs["extra_hosts"] = dict(request.extra_hosts)
         image_user, image_env = self._image_config(request.image)
         user = run_as_user(image_user, request.allow_root)
         environment = {**request.env, "JUPYTER_TOKEN": request.token}
@@ -372,6 +375,14 @@ class DockerEngine(Engine):
             except docker.errors.APIError as err:
                 raise EngineError(f"The volume {volume.name!r} could not be created: {_reason(err)}") from err
 
+    def remove_volume(self, name: str) -> None:
+        try:
+            self.client.volumes.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as err:
+            raise EngineError(f"The volume {name!r} could not be removed: {_reason(err)}") from err
+
     def _wait_published(self, container: Container, request: RunRequest) -> int:
         """Block until the container runs with its port published; return the host port."""
         deadline = time.monotonic() + request.start_timeout
@@ -418,6 +429,14 @@ class DockerEngine(Engine):
         except docker.errors.APIError as err:
             if "already in progress" not in str(err):
                 raise EngineError(f"The container could not be removed: {_reason(err)}") from err
+
+    def containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        try:
+            found = self.client.containers.list(
+                all=True, filters={"label": [f"{k}={v}" for k, v in labels.items()]})
+        except docker.errors.APIError as err:
+            raise EngineError(f"The container engine could not list containers: {_reason(err)}") from err
+        return [_state(c) for c in found]
 
     def is_running(self, container_id: str) -> bool:
         try:

@@ -36,7 +36,7 @@ class EnvironmentOptions:
     default_python: str = "3.11"
     #: Always installed into the environment's Python.
     jupyter_packages: tuple[str, ...] = (
-        "jupyterlab>=4,<5", "notebook>=7,<8", "ipykernel", "jupyter-server>=2")
+        "jupyterlab>=4,<5", "notebook>=7,<8", "ipykernel", "jupyter-server>=2", "jupyterhub>=5")
     #: Removed again right after the Jupyter install (see BuilderSettings.jupyter_remove).
     jupyter_remove: tuple[str, ...] = ("rfc3987-syntax",)
     #: "nearest": a Python that cannot be had becomes the nearest newer one, with a

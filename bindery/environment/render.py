@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from bindery.environment import grade, node, variables
 from bindery.environment.dockerfile import first_base_image
 from bindery.environment.errors import RepoConfigError
+from bindery.environment.hub_integration import IMAGE_CONFIG_DIR, config_files
 from bindery.environment.lockfiles import UV_LOCK, Lockfile
 from bindery.environment.model import BuildPlan, Environment, Requirements
 from bindery.environment.options import EnvironmentOptions
@@ -95,6 +96,8 @@ def render(
                 raise RepoConfigError(f"environment module {c.module} reuses context file {rel}")
             context_files[rel] = data
         labels.update(c.labels)
+    context_files.update({f"jupyter-config/{name}": text.encode()
+                          for name, text in config_files().items()})
     if ca_bundle:
         context_files[CA_CONTEXT_NAME] = ca_bundle
     req = env.requirements
@@ -328,8 +331,11 @@ def _jupyter_section(
     packages = " ".join(shlex.quote(p) for p in jupyter_packages)
     steps.append((f"uv pip install {packages}", "installing Jupyter"))
     uninstall = f" \\\n && uv pip uninstall {' '.join(shlex.quote(p) for p in remove)}" if remove else ""
+    # The hub integration files (hub_integration.py) come right after: shared by every
+    # image, and a change to them rebuilds no install.
     return f"""RUN {_UV} \\
     {_UV_ENV} {_COMPILE} uv pip install {packages}{uninstall}
+COPY .bindery/jupyter-config/ {IMAGE_CONFIG_DIR}/
 """
 
 

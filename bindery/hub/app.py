@@ -39,10 +39,12 @@ from bindery.hub.origins import HubHostOnly
 from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.security import SecurityHeadersMiddleware, SessionSigner
 from bindery.hub.servers import ServerManager
+from bindery.hub.service_registry import add_service_routes, register_service_tokens
 from bindery.hub.sessions import start_session
 from bindery.hub.settings import HubSettings
 from bindery.hub.spawners.factory import SpawnerFactory
 from bindery.hub.tokens import ensure_service_token
+from bindery.request_id import RequestIdMiddleware
 
 log = logging.getLogger("bindery.hub")
 access_log = logging.getLogger("bindery.hub.access")
@@ -138,8 +140,10 @@ class Hub:
     async def start(self) -> None:
         self.open_db()
         audit.watch_database()
-        self._audit_handler = audit.open_audit_log(self.settings.audit, self.settings.db_url)
+        self._audit_handler = audit.open_audit_log(self.settings.audit, self.settings.db_url,
+                                                   self.settings.data_dir)
         self._register_env_token()
+        self._register_services()
         if self._proxy_arg is True:
             self.proxy = self.settings.proxy.make_client(self.settings.proxy_timeout)
         elif isinstance(self._proxy_arg, Proxy):
@@ -151,11 +155,13 @@ class Hub:
                 await self.proxy.add_route("/hub/", self.settings.hub_url, {"hub": True})
             except ProxyError as err:
                 log.warning("could not add the /hub/ route: %s", err)
+            await add_service_routes(self.proxy, self.settings.services)
         counts = await self.manager.reconcile()
         log.info("reconciled servers: %s", counts)
-        from bindery.hub.culler import activity_loop, cull_loop
+        from bindery.hub.culler import activity_loop, cull_loop, server_check_loop
 
         self._tasks.append(asyncio.create_task(activity_loop(self)))
+        self._tasks.append(asyncio.create_task(server_check_loop(self)))
         if self.settings.cull.timeout or self.settings.cull.max_age:
             self._tasks.append(asyncio.create_task(cull_loop(self)))
 
@@ -167,6 +173,9 @@ class Hub:
                 await task
         self._tasks.clear()
         if self._manager is not None:
+            if self.settings.cleanup_servers:
+                # Bounded, so a signal's stop ends in time (the commands force after 90 s).
+                await self._manager.stop_all(timeout=60.0)
             await self._manager.shutdown()
         if self.proxy is not None and self._proxy_arg is True:
             await self.proxy.aclose()
@@ -184,6 +193,15 @@ class Hub:
                              "use at least 16 random characters.")
         with self.db() as s:
             ensure_service_token(s, token, ADMIN_TOKEN_ENV, ["admin"])
+            s.commit()
+
+    def _register_services(self) -> None:
+        """``[[hub.services]]``: their API tokens and OAuth clients, as configured now."""
+        from bindery.hub.oauth_provider.provider import sync_service_clients
+
+        register_service_tokens(self.db, self.settings.services)
+        with self.db() as s:
+            sync_service_clients(s, self.settings.services)
             s.commit()
 
     # -- users -----------------------------------------------------------------
@@ -213,7 +231,10 @@ class Hub:
 def build_app(hub: Hub) -> Starlette:
     """The hub's ASGI app (API, pages, static files, metrics)."""
     from bindery.hub.api.routes import api_routes
+    from bindery.hub.oauth_provider.routes import oauth_routes
     from bindery.hub.pages import authenticator_routes, http_exception_handler, page_routes
+    from bindery.hub.sharing_pages import sharing_page_routes
+    from bindery.hub.user_redirect import user_redirect_routes
 
     hub.open_db()
 
@@ -227,7 +248,10 @@ def build_app(hub: Hub) -> Starlette:
 
     routes = [
         *api_routes(),
+        *oauth_routes(),
         *page_routes(),
+        *sharing_page_routes(),
+        *user_redirect_routes(),
         Mount("/hub/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
         *authenticator_routes(hub.authenticator),
     ]
@@ -235,7 +259,8 @@ def build_app(hub: Hub) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler, Exception: _unexpected},
-        middleware=[Middleware(HubHostOnly, origins=hub.origins),
+        middleware=[Middleware(RequestIdMiddleware),
+                    Middleware(HubHostOnly, origins=hub.origins),
                     Middleware(SecurityHeadersMiddleware,
                                frame_ancestors=hub.settings.frame_ancestors,
                                secure=hub.secure_cookies, metrics=hub.metrics,

@@ -59,12 +59,13 @@ class AuditSettings(Section):
     backup_count: int = Field(default=10, ge=0)
 
 
-def default_audit_path(db_url: str) -> Path:
-    """Beside the SQLite database (the hub's data directory), else the working directory."""
+def default_audit_path(db_url: str, data_dir: str = "") -> Path:
+    """Beside the SQLite database, else in the instance's data directory (``[hub]
+    data_dir``), else the working directory."""
     prefix = "sqlite:///"
     if db_url.startswith(prefix) and ":memory:" not in db_url:
         return Path(db_url[len(prefix):]).parent / "hub-audit.jsonl"
-    return Path("bindery-hub-audit.jsonl")
+    return Path(data_dir) / "hub-audit.jsonl" if data_dir else Path("bindery-hub-audit.jsonl")
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
@@ -82,11 +83,12 @@ class _JsonLine(logging.Formatter):
         return json.dumps(data, default=str, separators=(", ", ": "))
 
 
-def open_audit_log(settings: AuditSettings, db_url: str) -> logging.Handler | None:
+def open_audit_log(settings: AuditSettings, db_url: str,
+                   data_dir: str = "") -> logging.Handler | None:
     """Attach the audit file to the audit logger (once per hub); returns it for ``close``."""
     if not settings.enabled:
         return None
-    path = Path(settings.path) if settings.path else default_audit_path(db_url)
+    path = Path(settings.path) if settings.path else default_audit_path(db_url, data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = PrivateRotatingFileHandler(path, maxBytes=settings.max_bytes,
                                          backupCount=settings.backup_count, encoding="utf-8")

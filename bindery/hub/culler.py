@@ -69,6 +69,16 @@ async def activity_loop(hub: HubContext) -> None:
             log.exception("activity poll failed")
 
 
+async def server_check_loop(hub: HubContext) -> None:
+    """Every ``server_poll_interval`` s: servers that ended on their own are shown stopped."""
+    while True:
+        await asyncio.sleep(hub.settings.server_poll_interval)
+        try:
+            await hub.manager.check_servers()
+        except Exception:
+            log.exception("checking servers failed")
+
+
 async def cull_once(hub: HubContext) -> list[str]:
     """One culling round; returns ``user/server`` names stopped (idle temporary users go too)."""
     settings = hub.settings.cull

@@ -41,6 +41,7 @@ from bindery.hub.security import (
 from bindery.hub.server_state import ServerStatus
 from bindery.hub.servers import AlreadyRunning, NoSuchServer, NoSuchUser, StartRefused
 from bindery.hub.sessions import end_session, session_hash
+from bindery.hub.sharing import sharing_context
 from bindery.hub.spawners.errors import TooManyServers
 from bindery.hub.tokens import Principal
 from bindery.proxy.protocol import HANDOFF_PARAM
@@ -111,7 +112,8 @@ async def finish_login(request: Request, result: AuthResult, next_url: str | Non
     hub = hub_of(request)
     auth = hub.authenticator
     try:
-        check_name(result.name)
+        # Whatever the authenticator returned, in the hub's one spelling (NFKC, lowercase).
+        result.name = check_name(result.name)
     except InvalidName as err:
         return render(request, "login.html", status=403, error=f"Your user name cannot be used here: {err}",
                       authenticator=auth, next=next_url or "")
@@ -243,15 +245,22 @@ async def home(request: Request) -> Response:
         user = s.scalars(select(User).where(User.name == principal.user_name)).one()
         model = user_model(user)
         named = sorted((srv for srv in user.servers if srv.name), key=lambda srv: srv.name)
-        statuses = [(srv.name, ServerStatus.of(srv)) for srv in named]
+        statuses = [(srv.name, ServerStatus.of(srv), srv.last_error) for srv in named]
+        default_row = next((srv for srv in user.servers if srv.name == ""), None)
+        last_error = default_row.last_error if default_row is not None else None
+        sharing = (sharing_context(s, user, hub_of(request).origins.server_url)
+                   if user.kind != "temporary" else None)
     named_models = [{"name": name, "active": status.active, "ready": status is ServerStatus.RUNNING,
                      "pending": status.pending,
-                     "url": hub_of(request).origins.server_url(user.name, name)}
-                    for name, status in statuses]
+                     "url": hub_of(request).origins.server_url(user.name, name),
+                     "last_error": error}
+                    for name, status, error in statuses]
     default = model["servers"].get("")
     return render(request, "home.html", principal=principal, model=model, default=default,
                   named=named_models, allow_named=hub.settings.allow_named_servers,
-                  error=request.query_params.get("error", "")[:300])
+                  last_error=last_error,
+                  error=request.query_params.get("error", "")[:300],
+                  note=request.query_params.get("note", "")[:300], sharing=sharing)
 
 
 async def spawn(request: Request) -> Response:
@@ -265,7 +274,7 @@ async def spawn(request: Request) -> Response:
     target = form.get("user") or principal.user_name or ""
     server_name = form.get("server_name", "").strip()
     try:
-        check_name(target)
+        target = check_name(target)
         if server_name:
             check_name(server_name, "server name")
     except InvalidName as err:
@@ -303,7 +312,7 @@ async def stop(request: Request) -> Response:
     if target != principal.user_name and not principal.is_admin:
         return error_page(request, 403, "You may only stop your own servers.")
     try:
-        check_name(target)
+        target = check_name(target)
         if server_name:
             check_name(server_name, "server name")
     except InvalidName as err:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from bindery.hub.metrics import HubMetrics
 from bindery.hub.origins import UserOrigins
@@ -76,9 +77,11 @@ class ServerRoutes:
         on its own), and the hub's own ``/hub/`` route; returns how many server routes were
         missing."""
         missing = 0
+        # Proxies store a route's path decoded (/user/josé/) or as sent (/user/jos%C3%A9/).
+        known = {unquote(spec) for spec in routes}
         for server in running:
             spec = self.origins.routespec(server.user, server.name)
-            if spec not in routes:
+            if unquote(spec) not in known:
                 missing += 1
                 log.warning("the proxy lost the route %s; adding it again", spec)
                 try:

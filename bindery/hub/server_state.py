@@ -81,4 +81,4 @@ class ServerState:
 
 def server_base_url(user: str, server_name: str = "") -> str:
     """``/user/alice/`` or ``/user/alice/proj/``: where the proxy routes the server."""
-    return f"/user/{quote(user)}/" + (f"{quote(server_name)}/" if server_name else "")
+    return f"/user/{quote(user, safe='@~')}/" + (f"{quote(server_name, safe='@~')}/" if server_name else "")

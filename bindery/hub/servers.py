@@ -20,14 +20,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from bindery.errors import BinderyError
 from bindery.eventlog import EventLog
 from bindery.hub import audit
 from bindery.hub.db.models import Server, User, utcnow
 from bindery.hub.metrics import HubMetrics
+from bindery.hub.oauth_provider.provider import forget_server_client, register_server_client
+from bindery.hub.oauth_provider.singleuser import singleuser_env
 from bindery.hub.proxy.base import Proxy, ProxyError
 from bindery.hub.routing import RoutedServer, ServerRoutes
 from bindery.hub.server_state import ServerState, ServerStatus, active, server_base_url, status_is
@@ -125,8 +128,10 @@ class ServerManager:
     def state(self, user_name: str, server_name: str) -> ServerState:
         """The server's status, with the reason its last start failed if it did."""
         with self.db() as s:
-            status = ServerStatus.of(self._server_row(s, (user_name, server_name)))
-        return ServerState(status, self._failures.get((user_name, server_name)))
+            row = self._server_row(s, (user_name, server_name))
+            status = ServerStatus.of(row)
+            saved = row.last_error if row is not None else None
+        return ServerState(status, self._failures.get((user_name, server_name)) or saved)
 
     def progress(self, user_name: str, server_name: str) -> AsyncIterator[SpawnEvent]:
         """Progress of the server's current or last start, ending with a ready or failed event.
@@ -174,12 +179,11 @@ class ServerManager:
     # -- start ----------------------------------------------------------------
 
     def _request(self, user: str, name: str, token: str, options: UserOptions) -> SpawnRequest:
+        base_url = server_base_url(user, name)
         env = {
             "BINDERY_USER": user,
             "BINDERY_SERVER_NAME": name,
-            "JUPYTERHUB_USER": user,
-            "JUPYTERHUB_SERVER_NAME": name,
-            "JUPYTERHUB_API_URL": f"{self.settings.hub_url}/hub/api",
+            **singleuser_env(self.settings, user, name, token, base_url),
         }
         default_url = (
             options.get("default_url") if isinstance(options.get("default_url"), str) else None
@@ -187,12 +191,15 @@ class ServerManager:
         return SpawnRequest(
             user=user,
             server_name=name,
-            base_url=server_base_url(user, name),
+            base_url=base_url,
             api_token=token,
             image=_requested_image(options) or self.settings.spawner.image,
             env=env,
             default_url=default_url,
             hub_host=self.settings.subdomain_host,
+            # Without the built-in proxy nobody checks users at the edge (docs/hub.md).
+            # nginx checks users at the edge too (auth_request), like the built-in proxy.
+            hub_auth=self.settings.proxy.kind not in ("builtin", "nginx"),
         )
 
     def _check_image(self, options: UserOptions) -> None:
@@ -279,6 +286,9 @@ class ServerManager:
             server.user_options = options
             server.image = _requested_image(options)
             server.api_token = token
+            # The token is the server's API token and OAuth client secret too (JupyterHub's).
+            register_server_client(s, user, server_name, token, server_base_url(*key))
+            server.last_error = None
             s.commit()
         self._failures.pop(key, None)
         events: EventLog[SpawnEvent] = EventLog()
@@ -358,6 +368,7 @@ class ServerManager:
                 server = self._server_row(s, key)
                 if server is not None:
                     _mark_stopped(server)
+                    server.last_error = message
                     s.commit()
             events.append(SpawnEvent.failed_because(message))
             return message
@@ -396,7 +407,12 @@ class ServerManager:
                 if remove:
                     s.delete(server)
                     s.commit()
-                return True
+            else:
+                server = None
+        if server is not None:  # not running: nothing to stop
+            if remove:
+                await self._delete_forever(key)
+            return True
         if remove:
             self._remove_after_stop.add(key)
         done, _ = await asyncio.wait({self._begin_stop(key)}, timeout=wait)
@@ -416,6 +432,14 @@ class ServerManager:
                 s.commit()
         task = self._stops[key] = asyncio.create_task(self._stop(key))
         return task
+
+    async def _delete_forever(self, key: Key) -> None:
+        """The spawner's clean-up of a deleted server (its home volume); failures are logged."""
+        spawner = self.spawner_factory(self._request(key[0], key[1], "", {}))
+        try:
+            await spawner.delete_forever()
+        except Exception:  # noqa: BLE001 - the deletion goes on; say what was left behind
+            log.exception("could not remove the stored data of %s/%s", *key)
 
     async def _stop(self, key: Key) -> None:
         spawner = self._spawners.pop(key, None)
@@ -437,16 +461,19 @@ class ServerManager:
             if spawner is not None:
                 await spawner.stop()
         finally:
+            removed = key in self._remove_after_stop
             with self.db() as s:
                 server = self._server_row(s, key)
                 if server is not None:
-                    if key in self._remove_after_stop:
+                    if removed:
                         s.delete(server)
                     else:
                         _mark_stopped(server)
                     s.commit()
             self._remove_after_stop.discard(key)
             self.refresh_gauges()
+        if removed:
+            await self._delete_forever(key)
 
     def _spawner_from_db(self, key: Key) -> Spawner | None:
         with self.db() as s:
@@ -460,11 +487,16 @@ class ServerManager:
             return spawner
 
     async def delete_user(self, user_name: str) -> None:
-        """Stop every server of the user, then forget the user (servers and tokens go with it)."""
+        """Stop every server of the user, remove what outlives them (home volumes), then
+        forget the user (servers and tokens go with it)."""
         with self.db() as s:
-            names = [srv.name for srv in _user(s, user_name).servers if ServerStatus.of(srv).active]
+            servers = _user(s, user_name).servers
+            names = [srv.name for srv in servers if ServerStatus.of(srv).active]
+            every = [srv.name for srv in servers]
         for server_name in names:
             await self.stop(user_name, server_name)
+        for server_name in dict.fromkeys(["", *every]):
+            await self._delete_forever((user_name, server_name))
         with self.db() as s:
             user = s.scalars(select(User).where(User.name == user_name)).first()
             if user is not None:
@@ -506,12 +538,15 @@ class ServerManager:
                     log.warning("could not restore the route of %s/%s", *key)
                 counts["running"] += 1
                 continue
+            reason = None
             if exit_status is None:
                 # Half-started when the hub stopped: finish the job by stopping it.
                 try:
                     await spawner.stop()
                 except Exception:
                     log.exception("stopping %s/%s", *key)
+            elif status is ServerStatus.RUNNING:
+                reason = await self._ended_on_its_own(key, spawner, exit_status)
             try:
                 await self.routes.delete(user_name, name)
             except ProxyError:
@@ -520,10 +555,88 @@ class ServerManager:
                 server = self._server_row(s, key)
                 if server is not None:
                     _mark_stopped(server)
+                    server.last_error = reason
                     s.commit()
             counts["stopped"] += 1
+        counts["leftovers_removed"] = await self._sweep_leftovers()
         self.refresh_gauges()
         return counts
+
+    async def _ended_on_its_own(self, key: Key, spawner: Spawner, exit_status: int) -> str:
+        """Why a server that should be running has ended; its remains are removed."""
+        try:
+            detail = await spawner.exit_reason()
+        except Exception:  # noqa: BLE001 - the reason is a courtesy; the clean-up must go on
+            detail = ""
+        reason = f"The server stopped on its own ({detail or f'exit status {exit_status}'})."
+        log.warning("%s/%s: %s", *key, reason)
+        self._failures[key] = reason
+        try:
+            await spawner.stop()  # removes the ended container (its home volume stays)
+        except Exception:
+            log.exception("removing the ended server %s/%s", *key)
+        return reason
+
+    def _busy(self, key: Key) -> bool:
+        """A start or a stop of this server is under way (it is theirs to settle)."""
+        stop = self._stops.get(key)
+        spawn = self._spawns.get(key)
+        return (stop is not None and not stop.done()) or (spawn is not None and not spawn.done)
+
+    async def check_servers(self) -> list[str]:
+        """Find running servers that ended on their own (out of memory, engine restarted,
+        killed); mark them stopped with why, drop their routes. Returns ``user/server``."""
+        with self.db() as s:
+            rows = [(srv.user.name, srv.name) for srv in
+                    s.scalars(select(Server).where(status_is(ServerStatus.RUNNING)))]
+        ended = []
+        for key in rows:
+            if self._busy(key):
+                continue
+            spawner = self._spawners.get(key) or self._spawner_from_db(key)
+            if spawner is None:
+                continue
+            try:
+                exit_status = await spawner.poll()
+            except Exception:  # noqa: BLE001 - an engine hiccup is not a dead server
+                log.warning("could not poll %s/%s", *key, exc_info=True)
+                continue
+            if exit_status is None or self._busy(key):
+                continue  # alive, or a stop/start began while it was polled
+            reason = await self._ended_on_its_own(key, spawner, exit_status)
+            try:
+                await self.routes.delete(*key)
+            except ProxyError:
+                log.warning("could not remove the route of %s/%s", *key)
+            with self.db() as s:
+                server = self._server_row(s, key)
+                if server is not None and ServerStatus.of(server) is ServerStatus.RUNNING:
+                    _mark_stopped(server)
+                    server.last_error = reason
+                    s.commit()
+            self._spawners.pop(key, None)
+            ended.append(f"{key[0]}/{key[1]}")
+        if ended:
+            self.refresh_gauges()
+        return ended
+
+    async def _sweep_leftovers(self) -> int:
+        """Servers a hub killed mid-start left behind, unknown to the database, are removed
+        (they would run unseen until someone noticed); how many."""
+        sweep = getattr(self.spawner_factory, "sweep", None)
+        if sweep is None:
+            return 0
+        with self.db() as s:
+            known = {(srv.user.name, srv.name) for srv in s.scalars(select(Server).where(active()))}
+        try:
+            removed: list[str] = await anyio.to_thread.run_sync(sweep, known)
+        except Exception:
+            log.exception("looking for servers left behind by an earlier run failed")
+            return 0
+        for name in removed:
+            log.warning("removed %s: a server left running by an earlier run that this hub "
+                        "has no record of", name)
+        return len(removed)
 
     async def check_routes(self, routes: dict[str, dict[str, Any]]) -> int:
         """Re-add routes the proxy lost (e.g. it restarted on its own); returns how many."""
@@ -534,6 +647,21 @@ class ServerManager:
                 if srv.url and srv.api_token
             ]
         return await self.routes.restore(routes, running)
+
+    async def stop_all(self, timeout: float) -> int:
+        """Stop every server of this hub at once (hub exit with ``cleanup_servers``);
+        waits up to ``timeout`` s and returns how many were stopped."""
+        with self.db() as s:
+            keys = [(srv.user.name, srv.name) for srv in s.scalars(select(Server).where(active()))]
+        keys.extend(key for key, spawn in self._spawns.items() if not spawn.done and key not in keys)
+        if not keys:
+            return 0
+        log.info("stopping %d server(s)", len(keys))
+        tasks = {self._begin_stop(key) for key in keys}
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        if pending:
+            log.warning("%d server(s) were still stopping after %.0f s", len(pending), timeout)
+        return len(done)
 
     async def shutdown(self) -> None:
         """Hub exit: cancel starts in flight but leave running servers alone."""
@@ -579,6 +707,9 @@ def _requested_image(options: UserOptions) -> str | None:
 
 
 def _mark_stopped(server: Server) -> None:
+    session = object_session(server)
+    if session is not None and server.api_token is not None:
+        forget_server_client(session, server.user, server.name)
     server.pending = None
     server.started = None
     server.url = None

@@ -11,6 +11,8 @@ from bindery.hub.audit import AuditSettings
 from bindery.hub.auth.settings import AuthSettings
 from bindery.hub.origins import UserOrigins, normalise_subdomain_host
 from bindery.hub.proxy.settings import HubProxySettings
+from bindery.hub.roles import RoleSettings
+from bindery.hub.services import ServiceSettings
 from bindery.hub.spawners.settings import SpawnerSettings
 
 
@@ -36,6 +38,9 @@ class HubSettings(Section):
     #: Where the hub app itself listens (only the proxy and services talk to it).
     hub_ip: str = "127.0.0.1"
     hub_port: int = Field(default=8081, ge=0, le=65535)
+    #: How users' servers reach the hub's API ("" = the hub's own URL, right for servers on
+    #: this machine); JupyterHub's ``hub_connect_url``. See docs/hub.md for containers.
+    hub_connect_url: str = ""
     #: Public URL users see ("" = http://<ip>:<port>); https here makes cookies Secure.
     public_url: str = ""
     #: Give each user's server its own origin: ``"https://hub.example.org"`` serves the
@@ -45,13 +50,25 @@ class HubSettings(Section):
     subdomain_host: str = ""
     #: Label value marking this hub's containers, so several hubs can share one engine.
     hub_id: str = "bindery"
-    #: SQLAlchemy URL of the hub database (SQLite file by default, postgresql+psycopg:// in production).
+    #: This instance's state directory (set by the composition root from the top-level
+    #: ``data_dir``): relative state paths live here, and so may other parts' files.
+    data_dir: str = ""
+    #: Stop every server when the hub stops (JupyterHub's ``cleanup_servers``). False
+    #: keeps servers and the proxy running across a restart (an upgrade): the next
+    #: start adopts the proxy and finds the servers again.
+    cleanup_servers: bool = True
+    #: Seconds between checks that running servers are still alive (a server that
+    #: died, e.g. killed for using too much memory, is then shown as stopped, with why).
+    server_poll_interval: float = Field(default=30.0, gt=0)
+    #: SQLAlchemy URL of the hub database (SQLite file by default, postgresql+psycopg:// in
+    #: production); a relative SQLite path is relative to the data directory.
     db_url: str = "sqlite:///bindery-hub.sqlite"
     #: An API token (scope admin) for the deployment's services, stored hashed at start;
     #: also ``$BINDERY_HUB_ADMIN_TOKEN``. At least 16 random characters.
     admin_token: str = ""
     #: Secret signing the login cookie ("" = read/create ``cookie_secret_file``).
     cookie_secret: str = ""
+    #: Relative paths are relative to the data directory.
     cookie_secret_file: str = "bindery-hub-cookie-secret"
     #: Seconds a login cookie stays valid.
     cookie_max_age: int = Field(default=14 * 24 * 3600, gt=0)
@@ -75,10 +92,18 @@ class HubSettings(Section):
     #: Default page size of list endpoints; ``max_page_size`` bounds ``?limit``.
     default_page_size: int = Field(default=200, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
+    #: Scopes every user holds besides their own things (JupyterHub 6's option); the OAuth
+    #: provider reads ``access:services`` / ``access:services!service=<name>`` from it.
+    extra_user_scopes: list[str] = Field(default_factory=list)
     cull: CullSettings = Field(default_factory=CullSettings)
     proxy: HubProxySettings = Field(default_factory=HubProxySettings)
     spawner: SpawnerSettings = Field(default_factory=SpawnerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    #: JupyterHub services (``[[hub.services]]``): API tokens, ``/services/<name>/`` routes
+    #: and OAuth clients (docs/hub.md).
+    services: list[ServiceSettings] = Field(default_factory=list)
+    #: JupyterHub's ``load_roles`` (``[[hub.roles]]``): scopes for users, groups, services.
+    roles: list[RoleSettings] = Field(default_factory=list)
     audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("subdomain_host")
@@ -101,6 +126,20 @@ class HubSettings(Section):
     def origins(self) -> UserOrigins:
         """Where users' servers live (their own subdomains, or the hub's origin)."""
         return UserOrigins(self.subdomain_host)
+
+    @field_validator("extra_user_scopes")
+    @classmethod
+    def _known_scopes(cls, value: list[str]) -> list[str]:
+        from bindery.hub.scopes import ScopeError, check_scopes
+
+        for scope in value:
+            if scope == "access:services" or scope.startswith("access:services!service="):
+                continue
+            try:
+                check_scopes([scope])
+            except ScopeError as err:
+                raise ValueError(f"extra_user_scopes: {err}") from err
+        return value
 
     @field_validator("public_url")
     @classmethod

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from bindery.proxy.routes import RouteTable
+from bindery.request_id import HEADER, accepted, current, request_id_var
 
 log = logging.getLogger("bindery.proxy.api")
 
@@ -99,17 +100,26 @@ def build_api_app(table: RouteTable, auth_token: str) -> web.Application:
                 return _error(400, f"'{key}' must be a non-empty string when given.")
         data.pop("last_activity", None)
         table.add(path, target, data)
-        log.info("route added %s -> %s", path, target)
+        log.info("route added %s -> %s (request %s)", path, target, current())
         return web.Response(status=201)
 
     async def delete_route(request: web.Request) -> web.Response:
         path = route_path(request)
         if not table.remove(path):
             return _error(404, f"No route for {path}.")
-        log.info("route removed %s", path)
+        log.info("route removed %s (request %s)", path, current())
         return web.Response(status=204)
 
-    app = web.Application(middlewares=[require_token])
+    @web.middleware
+    async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # The hub's request id (binder → hub → proxy), so route changes can be traced.
+        token = request_id_var.set(accepted(request.headers.get(HEADER)))
+        try:
+            return await handler(request)
+        finally:
+            request_id_var.reset(token)
+
+    app = web.Application(middlewares=[request_id, require_token])
     for pattern in (PREFIX, PREFIX + "/{tail:.*}"):
         app.router.add_get(pattern, get_routes, allow_head=False)
         app.router.add_post(pattern, post_route)

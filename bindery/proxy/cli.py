@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 
 import click
 from pydantic import ValidationError
 
+from bindery.log_setup import configure_logging
 from bindery.proxy.protocol import AUTH_TOKEN_ENV
 from bindery.proxy.settings import ProxySettings
 
@@ -71,6 +71,8 @@ def _install_uvloop() -> bool:
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
 )
+@click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]),
+              help="Log lines as text or one JSON object each (with the request id).")
 @click.option("--no-uvloop", is_flag=True, help="Use the standard asyncio loop.")
 def proxy_command(
     ip: str,
@@ -83,6 +85,7 @@ def proxy_command(
     login_url: str,
     auth_cache_ttl: float,
     log_level: str,
+    log_format: str,
     no_uvloop: bool,
 ) -> None:
     """Run the built-in reverse proxy (HTTP + WebSocket) with CHP's route API.
@@ -91,9 +94,8 @@ def proxy_command(
     """
     # Start-up is the one moment the environment is read; the settings carry the token from here.
     auth_token = os.environ.get(AUTH_TOKEN_ENV, "")
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level.upper(), "%(asctime)s %(levelname)s %(name)s: %(message)s",
+                      json_format=log_format == "json")
     try:
         settings = ProxySettings(
             ip=ip,

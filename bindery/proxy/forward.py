@@ -30,6 +30,9 @@ from bindery.proxy.edge_auth import EdgeAuthorizer, Verdict
 from bindery.proxy.protocol import HANDOFF_PARAM, TOKEN_PARAM
 from bindery.proxy.routes import Route, RouteTable
 from bindery.proxy.settings import ProxySettings
+from bindery.proxy.upstream import UpstreamError, UpstreamPool, request_head
+from bindery.request_id import HEADER as REQUEST_ID_HEADER
+from bindery.request_id import accepted
 
 log = logging.getLogger("bindery.proxy")
 
@@ -63,6 +66,8 @@ HEALTH_PATH = "/_chp_healthz"
 WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 #: Answers up to this size (with a Content-Length) are read whole and sent in one write.
 SMALL_BODY = 64 * 1024
+#: Body-less requests with these methods take the lean client (upstream.py); the rest aiohttp.
+LEAN_METHODS = frozenset({"GET", "DELETE", "OPTIONS"})
 
 
 def _strip(headers: CIMultiDict[str], names: Iterable[str]) -> None:
@@ -102,6 +107,8 @@ def _set_forwarded_headers(request: web.BaseRequest, headers: CIMultiDict[str]) 
     _strip(headers, FORWARDED_HEADERS)
     headers["X-Forwarded-For"] = request.remote or ""
     headers["X-Forwarded-Proto"] = request.scheme
+    # One id per request from the edge on, kept if the client sent a well-formed one.
+    headers[REQUEST_ID_HEADER] = accepted(request.headers.get(REQUEST_ID_HEADER))
     if request.host:
         headers["X-Forwarded-Host"] = request.host
 
@@ -127,11 +134,13 @@ class ProxyHandler:
         settings: ProxySettings,
         session: aiohttp.ClientSession,
         authorizer: EdgeAuthorizer,
+        pool: UpstreamPool | None = None,
     ) -> None:
         self.table = table
         self.settings = settings
         self.session = session
         self.authorizer = authorizer
+        self.pool = pool or UpstreamPool(settings.connect_timeout)
         self._resolution = settings.activity_resolution
         #: Open client WebSockets, so shutdown can say "going away" instead of hanging on them.
         self.websockets: set[web.WebSocketResponse] = set()
@@ -181,6 +190,12 @@ class ProxyHandler:
                     for cookie in set_cookies:
                         handed.headers.add("Set-Cookie", cookie)
                     return handed
+        elif route.service is not None and "Cookie" in headers:
+            # A service's route (/services/<name>/) never sees the hub login either.
+            remaining = strip_cookie(headers["Cookie"], self.settings.session_cookie)
+            headers.popall("Cookie")
+            if remaining:
+                headers["Cookie"] = remaining
 
         _set_forwarded_headers(request, headers)
 
@@ -268,6 +283,8 @@ class ProxyHandler:
         set_cookies: list[str],
     ) -> web.StreamResponse:
         body = request.content if request.body_exists else None
+        if body is None and request.method in LEAN_METHODS and url.scheme == "http":
+            return await self._relay_lean(request, route, url, headers, set_cookies)
         if body is not None and headers.popall("Expect", [""])[0].lower() == "100-continue":
             # Answer the client's "may I send the body?" ourselves; the body is streamed upstream.
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -334,6 +351,60 @@ class ProxyHandler:
             raise
         finally:
             upstream.release()
+
+    async def _relay_lean(
+        self,
+        request: web.BaseRequest,
+        route: Route,
+        url: URL,
+        headers: CIMultiDict[str],
+        set_cookies: list[str],
+    ) -> web.StreamResponse:
+        """The common case without aiohttp's client: see ``upstream.py`` for why."""
+        host, port = url.raw_host or "127.0.0.1", url.port or 80
+        if "Host" not in headers:
+            headers["Host"] = url.raw_authority
+        head = request_head(request.method, url.raw_path_qs, headers.items())
+        try:
+            upstream = await self.pool.request(host, port, head)
+        except (TimeoutError, OSError, UpstreamError) as err:
+            log.info("upstream %s for %s not answering: %r", route.target, route.path, err)
+            return pages.not_running(request, route.path)
+        response: web.StreamResponse | None = None
+        try:
+            out = CIMultiDict[str]()
+            size: int | None = None
+            for name, value in upstream.headers:
+                lower = name.lower()
+                if lower in HOP_BY_HOP:
+                    continue
+                if lower == "content-length" and value.isdigit():
+                    size = int(value)
+                out.add(name, value)
+            for cookie in set_cookies:
+                out.add("Set-Cookie", cookie)
+            if upstream.status < 300:
+                route.touch(time.time(), self._resolution)
+            if size is not None and size <= SMALL_BODY:
+                return web.Response(status=upstream.status, reason=upstream.reason or None,
+                                    headers=out, body=await upstream.read_all())
+            response = web.StreamResponse(
+                status=upstream.status, reason=upstream.reason or None, headers=out)
+            await response.prepare(request)
+            touch, resolution = route.touch, self._resolution
+            while chunk := await upstream.read():
+                await response.write(chunk)
+                touch(time.time(), resolution)
+            await response.write_eof()
+            return response
+        except ConnectionResetError:
+            log.debug("client left during a response from %s", route.target)
+            return response or web.Response(status=499)
+        except UpstreamError as err:
+            log.warning("upstream %s broke off a response: %s", route.target, err)
+            raise
+        finally:
+            upstream.abandon()
 
     # -- WebSocket -----------------------------------------------------------------
 

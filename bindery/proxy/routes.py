@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from yarl import URL
 
@@ -53,6 +54,12 @@ class Route:
         """The owner when the hub asked for edge authentication, else ``None``."""
         user = self.data.get("user")
         return user if isinstance(user, str) and user else None
+
+    @property
+    def service(self) -> str | None:
+        """The service's name on a ``/services/<name>/`` route the hub added, else ``None``."""
+        service = self.data.get("service")
+        return service if isinstance(service, str) and service else None
 
     @property
     def server_token(self) -> str | None:
@@ -117,10 +124,23 @@ class RouteTable:
             hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             hostname = hostname.lower().rstrip(".")
             if hostname and "/" not in hostname:
-                found = self._match(f"/{hostname}{request_path}", stop_at=f"/{hostname}")
+                found = self._match_either(f"/{hostname}{request_path}", stop_at=f"/{hostname}")
                 if found is not None:
                     return found
-        return self._match(request_path)
+        return self._match_either(request_path)
+
+    def _match_either(self, request_path: str, stop_at: str = "/") -> Route | None:
+        """The request path arrives decoded (``/user/josé/``); a route may have been
+        registered decoded or percent-encoded as JupyterHub writes it
+        (``/user/jos%C3%A9``): both forms are looked up, the longer match wins."""
+        plain = self._match(request_path, stop_at)
+        canonical = quote(request_path, safe="/@~")
+        if canonical == request_path:
+            return plain
+        encoded = self._match(canonical, stop_at)
+        if encoded is None or (plain is not None and len(plain.path) >= len(encoded.path)):
+            return plain
+        return encoded
 
     def _match(self, request_path: str, stop_at: str = "/") -> Route | None:
         routes = self._routes

@@ -50,12 +50,12 @@ def session_factory(db_url: str) -> Iterator[sessionmaker]:
 # -- a real OpenID Connect provider process (oidc-provider-mock) -------------------
 
 
-#: Users the provider knows: alice is staff, bob has no groups, "Bad Name" is not a valid hub name.
+#: Users the provider knows: alice is staff, bob has no groups, "Bad/Name" is not a valid hub name.
 OIDC_USERS = [
     {"sub": "alice-sub", "preferred_username": "Alice", "groups": ["staff", "physics"]},
     {"sub": "bob-sub", "preferred_username": "bob", "groups": []},
     {"sub": "carol-sub"},
-    {"sub": "odd-sub", "preferred_username": "Bad Name!"},
+    {"sub": "odd-sub", "preferred_username": "Bad/Name"},
 ]
 
 

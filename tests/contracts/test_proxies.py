@@ -3,7 +3,7 @@
 Parametrised over ``PROXIES.names()``. A client is only meaningful against the proxy
 it drives, so each is paired with real proxy processes on loopback (``BACKENDS``):
 ``rest`` against Bindery's own proxy (``python -m bindery.proxy``, started as the hub
-starts it) and, where it is installed, configurable-http-proxy. Requests travel
+starts it) and configurable-http-proxy, ``nginx`` against the system's nginx. Requests travel
 through the proxy's public port to a small upstream, so activity is real traffic.
 """
 
@@ -21,9 +21,10 @@ import pytest
 from pydantic import ValidationError
 
 from bindery.hub.proxy.base import PROXIES, Proxy, ProxyError, ProxyOptions
+from bindery.hub.proxy.nginx_process import NginxProcess
 from bindery.hub.proxy.processes import ChpProcess, ProxyProcess, free_port, install_chp
 
-Process = ProxyProcess | ChpProcess
+Process = ProxyProcess | ChpProcess | NginxProcess
 
 NAMES = PROXIES.names()
 
@@ -34,6 +35,8 @@ BACKENDS: dict[str, dict[str, Callable[[], AbstractContextManager[Process]]]] = 
         # The real configurable-http-proxy: setup.sh --dev installs it (npm), so does this.
         "chp": lambda: ChpProcess(executable=install_chp()),
     },
+    # Debian's nginx (setup.sh --dev installs it), configured and reloaded by the client.
+    "nginx": {"nginx": lambda: NginxProcess()},
 }
 
 

@@ -6,14 +6,17 @@ SQLite database in a temp dir, and, for the process fixture, the real built-in p
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +253,26 @@ def page_xsrf(client: Any, path: str = "/hub/home") -> str:
     match = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
     assert match, f"{path} has no XSRF field:\n{page.text[:500]}"
     return match.group(1)
+
+
+class _Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        body = json.dumps({"path": self.path, "cookie": self.headers.get("Cookie")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def service_url() -> Iterator[str]:
+    """A real (tiny) HTTP service on 127.0.0.1."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()

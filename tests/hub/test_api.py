@@ -42,7 +42,7 @@ def test_users_can_be_created_read_and_deleted(api_hub):
     assert missing.status_code == 404 and "cy" in missing.json()["message"]
 
 
-@pytest.mark.parametrize("name", ["Alice", "a" * 65, "-lead", "x/y", "sp ace", "a..b"])
+@pytest.mark.parametrize("name", ["a" * 129, "x%2Fy", "%20lead", "tab%09in"])
 def test_invalid_user_names_are_refused_with_a_reason(api_hub, name):
     answer = api_hub.client.post(f"/hub/api/users/{name}", headers=api_hub.headers())
     assert answer.status_code in (400, 404)
@@ -60,14 +60,14 @@ def test_malformed_json_gets_a_400_that_says_so(api_hub):
 
 def test_missing_invalid_expired_and_revoked_tokens_are_refused(api_hub):
     c = api_hub.client
-    assert c.get("/hub/api/users").status_code == 401
-    assert c.get("/hub/api/users", headers={"Authorization": "token nope"}).status_code == 401
-    assert c.get("/hub/api/users", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert c.get("/hub/api/users").status_code == 403
+    assert c.get("/hub/api/users", headers={"Authorization": "token nope"}).status_code == 403
+    assert c.get("/hub/api/users", headers={"Authorization": "Basic abc"}).status_code == 403
     expired = api_hub.token_for("dan", expires_in=0.001)
     import time
 
     time.sleep(0.01)
-    assert c.get("/hub/api/user", headers=api_hub.headers(expired)).status_code == 401
+    assert c.get("/hub/api/user", headers=api_hub.headers(expired)).status_code == 403
     token = api_hub.token_for("dan")
     assert (
         c.get("/hub/api/user", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "dan"
@@ -81,7 +81,7 @@ def test_missing_invalid_expired_and_revoked_tokens_are_refused(api_hub):
         ).status_code
         == 204
     )
-    assert c.get("/hub/api/user", headers=api_hub.headers(token)).status_code == 401
+    assert c.get("/hub/api/user", headers=api_hub.headers(token)).status_code == 403
 
 
 def test_tokens_are_stored_only_as_hashes(api_hub):
@@ -104,8 +104,9 @@ def test_scopes_limit_what_a_token_can_do(api_hub):
     alice = api_hub.token_for("alice")
     # A user sees themselves, not others, and cannot list everyone.
     assert c.get("/hub/api/users/alice", headers=api_hub.headers(alice)).status_code == 200
+    # Of others, only the name (read:users:name, which sharing by name needs).
     other = c.get("/hub/api/users/bob", headers=api_hub.headers(alice))
-    assert other.status_code == 403 and "read:users" in other.json()["message"]
+    assert other.status_code == 200 and set(other.json()) == {"kind", "name", "admin", "user_info"}
     assert c.get("/hub/api/users", headers=api_hub.headers(alice)).status_code == 403
     # ...and cannot mint a token with more power than they have.
     grab = c.post(
@@ -115,7 +116,7 @@ def test_scopes_limit_what_a_token_can_do(api_hub):
     bad = c.post(
         "/hub/api/users/alice/tokens", json={"scopes": ["fly"]}, headers=api_hub.headers(alice)
     )
-    assert bad.status_code == 400 and "Unknown scope" in bad.json()["message"]
+    assert bad.status_code == 400 and "does not exist" in bad.json()["message"]
     # A culler-like service token lists users with activity but cannot create users.
     culler = api_hub.service_token(
         ["list:users", "read:users:activity", "read:servers", "delete:servers"]
@@ -127,7 +128,8 @@ def test_scopes_limit_what_a_token_can_do(api_hub):
     # A narrowed scope works for that user only.
     narrow = api_hub.service_token(["read:users!user=bob"])
     assert c.get("/hub/api/users/bob", headers=api_hub.headers(narrow)).status_code == 200
-    assert c.get("/hub/api/users/alice", headers=api_hub.headers(narrow)).status_code == 403
+    # (JupyterHub's 404: the scope is held, for other users only.)
+    assert c.get("/hub/api/users/alice", headers=api_hub.headers(narrow)).status_code == 404
 
 
 def test_pagination_follows_jupyterhub(api_hub):
@@ -167,7 +169,7 @@ def test_activity_updates_user_and_server(api_hub):
     answer = c.post(
         "/hub/api/users/fay/activity", json={"last_activity": when}, headers=api_hub.headers(token)
     )
-    assert answer.status_code == 204
+    assert answer.status_code == 200
     after = c.get("/hub/api/users/fay", headers=api_hub.headers(token)).json()["last_activity"]
     assert after == when and after > before
     bad = c.post(
@@ -248,8 +250,8 @@ def test_named_servers_start_stop_and_remove(api_hub):
     with api_hub.hub.db() as s:
         assert s.scalars(select(Server).where(Server.name == "proj")).first() is None
     assert c.delete("/hub/api/users/hal/servers/ghost", headers=h).status_code == 404
-    bad = c.post("/hub/api/users/hal/servers/Bad Name", headers=h)
-    assert bad.status_code == 400 and "server name" in bad.json()["message"]
+    bad = c.post("/hub/api/users/hal/servers/bad%2Fname", headers=h)
+    assert bad.status_code in (400, 404)
 
 
 def test_disallowed_image_is_refused_before_anything_starts(api_hub):
@@ -293,9 +295,9 @@ def test_cookie_requests_that_change_state_need_xsrf(api_hub):
         json={"last_activity": "2026-01-01T00:00:00Z"},
         headers={"X-XSRFToken": page_xsrf(c)},
     )
-    assert ok.status_code == 204
+    assert ok.status_code == 200
     c.cookies.set(SESSION_COOKIE, "forged.value.here")
-    assert c.get("/hub/api/user").status_code == 401
+    assert c.get("/hub/api/user").status_code == 403
 
 
 def test_security_headers_and_redacted_access_log(api_hub, caplog):
@@ -335,3 +337,11 @@ def test_a_server_that_cannot_start_fails_clearly(api_hub):
     assert events[-1]["failed"] is True and "Spawn failed" in events[-1]["message"]
     model = api_hub.client.get("/hub/api/users/max", headers=h).json()
     assert model["servers"] == {} and model["pending"] is None
+
+
+def test_non_ascii_digits_in_ids_are_plain_404s(api_hub):
+    """'¹' is a digit to str.isdigit() but not to int(): such ids answer 404, never 500."""
+    c, h = api_hub.client, api_hub.headers()
+    c.post("/hub/api/users/josé", headers=h)
+    assert c.get("/hub/api/users/josé/tokens/¹", headers=h).status_code == 404
+    assert c.delete("/hub/api/share-codes/josé/?id=sc_¹", headers=h).status_code == 404

@@ -26,6 +26,8 @@ def hub_env(docker_engine, spawner_image: str) -> Iterator[dict[str, str]]:  # n
     }
     for container in client.containers.list(all=True, filters={"label": f"bindery.hub={HUB_ID}"}):
         container.remove(force=True)
+    for volume in client.volumes.list(filters={"label": f"bindery.hub={HUB_ID}"}):
+        volume.remove(force=True)  # the persistent home (on by default for `bindery hub`)
 
 
 def test_docker_server_starts_is_reachable_and_stops(hub_process):

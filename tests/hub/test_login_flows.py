@@ -141,7 +141,7 @@ def test_edge_auth_endpoint_answers_only_the_proxy(api_hub):
     # Admins may enter users' servers (scope access:servers).
     admin = {**proxy, "Authorization": f"token {api_hub.admin_token}"}
     assert c.get(url, headers=admin).status_code == 200
-    assert c.get("/hub/api/proxy/authorize?user=Bad!&path=/", headers=proxy).status_code == 400
+    assert c.get("/hub/api/proxy/authorize?user=a%2Fb&path=/", headers=proxy).status_code == 400
 
 
 def test_token_cli_prints_a_working_admin_token(api_hub):
@@ -154,4 +154,4 @@ def test_token_cli_prints_a_working_admin_token(api_hub):
     bad = CliRunner().invoke(
         hub_group, ["token", "--scopes", "fly", "--db-url", api_hub.hub.settings.db_url], obj={}
     )
-    assert bad.exit_code != 0 and "Unknown scope" in bad.output
+    assert bad.exit_code != 0 and "does not exist" in bad.output

@@ -59,7 +59,7 @@ def test_a_link_token_gives_a_server_pass_not_a_session(hub_with_proxy_secret):
     # ... and nothing of the hub: no identity, no token minting.
     c = api_hub.client
     c.cookies.clear()
-    assert c.get("/hub/api/user", headers={"Cookie": cookie}).status_code == 401
+    assert c.get("/hub/api/user", headers={"Cookie": cookie}).status_code == 403
     minted = c.post("/hub/api/users/alice/tokens", json={}, headers={"Cookie": cookie})
     assert minted.status_code in (401, 403)
     # Nor does it open other users' servers, or paths outside /user/alice/.
@@ -78,8 +78,8 @@ def test_an_admins_link_token_gives_no_admin_session(hub_with_proxy_secret):
     cookie = f"{SERVER_COOKIE}={value}"
     c = api_hub.client
     c.cookies.clear()
-    assert c.get("/hub/api/user", headers={"Cookie": cookie}).status_code == 401
-    assert c.get("/hub/api/users", headers={"Cookie": cookie}).status_code == 401
+    assert c.get("/hub/api/user", headers={"Cookie": cookie}).status_code == 403
+    assert c.get("/hub/api/users", headers={"Cookie": cookie}).status_code == 403
     assert c.get("/hub/admin", headers={"Cookie": cookie}, follow_redirects=False).status_code \
         in (302, 401, 403)
 
@@ -176,12 +176,12 @@ def test_the_reproduction_through_the_proxy(hub_process):
             # The pass alone keeps the server open (the token left the URL) ...
             assert fresh.get(status_url).status_code == 200
             # ... and is no hub session: the reported 'self' and the full token are gone.
-            assert fresh.get(f"{hub.api}/user").status_code == 401
+            assert fresh.get(f"{hub.api}/user").status_code == 403
             pass_cookie = {"Cookie": f"{SERVER_COOKIE}={fresh.cookies[SERVER_COOKIE]}"}
-            assert fresh.get(f"{hub.api}/user", headers=pass_cookie).status_code == 401
+            assert fresh.get(f"{hub.api}/user", headers=pass_cookie).status_code == 403
             minted = fresh.post(f"{hub.api}/users/alice/tokens", json={}, headers=pass_cookie)
             assert minted.status_code in (401, 403)
-            assert fresh.get(f"{hub.api}/users", headers=pass_cookie).status_code == 401
+            assert fresh.get(f"{hub.api}/users", headers=pass_cookie).status_code == 403
         # The token itself may not mint either (it has no 'tokens' scope).
         minted = httpx.post(f"{hub.api}/users/alice/tokens", json={},
                             headers=hub.headers(token), timeout=10)

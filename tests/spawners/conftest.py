@@ -103,10 +103,11 @@ def hub_id(docker_engine):
 
 @pytest.fixture
 def docker_settings(spawner_image) -> SpawnerSettings:
-    """Small limits so the test can tell they were applied, not left at defaults."""
+    """Small limits so the test can tell they were applied, not left at defaults; no
+    persistent home (on by default) unless a test asks for one."""
     return SpawnerSettings(
         image=spawner_image, allowed_images=["bindery-r/*"], mem_limit="512m", cpu_limit=0.5,
-        pids_limit=128, start_timeout=60, http_timeout=60, stop_grace=2,
+        pids_limit=128, start_timeout=60, http_timeout=60, stop_grace=2, persistent_home=False,
     )
 
 

@@ -153,7 +153,7 @@ async def test_persistent_home_keeps_files_across_restarts(
 
 
 @pytest.mark.engine
-async def test_without_persistent_home_files_are_gone_after_restart(
+async def test_without_persistent_home_files_are_gone_after_restart(  # bindery serve's choice
     docker_engine, docker_settings, docker_spawner, user_name, token
 ) -> None:
     spawner = docker_spawner(docker_settings, _request(user_name, token))
@@ -260,6 +260,10 @@ def test_container_names_are_escaped_and_unambiguous() -> None:
     assert container_name("a-b") != container_name("a", "b")
     assert container_name("../x y") == "bindery-_2e._2fx_20y"  # no "/" or leading "."
     assert home_volume_name("élise") == "bindery-home-_c3_a9lise"
+    # One home per server, as unambiguous as container names.
+    assert home_volume_name("alice", "proj") == "bindery-home-alice-proj"
+    assert home_volume_name("a-b") != home_volume_name("a", "b")
+    assert home_volume_name("ada.l_x-1") == "bindery-home-ada.l_5fx_2d1"
 
 
 @pytest.mark.engine

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from bindery.hub import audit
 from bindery.hub.api.errors import ApiError
 from bindery.hub.context import hub_of
-from bindery.hub.scopes import has_scope, owner_scopes
+from bindery.hub.db.models import Group, User
+from bindery.hub.roles import role_scopes
+from bindery.hub.scopes import Target, expand_scopes, has_scope, owner_scopes
 from bindery.hub.security import (
     SAFE_METHODS,
     SESSION_COOKIE,
@@ -20,9 +24,19 @@ from bindery.hub.security import (
     xsrf_ok,
 )
 from bindery.hub.sessions import session_user
+from bindery.hub.sharing import share_scopes
 from bindery.hub.tokens import Principal, find_token, principal_for_token
 
 MAX_BODY = 1024 * 1024
+#: JupyterHub answers missing and invalid credentials alike with 403 and this text.
+INVALID_CREDENTIALS = "Missing or invalid credentials."
+
+
+class InvalidCredentials(ApiError):
+    """No usable token or login: 403, as JupyterHub answers (so ``HubAuth`` returns None)."""
+
+    def __init__(self, detail: str = INVALID_CREDENTIALS) -> None:
+        super().__init__(403, detail)
 
 
 def token_from_request(request: Request) -> str | None:
@@ -31,8 +45,8 @@ def token_from_request(request: Request) -> str | None:
     if header is not None:
         scheme, _, value = header.strip().partition(" ")
         if scheme.lower() not in ("token", "bearer") or not value.strip():
-            raise ApiError(401, "The Authorization header must be 'token <api token>' or "
-                                "'Bearer <api token>'.")
+            raise InvalidCredentials("Missing or invalid credentials: the Authorization header "
+                                     "must be 'token <api token>' or 'Bearer <api token>'.")
         return value.strip()
     query = request.query_params.get("token")
     if query is not None and request.url.path.startswith("/hub/api"):
@@ -45,10 +59,28 @@ def principal_from_token(request: Request, token: str) -> Principal:
     with hub.db() as s:
         row = find_token(s, token)
         if row is None:
-            raise ApiError(401, "Invalid, expired or revoked API token.")
+            raise InvalidCredentials("Missing or invalid credentials: the API token is "
+                                     "invalid, expired or revoked.")
         principal = principal_for_token(row)
+        if row.user is not None and principal.scopes & {"self", "inherit"}:
+            # A token that holds all its owner may do holds what the owner's roles and
+            # the servers shared with them grant too.
+            principal.scopes = principal.scopes | granted_to_user(request, s, row.user)
+        elif row.user is None and row.service:
+            principal.scopes = principal.scopes | role_scopes(hub.settings.roles,
+                                                              service=row.service)
         s.commit()
     return principal
+
+
+def granted_to_user(request: Request, s: Session, user: User) -> frozenset[str]:
+    """What a user holds beyond ``self``: their configured roles (directly or through a
+    group) and the servers shared with them. Binder visitors get neither."""
+    if user.kind == "temporary":
+        return frozenset()
+    roles = role_scopes(hub_of(request).settings.roles, user=user.name,
+                        groups=[g.name for g in user.groups])
+    return roles | share_scopes(s, user)
 
 
 def principal_from_cookie(request: Request) -> Principal | None:
@@ -63,6 +95,7 @@ def principal_from_cookie(request: Request) -> Principal | None:
             return None
         scopes = owner_scopes(user.admin,
                               temporary_name=user.name if user.kind == "temporary" else None)
+        scopes = scopes | granted_to_user(request, s, user)
         return Principal(name=user.name, scopes=scopes, user_name=user.name,
                          owner_admin=user.admin, via="cookie")
 
@@ -80,8 +113,9 @@ def get_principal(request: Request, *, required: bool = True) -> Principal | Non
     )
     if principal is None:
         if required:
-            raise ApiError(
-                401, "You are not logged in: log in, or send 'Authorization: token <api token>'."
+            raise InvalidCredentials(
+                "Missing or invalid credentials: log in, or send "
+                "'Authorization: token <api token>'."
             )
         return None
     if principal.via == "cookie" and request.method not in SAFE_METHODS:
@@ -109,13 +143,49 @@ def can(principal: Principal, scope: str, target_user: str | None = None) -> boo
     )
 
 
-def require(request: Request, scope: str, target_user: str | None = None) -> Principal:
+def can_on(principal: Principal, scope: str, target: Target) -> bool:
+    return has_scope(principal.scopes, scope, principal_user=principal.user_name,
+                     target_user=target.user, owner_admin=principal.owner_admin, target=target)
+
+
+def user_target(request: Request, user: str | None, server: str | None = None,
+                principal: Principal | None = None) -> Target:
+    """The target ``user`` (and ``user/server``), with the user's groups when the
+    caller's scopes are narrowed to groups (only then are they looked up)."""
+    groups: frozenset[str] = frozenset()
+    if user is not None and principal is not None and any(
+        "!group=" in scope for scope in principal.scopes
+    ):
+        with hub_of(request).db() as s:
+            groups = frozenset(s.scalars(
+                select(Group.name).join(Group.users).where(User.name == user)
+            ))
+    return Target(user=user, server=f"{user}/{server}" if server is not None else None,
+                  groups=groups)
+
+
+def require(request: Request, scope: str, target_user: str | None = None, *,
+            server: str | None = None, target: Target | None = None) -> Principal:
+    """The caller, if they hold ``scope`` on the target (a user, ``user/server``, or any
+    resource given as ``target``); else 403 naming the missing scope."""
     principal = get_principal(request)
     assert principal is not None
-    if not can(principal, scope, target_user):
+    if target is None:
+        target = user_target(request, target_user, server, principal)
+    if not can_on(principal, scope, target):
+        if holds_narrowed(principal, scope):
+            # JupyterHub's answer when the scope is held, but for other resources only:
+            # whether this one exists is not the caller's business.
+            raise ApiError(404, "No access to resources or resources not found")
         whose = f" for user {target_user!r}" if target_user else ""
         raise ApiError(403, f"Your credentials lack the scope '{scope}'{whose}.")
     return principal
+
+
+def holds_narrowed(principal: Principal, scope: str) -> bool:
+    """Does the principal hold ``scope`` for some resources (a filtered form of it)?"""
+    granted = expand_scopes(principal.scopes, principal.user_name, principal.owner_admin)
+    return any(s.startswith(f"{scope}!") for s in granted)
 
 
 async def json_body(request: Request, default: Any = None, kind: type = dict) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from bindery.hub.api.access import granted_to_user
 from bindery.hub.context import hub_of
 from bindery.hub.scopes import owner_scopes
 from bindery.hub.security import ServerPass, server_pass_cookie_header
@@ -30,6 +31,8 @@ def login_principal(request: Request, hashed: str) -> Principal | None:
             return None
         scopes = owner_scopes(user.admin,
                               temporary_name=user.name if user.kind == "temporary" else None)
+        # A login's roles and the servers shared with it count here as on the hub.
+        scopes = scopes | granted_to_user(request, s, user)
         return Principal(name=user.name, scopes=scopes, user_name=user.name,
                          owner_admin=user.admin, via="login-pass", session_hash=hashed)
 

@@ -7,9 +7,8 @@ import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlencode
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -17,20 +16,43 @@ from starlette.routing import BaseRoute, Route
 
 from bindery import __version__
 from bindery.hub.api.access import (
+    InvalidCredentials,
     can,
+    can_on,
     get_principal,
+    granted_to_user,
     json_body,
     principal_from_cookie,
     principal_from_token,
     require,
+    user_target,
 )
 from bindery.hub.api.edge import handed_over_login, login_pass_cookie, login_principal
 from bindery.hub.api.errors import ApiError
+from bindery.hub.api.groups import group_routes
+from bindery.hub.api.helpers import (
+    int_param,
+    load_user,
+    page_window,
+    paged,
+    path_name,
+    truthy_param,
+)
+from bindery.hub.api.hub_info import hub_info_routes, service_model_by_name
 from bindery.hub.api.models import token_model, user_model
+from bindery.hub.api.named_servers import remember_display_name, server_resource, start_request
+from bindery.hub.api.shares import share_routes
 from bindery.hub.context import hub_of
-from bindery.hub.db.models import ApiToken, Server, User, utcnow
+from bindery.hub.db.models import ApiToken, Group, Server, User, group_members, utcnow
 from bindery.hub.names import InvalidName, check_name
-from bindery.hub.scopes import ScopeError, check_scopes, owner_scopes, scopes_beyond
+from bindery.hub.scopes import (
+    ScopeError,
+    Target,
+    check_scopes,
+    expand_scopes,
+    owner_scopes,
+    scopes_beyond,
+)
 from bindery.hub.security import (
     SERVER_COOKIE,
     ServerPass,
@@ -48,41 +70,19 @@ from bindery.hub.tokens import (
     principal_for_token,
     token_fingerprint,
 )
+from bindery.hub.users import RenameRefused, rename_user
 from bindery.proxy.protocol import PROXY_TOKEN_HEADER, TOKEN_HEADER
 
 #: The JupyterHub REST API version this API follows (clients such as the idle culler check it).
 API_VERSION = "5.2.1"
-PAGINATION_MEDIA = "application/jupyterhub-pagination+json"
 
 
 # -- helpers --------------------------------------------------------------------
 
 
-def _name(value: str, what: str = "user name") -> str:
-    try:
-        return check_name(value, what)
-    except InvalidName as err:
-        raise ApiError(400, str(err)) from err
-
-
-def _load_user(s: Session, name: str) -> User:
-    user = s.scalars(select(User).where(User.name == name)).first()
-    if user is None:
-        raise ApiError(404, f"No such user: {name!r}.")
-    return user
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as err:
-        raise ApiError(400, f"'{name}' must be a whole number, got {raw[:40]!r}.") from err
-    if not low <= value <= high:
-        raise ApiError(400, f"'{name}' must be between {low} and {high}.")
-    return value
+_name = path_name
+_load_user = load_user
+_int_param = int_param
 
 
 def _parse_time(value: Any, field: str) -> dt.datetime:
@@ -117,34 +117,72 @@ async def health(request: Request) -> Response:
 
 
 async def whoami(request: Request) -> Response:
+    """Who the credentials belong to, with their scopes expanded as JupyterHub lists them."""
     principal = get_principal(request)
     assert principal is not None
+    scopes = sorted(expand_scopes(principal.scopes, principal.user_name, principal.owner_admin))
+    token_id = str(principal.token_id) if principal.token_id is not None else None
     if principal.user_name is None:
-        return JSONResponse(
-            {"kind": "service", "name": principal.name, "scopes": sorted(principal.scopes)}
-        )
-    with hub_of(request).db() as s:
-        model = user_model(_load_user(s, principal.user_name))
-    model["scopes"] = sorted(principal.scopes)
+        model = service_model_by_name(hub_of(request), principal.name)
+    else:
+        with hub_of(request).db() as s:
+            model = user_model(_load_user(s, principal.user_name))
+    model.update(scopes=scopes, token_id=token_id, session_id=None)
     return JSONResponse(model)
 
 
 # -- users -------------------------------------------------------------------------
 
 
+SORT_KEYS = {"id": User.id, "name": User.name, "last_activity": User.last_activity}
+
+
+def _listable(principal: Principal) -> tuple[set[str], set[str]] | None:
+    """``None`` when every user may be listed, else the names and groups the caller's
+    filtered ``list:users`` scopes reach (JupyterHub lists just those)."""
+    granted = expand_scopes(principal.scopes, principal.user_name, principal.owner_admin)
+    if "list:users" in granted:
+        return None
+    names: set[str] = set()
+    groups: set[str] = set()
+    for scope in granted:
+        if scope.startswith("list:users!"):
+            kind, _, value = scope.partition("!")[2].partition("=")
+            if kind == "user":
+                names.add(value)
+            elif kind == "group":
+                groups.add(value)
+    if not names and not groups:
+        raise ApiError(403, "Your credentials lack the scope 'list:users'.")
+    return names, groups
+
+
 async def list_users(request: Request) -> Response:
-    principal = require(request, "list:users")
+    principal = get_principal(request)
+    assert principal is not None
+    reach = _listable(principal)
     hub = hub_of(request)
     state = request.query_params.get("state")
     if state not in (None, "", "ready", "active", "inactive"):
-        raise ApiError(400, "'state' must be one of: ready, active, inactive.")
-    offset = _int_param(request, "offset", 0, 0, 10**9)
-    limit = _int_param(request, "limit", hub.settings.default_page_size, 1, 10**9)
-    limit = min(limit, hub.settings.max_page_size)
+        raise ApiError(400, f"Unrecognized state filter: {state[:40]!r} "
+                            "(use ready, active or inactive).")
+    sort = request.query_params.get("sort") or "id"
+    column = SORT_KEYS.get(sort.removeprefix("-"))
+    if column is None:
+        raise ApiError(400, f"Cannot sort users by {sort[:40]!r}: use id, name or "
+                            "last_activity, with '-' in front for descending order.")
+    name_filter = request.query_params.get("name_filter", "")
+    offset, limit = page_window(request)
     activity = can(principal, "read:users:activity")
     servers = can(principal, "read:servers")
+    stopped = truthy_param(request, "include_stopped_servers")
     with hub.db() as s:
         query = select(User)
+        if reach is not None:
+            names, groups = reach
+            members = select(group_members.c.user_id).join(
+                Group, Group.id == group_members.c.group_id).where(Group.name.in_(groups))
+            query = query.where(or_(User.name.in_(names), User.id.in_(members)))
         active_q = select(Server.user_id).where(active())
         if state == "ready":
             query = query.where(
@@ -154,26 +192,19 @@ async def list_users(request: Request) -> Response:
             query = query.where(User.id.in_(active_q))
         elif state == "inactive":
             query = query.where(User.id.not_in(active_q))
+        if name_filter:
+            # A substring match, as JupyterHub does; LIKE wildcards in the text are literal.
+            escaped = name_filter.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(User.name.like(f"%{escaped}%", escape="\\"))
         total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-        users = s.scalars(query.order_by(User.id).offset(offset).limit(limit)).all()
-        items = [user_model(u, activity=activity, servers=servers) for u in users]
-    if PAGINATION_MEDIA not in request.headers.get("accept", ""):
-        return JSONResponse(items)
-    next_info = None
-    if offset + len(items) < total:
-        params = dict(request.query_params)
-        params.update(offset=str(offset + len(items)), limit=str(limit))
-        next_info = {
-            "offset": offset + len(items),
-            "limit": limit,
-            "url": f"{request.url.replace(query=urlencode(params))}",
-        }
-    return JSONResponse(
-        {
-            "items": items,
-            "_pagination": {"offset": offset, "limit": limit, "total": total, "next": next_info},
-        }
-    )
+        order = column.desc() if sort.startswith("-") else column.asc()
+        users = s.scalars(query.order_by(order, User.id).offset(offset).limit(limit)).all()
+        server_state = can(principal, "admin:server_state")
+        items = [user_model(u, activity=activity, servers=servers, include_stopped=stopped,
+                            state=server_state,
+                            auth_state=can(principal, "admin:auth_state", u.name))
+                 for u in users]
+    return paged(request, items, offset, limit, total)
 
 
 async def create_users(request: Request) -> Response:
@@ -194,20 +225,35 @@ async def create_users(request: Request) -> Response:
         users = [User(name=n, admin=admin, kind="user", created=utcnow()) for n in fresh]
         s.add_all(users)
         s.commit()
-        return JSONResponse([user_model(u) for u in users], status_code=201)
+        return JSONResponse([user_model(u, auth_state=True) for u in users], status_code=201)
 
 
 async def user_detail(request: Request) -> Response:
     name = _name(request.path_params["name"])
     hub = hub_of(request)
     if request.method == "GET":
-        principal = require(request, "read:users", name)
+        principal = get_principal(request)
+        assert principal is not None
+        target = user_target(request, name, None, principal)
+
+        def may(scope: str) -> bool:
+            return can_on(principal, scope, target)
+
+        if not may("read:users") and may("read:users:name"):
+            # Only the name may be read (JupyterHub's model for ``read:users:name``).
+            with hub.db() as s:
+                who = _load_user(s, name)
+                return JSONResponse({"kind": "user", "name": who.name, "admin": who.admin,
+                                     "user_info": None})
+        require(request, "read:users", name, target=target)
         with hub.db() as s:
             return JSONResponse(
                 user_model(
                     _load_user(s, name),
-                    servers=can(principal, "read:servers", name),
-                    state=principal.is_admin,
+                    servers=may("read:servers"),
+                    state=may("admin:server_state"),
+                    include_stopped=truthy_param(request, "include_stopped_servers"),
+                    auth_state=may("admin:auth_state"),
                 )
             )
     require(request, "admin:users", name)
@@ -229,7 +275,7 @@ async def user_detail(request: Request) -> Response:
             user = User(name=name, admin=admin, kind=kind, created=utcnow())
             s.add(user)
             s.commit()
-            return JSONResponse(user_model(user), status_code=201)
+            return JSONResponse(user_model(user, auth_state=True), status_code=201)
     if request.method == "PATCH":
         body = await json_body(request)
         with hub.db() as s:
@@ -238,8 +284,15 @@ async def user_detail(request: Request) -> Response:
                 if not isinstance(body["admin"], bool):
                     raise ApiError(400, "'admin' must be true or false.")
                 user.admin = body["admin"]
+            if "name" in body:
+                if not isinstance(body["name"], str):
+                    raise ApiError(400, "'name' must be text.")
+                try:
+                    rename_user(s, user, _name(body["name"]))
+                except RenameRefused as err:
+                    raise ApiError(400, str(err)) from err
             s.commit()
-            return JSONResponse(user_model(user))
+            return JSONResponse(user_model(user, auth_state=True))
     # DELETE: stop the user's servers first, then forget the user.
     try:
         await hub.manager.delete_user(name)
@@ -279,7 +332,7 @@ async def user_activity(request: Request) -> Response:
             if user.last_activity is None or user_time > user.last_activity:
                 user.last_activity = user_time
         s.commit()
-    return Response(status_code=204)
+    return Response(status_code=200)  # JupyterHub answers 200 with no body
 
 
 # -- servers ---------------------------------------------------------------------------
@@ -298,8 +351,10 @@ async def server_action(request: Request) -> Response:
     name, server_name = _server_key(request)
     hub = hub_of(request)
     if request.method == "POST":
-        require(request, "servers", name)
-        options = await json_body(request)
+        require(request, "start:servers", name, server=server_name)
+        options, display = start_request(await json_body(request))
+        if options is None:
+            options = _previous_options(request, name, server_name)
         try:
             spawn = await hub.manager.start(name, server_name, options)
         except NoSuchUser as err:
@@ -308,13 +363,14 @@ async def server_action(request: Request) -> Response:
             raise ApiError(400, str(err)) from err
         except TooManyServers as err:
             raise ApiError(429, str(err), {"Retry-After": str(err.retry_after)}) from err
+        remember_display_name(request, name, server_name, display)
         if not await spawn.finished(hub.settings.slow_spawn_timeout):
             return Response(status_code=202)
         if spawn.failure:
             raise ApiError(503, f"The server could not be started: {spawn.failure}")
         return Response(status_code=201)
     # DELETE
-    require(request, "delete:servers", name)
+    require(request, "delete:servers", name, server=server_name)
     body = await json_body(request)
     try:
         stopped = await hub.manager.stop(
@@ -328,10 +384,18 @@ async def server_action(request: Request) -> Response:
     return Response(status_code=204 if stopped else 202)
 
 
+def _previous_options(request: Request, name: str, server_name: str) -> dict[str, Any]:
+    """The options of the server's last start (JupyterHub 6: no options means "as before")."""
+    with hub_of(request).db() as s:
+        user = _load_user(s, name)
+        row = next((srv for srv in user.servers if srv.name == server_name), None)
+        return dict(row.user_options or {}) if row is not None else {}
+
+
 async def server_progress(request: Request) -> Response:
     """The progress of the server's start as Server-Sent Events (JupyterHub's progress API)."""
     name, server_name = _server_key(request)
-    require(request, "read:servers", name)
+    require(request, "read:servers", name, server=server_name)
     with hub_of(request).db() as s:
         _load_user(s, name)
     try:
@@ -393,7 +457,7 @@ async def user_tokens(request: Request) -> Response:
         raise ApiError(400, str(err)) from err
     with hub.db() as s:
         user = _load_user(s, name)
-        scopes = _grantable_scopes(principal, scopes, user)
+        scopes = _grantable_scopes(request, s, principal, scopes, user)
         token, row = create_token(
             s,
             user=user,
@@ -407,7 +471,8 @@ async def user_tokens(request: Request) -> Response:
     return JSONResponse(model, status_code=201)
 
 
-def _grantable_scopes(principal: Principal, requested: list[str] | None, user: User) -> list[str]:
+def _grantable_scopes(request: Request, s: Session, principal: Principal,
+                      requested: list[str] | None, user: User) -> list[str]:
     """The new token's scopes: never more than its requester or its owner holds (JupyterHub).
 
     No ``scopes`` in the request means ``self`` (all the owner may do) when the requester
@@ -439,10 +504,11 @@ def _grantable_scopes(principal: Principal, requested: list[str] | None, user: U
         )
     held_by_owner = owner_scopes(user.admin,
                                  temporary_name=user.name if user.kind == "temporary" else None)
+    held_by_owner = held_by_owner | granted_to_user(request, s, user)
     excess = beyond(held_by_owner, user.name, user.admin, requested)
     if excess:
         raise ApiError(
-            403,
+            400,
             f"A token cannot hold more than its owner: {user.name!r} does not hold "
             f"{', '.join(excess)}.",
         )
@@ -454,7 +520,7 @@ async def user_token(request: Request) -> Response:
     token_id = request.path_params["token_id"]
     hub = hub_of(request)
     require(request, "read:tokens" if request.method == "GET" else "tokens", name)
-    if not token_id.isdigit() or len(token_id) > 18:
+    if not (token_id.isascii() and token_id.isdigit()) or len(token_id) > 18:
         raise ApiError(404, f"No such token: {token_id[:40]!r}.")
     with hub.db() as s:
         user = _load_user(s, name)
@@ -486,9 +552,8 @@ async def proxy_authorize(request: Request) -> Response:
         raise ApiError(
             403, "Only the proxy may use this endpoint (X-Bindery-Proxy-Token is missing or wrong)."
         )
-    target = request.query_params.get("user", "")
     try:
-        check_name(target)
+        target = check_name(request.query_params.get("user", ""))
     except InvalidName as err:
         raise ApiError(400, str(err)) from err
     query_token = request.headers.get(TOKEN_HEADER)
@@ -500,9 +565,7 @@ async def proxy_authorize(request: Request) -> Response:
         elif query_token:
             principal = principal_from_token(request, query_token)
             from_link = True
-    except ApiError as err:
-        if err.status_code != 401:
-            raise
+    except InvalidCredentials:
         principal = None
     handed = handed_over_login(request, target)
     candidates = [p for p in (principal, handed) if p is not None]
@@ -510,14 +573,17 @@ async def proxy_authorize(request: Request) -> Response:
                    if p is not None]
     if not candidates:
         raise ApiError(401, "Not logged in.")
-    allowed = next((p for p in candidates if can(p, "access:servers", target)), None)
+    server = Target(user=target, server=f"{target}/{_server_of_path(request, target)}")
+    allowed = next((p for p in candidates if can_on(p, "access:servers", server)), None)
+    shared = (allowed is not None and allowed.user_name != target
+              and f"access:servers!server={server.server}" in allowed.scopes)
     if allowed is None:
         raise ApiError(403, f"{candidates[0].name!r} may not use the server of {target!r}.")
     headers = {}
     via_link = from_link and allowed is principal
-    if via_link or allowed.via == "server-pass":
-        # Answers that rest on a shared link's token are checked afresh on every request
-        # (the proxy must not cache them), so revoking the token ends the access at once.
+    if via_link or allowed.via == "server-pass" or shared:
+        # Answers that rest on a shared link's token or on a share are checked afresh on
+        # every request (the proxy must not cache them), so revoking ends the access at once.
         headers["Cache-Control"] = "no-store"
     if via_link and allowed.token_id is not None:
         # A ?token= link never logs the browser in to the hub (that would turn a narrow
@@ -527,6 +593,15 @@ async def proxy_authorize(request: Request) -> Response:
     elif allowed is handed and handed is not None:
         headers["Set-Cookie"] = login_pass_cookie(request, handed, target)
     return JSONResponse({"name": allowed.name, "admin": allowed.is_admin}, headers=headers)
+
+
+def _server_of_path(request: Request, user: str) -> str:
+    """Which of ``user``'s servers the proxied ``path`` is in ("" = the default one)."""
+    path = request.query_params.get("path", "")
+    with hub_of(request).db() as s:
+        row = s.scalars(select(User).where(User.name == user)).first()
+        names = [srv.name for srv in row.servers if srv.name] if row is not None else []
+    return next((n for n in names if path.startswith(server_base_url(user, n))), "")
 
 
 def _server_pass(request: Request, target: str) -> Principal | None:
@@ -573,8 +648,13 @@ def api_routes() -> list[BaseRoute]:
         Route("/hub/api/users/{name}/server", server_action, methods=["POST", "DELETE"]),
         Route("/hub/api/users/{name}/server/progress", server_progress, methods=["GET"]),
         Route("/hub/api/users/{name}/servers/{server}", server_action, methods=["POST", "DELETE"]),
+        Route("/hub/api/users/{name}/servers/{server}", server_resource,
+              methods=["GET", "PUT", "PATCH"]),
         Route("/hub/api/users/{name}/servers/{server}/progress", server_progress, methods=["GET"]),
         Route("/hub/api/users/{name}/tokens", user_tokens, methods=["GET", "POST"]),
         Route("/hub/api/users/{name}/tokens/{token_id}", user_token, methods=["GET", "DELETE"]),
         Route("/hub/api/proxy/authorize", proxy_authorize, methods=["GET"]),
+        *group_routes(),
+        *share_routes(),
+        *hub_info_routes(),
     ]

@@ -1,29 +1,25 @@
-"""User-name rules shared by the authenticators.
+"""User-name rules shared by the authenticators: the hub's own (``bindery.hub.names``).
 
-The hub uses the name in URLs (``/user/<name>/``), container names and DB keys,
-so every authenticator hands it names in the one shape the hub accepts (the same
-rule as ``bindery.hub.names``): lowercase letters, digits, ``-``, ``_`` and ``.``,
-starting with a letter or digit, no ``..``, at most 64 characters.
+Every authenticator hands the hub names normalised the same way (NFKC, lowercase,
+surrounding spaces removed from what a person typed), so ``"Alice "`` and ``alice``
+are one user, and only names the hub can use safely are accepted.
 """
 
 from __future__ import annotations
 
-import re
+from bindery.hub.names import MAX_NAME_LENGTH, InvalidName, check_name, normalize_name
 
-MAX_USERNAME_LENGTH = 64
-#: The shape the hub accepts for user names.
-USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+MAX_USERNAME_LENGTH = MAX_NAME_LENGTH
 
 
 def normalize_username(raw: str) -> str:
-    """Fold what people type (spaces, capitals) so "Alice " and "alice" are one user."""
-    return raw.strip().lower()
+    """Fold what people type (spaces, capitals, compatibility forms) into one spelling."""
+    return normalize_name(raw.strip())
 
 
 def is_valid_username(name: str) -> bool:
     """True when ``name`` can be used as a hub user name as is."""
-    return (
-        0 < len(name) <= MAX_USERNAME_LENGTH
-        and bool(USERNAME_RE.fullmatch(name))
-        and ".." not in name
-    )
+    try:
+        return check_name(name) == name
+    except InvalidName:
+        return False

@@ -23,6 +23,7 @@ def import_all_models() -> None:
     authenticator) creates it on its own ``MetaData`` when it starts.
     """
     importlib.import_module("bindery.hub.db.models")
+    importlib.import_module("bindery.hub.oauth_provider.models")
 
 
 def make_engine(db_url: str) -> Engine:

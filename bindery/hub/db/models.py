@@ -1,4 +1,4 @@
-"""The hub's tables: users, their servers, API tokens, login sessions.
+"""The hub's tables: users, their servers, API tokens, login sessions, groups and shares.
 
 Timestamps are stored timezone-aware in UTC. Spawner ``state`` is JSON so that a
 restarted hub can find each running server again (see ``servers.reconcile``).
@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -46,6 +48,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value
 
 
+group_members = Table(
+    "group_members",
+    Base.metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -65,6 +75,9 @@ class User(Base):
     )
     login_sessions: Mapped[list[LoginSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="select"
+    )
+    groups: Mapped[list[Group]] = relationship(
+        secondary=group_members, back_populates="users", lazy="selectin"
     )
 
 
@@ -91,6 +104,11 @@ class Server(Base):
     #: Secret the server requires. Kept in clear because the hub must hand it to the
     #: proxy again after a restart (the proxy injects it; browsers never see it).
     api_token: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: Why the server last failed to start or stopped on its own (out of memory, ...);
+    #: cleared when it starts again.
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: What people see instead of the name (JupyterHub 6's ``display_name``).
+    display_name: Mapped[str] = mapped_column(String(255), default="")
 
     user: Mapped[User] = relationship(back_populates="servers")
 
@@ -131,3 +149,62 @@ class LoginSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="login_sessions")
+
+
+class Group(Base):
+    """A named set of users (JupyterHub's groups), with free-form ``properties``."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    users: Mapped[list[User]] = relationship(
+        secondary=group_members, back_populates="groups", lazy="selectin"
+    )
+
+
+class Share(Base):
+    """One grant of access to a user's server (``owner``/``server_name``) to a user or group.
+
+    Keyed by the server's owner and name rather than the server row: a stopped
+    default server has no row, and JupyterHub lets its owner share it all the same.
+    """
+
+    __tablename__ = "shares"
+    __table_args__ = (UniqueConstraint("owner_id", "server_name", "user_id", "group_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    server_name: Mapped[str] = mapped_column(String(255), default="")
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    group: Mapped[Group | None] = relationship()
+
+
+class ShareCode(Base):
+    """An invitation to a server: whoever accepts the code gets a share (kept hashed)."""
+
+    __tablename__ = "share_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hashed: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    server_name: Mapped[str] = mapped_column(String(255), default="")
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    exchange_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_exchanged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    owner: Mapped[User] = relationship()

@@ -23,6 +23,7 @@ from bindery.hub.proxy.base import (
     path_to_routespec,
     routespec_to_path,
 )
+from bindery.request_id import outgoing_headers
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -32,6 +33,11 @@ def _parse_time(value: object) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+async def _pass_request_id(request: httpx.Request) -> None:
+    """The hub request that changes a route names itself to the proxy (its logs show it)."""
+    request.headers.update(outgoing_headers())
 
 
 class RestProxy(Proxy):
@@ -46,6 +52,7 @@ class RestProxy(Proxy):
             headers={"Authorization": f"token {options.auth_token}"},
             timeout=options.timeout,
             trust_env=False,
+            event_hooks={"request": [_pass_request_id]},
         )
 
     def _url(self, routespec: str) -> str:

@@ -19,15 +19,20 @@ class HubProxySettings(ProxySettings):
     """``[hub.proxy]``: which proxy process runs, which client drives it, and its options."""
 
     #: Which process the hub runs: ``builtin`` is Bindery's own proxy (``bindery proxy``),
-    #: ``chp`` configurable-http-proxy; ``external`` means one is already running at
+    #: ``chp`` configurable-http-proxy; ``nginx`` the operating system's nginx (client
+    #: ``nginx``, docs/proxy.md); ``external`` means one is already running at
     #: ``api_url`` (the hub only talks to it).
-    kind: Literal["builtin", "chp", "external"] = "builtin"
+    kind: Literal["builtin", "chp", "nginx", "external"] = "builtin"
     #: The proxy client plugin (entry point in ``bindery.proxies``) the hub drives it with;
     #: ``rest`` speaks configurable-http-proxy's REST API, which every ``kind`` above serves.
     client: str = "rest"
     #: The client plugin's own keys (``[hub.proxy.client_options]``), checked against its
     #: ``options_model``; where the API is, its token and the timeout are the hub's.
     client_options: dict[str, Any] = Field(default_factory=dict)
+    #: Seconds between checks that the proxy the hub started still runs; a dead one is
+    #: started again on the same ports and its routes restored (JupyterHub does the same
+    #: every 5 s). 0 turns the check off.
+    check_interval: float = Field(default=5.0, ge=0)
 
     @field_validator("client")
     @classmethod
@@ -38,6 +43,14 @@ class HubProxySettings(ProxySettings):
             known = ", ".join(names) or "(none installed)"
             raise ValueError(f"no proxy client named {value!r} is installed (available: {known})")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nginx_takes_its_client(cls, data: Any) -> Any:
+        """``kind = "nginx"`` alone is enough: nginx has no route API, only its own client."""
+        if isinstance(data, dict) and data.get("kind") == "nginx" and "client" not in data:
+            return {**data, "client": "nginx"}
+        return data
 
     @model_validator(mode="after")
     def _client_options_fit(self) -> Self:

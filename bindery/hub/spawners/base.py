@@ -48,6 +48,11 @@ class SpawnRequest:
     env: dict[str, str] = field(default_factory=dict)
     #: Where to open after start, relative to base_url (e.g. "lab/tree/a.ipynb").
     default_url: str | None = None
+    #: The proxy does not authenticate users (configurable-http-proxy): the server must
+    #: do it against the hub itself, as JupyterHub's single-user servers do, by running
+    #: ``jupyterhub-singleuser`` with the ``JUPYTERHUB_*`` variables in ``env``.
+    hub_auth: bool = False
+
     #: The hub's origin when it differs from the server's (users' subdomains), else "".
     hub_host: str = ""
 
@@ -176,9 +181,28 @@ class Spawner(ABC):
     def load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Restore what ``get_state`` returned (called before ``poll``/``stop``)."""
 
+    async def exit_reason(self) -> str:
+        """Why the server ended on its own, in words a person can act on, once ``poll``
+        reports an exit ("exit status 137; it ran out of memory (limit 2g)"); "" when
+        unknown (the default)."""
+        return ""
+
+    async def delete_forever(self) -> None:  # noqa: B027 - optional hook
+        """Remove what outlives the server (a persistent home) when its user, or the
+        named server itself, is deleted; called after ``stop``. Default: nothing."""
+
     async def log_tail(self, lines: int = 20) -> str:
         """The server's last output lines, to explain a failed start; default: none."""
         return ""
+
+    @classmethod
+    def sweep_leftovers(cls, known: set[tuple[str, str]], options: PluginOptions,
+                        context: SpawnerContext) -> list[str]:
+        """Remove servers of this hub that the database does not know (a hub killed in the
+        middle of a start never recorded them); return what was removed, as
+        ``user/server``. Called once at hub start, after known servers were reconciled.
+        Default: nothing to find."""
+        return []
 
     async def progress(self) -> AsyncIterator[ProgressEvent]:
         """Progress events while ``start`` runs; default: none."""

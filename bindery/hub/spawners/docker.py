@@ -56,6 +56,9 @@ class DockerSpawnerOptions(PluginOptions):
     #: Program (and subcommand) that runs Jupyter inside the image; Bindery adds
     #: ip, port, base_url and default_url flags.
     server_command: tuple[str, ...] = ("jupyter", "lab")
+    #: The command instead when the server must authenticate users against the hub itself
+    #: (the proxy does not: ``kind = "chp"``); Bindery's images have it (package jupyterhub).
+    singleuser_command: tuple[str, ...] = ("jupyterhub-singleuser",)
 
     # -- enforced limits per server -------------------------------------------
     #: Memory limit (docker syntax: "512m", "2g"); no swap on top of it.
@@ -66,9 +69,11 @@ class DockerSpawnerOptions(PluginOptions):
     pids_limit: int = 512
 
     # -- homes ----------------------------------------------------------------
-    #: Keep each user's home in a named volume ``bindery-home-<user>`` so files
-    #: survive a server restart. Off by default: binder sessions are ephemeral.
-    persistent_home: bool = False
+    #: Keep each server's home in a named volume ``bindery-home-<user>[-<server>]`` so
+    #: files survive stops, culls and restarts (removed when the user or the named
+    #: server is deleted). On for ``bindery hub``; ``bindery serve`` turns it off
+    #: (binder sessions are ephemeral) unless the settings file sets it.
+    persistent_home: bool = True
     #: Home directory inside images built by Bindery (uid 1000).
     home_dir: str = "/home/jovyan"
 
@@ -140,6 +145,10 @@ class DockerSpawner(Spawner):
         return container_name(self.request.user, self.request.server_name)
 
     @property
+    def home_volume(self) -> str:
+        return home_volume_name(self.request.user, self.request.server_name)
+
+    @property
     def url(self) -> str | None:
         """Where the server is published, if started (also after ``load_state``)."""
         return f"http://127.0.0.1:{self.port}" if self.port else None
@@ -175,7 +184,9 @@ class DockerSpawner(Spawner):
 
     def _command(self) -> list[str]:
         base_url = self.request.base_url
-        command = list(self.options.server_command) + [
+        program = self.options.singleuser_command if self.request.hub_auth \
+            else self.options.server_command
+        command = list(program) + [
             "--ip=0.0.0.0",  # inside the container; published on the host's 127.0.0.1 only
             f"--port={CONTAINER_PORT}",
             "--no-browser",
@@ -195,6 +206,7 @@ class DockerSpawner(Spawner):
             "BINDERY_USER": self.request.user,
             "BINDERY_SERVER_NAME": self.request.server_name,
             "BINDERY_BASE_URL": self.request.base_url,
+            "JUPYTERHUB_SERVICE_URL": f"http://0.0.0.0:{CONTAINER_PORT}{self.request.base_url}",
         }
 
     def labels(self) -> dict[str, str]:
@@ -208,8 +220,7 @@ class DockerSpawner(Spawner):
         o = self.options
         volumes: tuple[NamedVolume, ...] = ()
         if o.persistent_home:
-            owner = {LABEL_HUB: self.context.hub_id, LABEL_USER: self.request.user}
-            volumes = (NamedVolume(home_volume_name(self.request.user), o.home_dir, owner),)
+            volumes = (NamedVolume(self.home_volume, o.home_dir, self.labels()),)
         return RunRequest(
             image=image,
             token=self.request.api_token,
@@ -225,6 +236,9 @@ class DockerSpawner(Spawner):
             pids_limit=o.pids_limit,
             allow_root=o.allow_root,
             start_timeout=self.context.start_timeout,
+            # A server that checks users with the hub must reach its API: the deployment
+            # points [hub] hub_connect_url at host.docker.internal (docs/hub.md).
+            extra_hosts={"host.docker.internal": "host-gateway"} if self.request.hub_auth else {},
         )
 
     def _remove_stale_container(self) -> None:
@@ -256,6 +270,22 @@ class DockerSpawner(Spawner):
         return reason
 
     # -- contract ----------------------------------------------------------------
+
+    @classmethod
+    def sweep_leftovers(cls, known: set[tuple[str, str]], options: PluginOptions,
+                        context: SpawnerContext) -> list[str]:
+        """Containers labelled with this hub whose server the database does not know."""
+        engine = context.engine
+        if engine is None:
+            return []
+        removed = []
+        for state in engine.containers({LABEL_HUB: context.hub_id}):
+            key = (state.labels.get(LABEL_USER, ""), state.labels.get(LABEL_SERVER, ""))
+            if key in known:
+                continue
+            engine.stop(state.container_id, grace=0)
+            removed.append(f"{key[0]}/{key[1]}")
+        return removed
 
     async def start(self) -> str:
         if self._progress.closed:  # started again after a stop: a new start, a new log
@@ -315,6 +345,27 @@ class DockerSpawner(Spawner):
             raise SpawnerError(str(err)) from err
         self.container_id = None
         self.port = None
+
+    async def exit_reason(self) -> str:
+        """"exit status 137; it ran out of memory (limit 2g)", read before ``stop`` removes it."""
+        if self.container_id is None:
+            return ""
+        try:
+            state = await _in_thread(self.engine.inspect, self.container_id)
+        except EngineError:
+            return ""
+        if state is None or not state.ended:
+            return ""
+        return self._exit_reason(state)
+
+    async def delete_forever(self) -> None:
+        """Remove the server's home volume (its files are gone for good)."""
+        if not self.options.persistent_home:
+            return
+        try:
+            await _in_thread(self.engine.remove_volume, self.home_volume)
+        except EngineError as err:
+            raise SpawnerError(str(err)) from err
 
     async def log_tail(self, lines: int = 20) -> str:
         """Last output of the container (kept until ``stop`` removes it), and why it ended."""

@@ -21,6 +21,18 @@ if TYPE_CHECKING:
 SpawnerFactory = Callable[[SpawnRequest], Spawner]
 
 
+class SweepingFactory:
+    """A :data:`SpawnerFactory` that can also sweep the configured spawner's leftovers."""
+
+    def __init__(self, make: SpawnerFactory, sweep: Callable[[set[tuple[str, str]]], list[str]]
+                 ) -> None:
+        self._make = make
+        self.sweep = sweep
+
+    def __call__(self, request: SpawnRequest) -> Spawner:
+        return self._make(request)
+
+
 def spawner_factory(
     settings: SpawnerSettings,
     hub_id: str,
@@ -38,5 +50,9 @@ def spawner_factory(
         context = settings.context(hub_id, engine=engine, default_image=default_image)
         return cls(request, settings.options, context)
 
-    return make
+    def sweep(known: set[tuple[str, str]]) -> list[str]:
+        context = settings.context(hub_id, engine=engine, default_image=default_image)
+        return cls.sweep_leftovers(known, settings.options, context)
+
+    return SweepingFactory(make, sweep)
 

@@ -28,6 +28,7 @@ import anyio
 import psutil
 from pydantic import Field
 
+from bindery.environment.hub_integration import config_files
 from bindery.eventlog import EventLog
 from bindery.hub.spawners.base import ProgressEvent, Spawner, SpawnerContext, SpawnRequest
 from bindery.hub.spawners.errors import SpawnerError, SpawnTimeout
@@ -51,8 +52,17 @@ class LocalSpawnerOptions(PluginOptions):
     local_command: tuple[str, ...] | None = None
     #: Each user's server runs in ``<local_root_dir>/<user>/``.
     local_root_dir: Path = Field(default_factory=_default_local_root)
+    #: Command for servers that authenticate users against the hub themselves (when the
+    #: proxy does not: ``kind = "chp"``); ``None`` = this venv's ``jupyterhub-singleuser``.
+    singleuser_command: tuple[str, ...] | None = None
     #: Seconds between SIGTERM and SIGKILL when stopping a server.
     stop_grace: float = 5.0
+
+
+def default_singleuser_command() -> list[str]:
+    """This venv's ``jupyterhub-singleuser`` (the ``jupyterhub`` package), else from PATH."""
+    found = Path(sys.executable).parent / "jupyterhub-singleuser"
+    return [str(found)] if found.exists() else ["jupyterhub-singleuser"]
 
 
 def default_local_command() -> list[str]:
@@ -120,9 +130,24 @@ class LocalProcessSpawner(Spawner):
 
     # -- contract --------------------------------------------------------------
 
+    @property
+    def config_dir(self) -> Path:
+        """Jupyter config every server of this spawner reads (the hub menu in JupyterLab)."""
+        return self.options.local_root_dir / ".jupyter-config"
+
+    def _write_config(self) -> None:
+        for name, text in config_files().items():
+            path = self.config_dir / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+
     def _command(self, port: int) -> list[str]:
         base_url = self.request.base_url
-        command = list(self.options.local_command or default_local_command())
+        if self.request.hub_auth:
+            command = list(self.options.singleuser_command or default_singleuser_command())
+        else:
+            command = list(self.options.local_command or default_local_command())
         command += [
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}",
@@ -140,10 +165,13 @@ class LocalProcessSpawner(Spawner):
             command.append(f"--ServerApp.default_url={base_url}{self.request.default_url.lstrip('/')}")
         return command
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, port: int | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not _SECRET_ENV.search(k)}
         env.update(self.request.env)
         env["HOME"] = str(self.root_dir)
+        if port is not None:  # where jupyterhub-singleuser listens (it reads this, not flags)
+            env["JUPYTERHUB_SERVICE_URL"] = f"http://127.0.0.1:{port}{self.request.base_url}"
+        env["JUPYTER_CONFIG_PATH"] = str(self.config_dir)
         env["JUPYTER_TOKEN"] = self.request.api_token
         return env
 
@@ -164,6 +192,7 @@ class LocalProcessSpawner(Spawner):
         self._progress.append(ProgressEvent(10, "Preparing your directory"))
         self.root_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_config()
         deadline = time.monotonic() + self.context.start_timeout
         for attempt in range(1, _PORT_ATTEMPTS + 1):
             port = free_port()
@@ -199,7 +228,7 @@ class LocalProcessSpawner(Spawner):
                 process = subprocess.Popen(
                     self._command(port),
                     cwd=self.root_dir,
-                    env=self._environment(),
+                    env=self._environment(port),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,

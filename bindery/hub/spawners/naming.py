@@ -8,8 +8,11 @@ never map to the same result) and keeps plain names readable: ``alice`` stays
 
 from __future__ import annotations
 
+import hashlib
 import string
 
+#: Docker refuses very long names; longer escapes are cut and given a hash of the whole.
+MAX_ESCAPED = 150
 _SAFE = frozenset(string.ascii_letters + string.digits + ".")
 
 
@@ -21,7 +24,12 @@ def escape(name: str) -> str:
             out.append(char)
         else:
             out.extend(f"_{byte:02x}" for byte in char.encode("utf-8"))
-    return "".join(out)
+    escaped = "".join(out)
+    if len(escaped) > MAX_ESCAPED:
+        # Still injective in practice: the cut is followed by a hash of the full name.
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+        escaped = f"{escaped[:MAX_ESCAPED - 17]}-{digest}"
+    return escaped
 
 
 def server_slug(user: str, server_name: str = "") -> str:
@@ -35,6 +43,7 @@ def container_name(user: str, server_name: str = "") -> str:
     return f"bindery-{server_slug(user, server_name)}"
 
 
-def home_volume_name(user: str) -> str:
-    """``bindery-home-<user>``: one home per user, shared by their named servers."""
-    return f"bindery-home-{escape(user)}"
+def home_volume_name(user: str, server_name: str = "") -> str:
+    """``bindery-home-<user>[-<server>]``: one home per server of a user, escaped like
+    container names (so any user name gives a valid, unambiguous volume name)."""
+    return f"bindery-home-{server_slug(user, server_name)}"
