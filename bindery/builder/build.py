@@ -36,7 +36,7 @@ from bindery.environment import EnvironmentOptions, default_environment, detect,
 from bindery.environment.dockerfile import remote_fetches
 from bindery.environment.grade import SUMMARY_PREFIX
 from bindery.environment.modules import EnvironmentModule
-from bindery.environment.repo_config import read_repo_config
+from bindery.environment.repo_config import ignored_root_file, read_repo_config
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError
 from bindery.sources import SourceCatalog
 from bindery.sources.base import Ref
@@ -377,6 +377,9 @@ class Builder:
         (:mod:`bindery.environment.repo_config`)."""
         config = read_repo_config(checkout)
         if config is None:
+            hidden = ignored_root_file(checkout)
+            if hidden:
+                emit({"phase": "building", "message": f"Bindery: {hidden}\n"})
             return options, self.modules, {}
         problem = config.version_problem(__version__)
         if problem and self.settings.repo_version_mismatch == "error":

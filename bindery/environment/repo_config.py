@@ -180,3 +180,12 @@ def read_repo_config(repo_dir: Path) -> RepoConfig | None:
     if text is None:
         return None
     return parse_repo_config(text, files.rel(FILE_NAME))
+
+
+def ignored_root_file(repo_dir: Path) -> str | None:
+    """A note when a root ``bindery.toml`` is hidden by a binder directory without one."""
+    files = ConfigFiles(repo_dir)
+    if files.config_dir and files.root_has(FILE_NAME) and not files.has(FILE_NAME):
+        return (f"{FILE_NAME} ignored: {files.config_dir}/ configures the environment; move it to "
+                f"{files.rel(FILE_NAME)} to use it")
+    return None

@@ -65,3 +65,13 @@ def test_the_file_follows_the_binder_directory_rule(make_repo) -> None:
     config = read_repo_config(root)
     assert config is not None and config.path == "binder/bindery.toml" and not config.version
     assert read_repo_config(make_repo({"a.txt": ""})) is None
+
+
+def test_a_root_file_hidden_by_a_binder_directory_is_named(make_repo) -> None:
+    from bindery.environment.repo_config import ignored_root_file
+
+    root = make_repo({"bindery.toml": '[builder]\nversion = "9"\n', "binder/apt.txt": "jq\n"})
+    assert read_repo_config(root) is None
+    assert ignored_root_file(root) == ("bindery.toml ignored: binder/ configures the environment; "
+                                       "move it to binder/bindery.toml to use it")
+    assert ignored_root_file(make_repo({"bindery.toml": ""})) is None
