@@ -41,3 +41,17 @@ def test_devcontainer_dockerfile_env_and_post_create(builder, make_repo) -> None
                                          "hello"], result.stderr
     finally:
         builder.engine.remove_image(built.name)
+
+
+def test_devcontainer_image_on_the_engine_with_object_commands(builder, make_repo) -> None:
+    config = {"image": "bindery/base:bookworm", "workspaceFolder": "/work/space",
+              "postCreateCommand": {"first": "echo one > /tmp/order",
+                                    "second": ["sh", "-c", "echo two >> /tmp/order"]},
+              "remoteEnv": {"WHERE": "${containerWorkspaceFolder}/data"}}
+    repo = make_repo({".devcontainer.json": json.dumps(config), "data.csv": "a,b\n"})
+    built = builder.build(resolve(str(repo)))
+    try:
+        result = run_in_image(built.name, "cat /tmp/order; echo $WHERE; pwd; cat data.csv")
+        assert result.stdout.split() == ["one", "two", "/work/space/data", "/work/space", "a,b"]
+    finally:
+        builder.engine.remove_image(built.name)
