@@ -218,7 +218,7 @@ def fresh_cache_build(builder: Builder, repo: Path, tag: str) -> tuple[float, li
     import re
     import shutil
 
-    from bindery.builder.build import _uv_digest, host_uv_binary
+    from bindery.builder.build import host_uv_binary
     from bindery.environment import detect, render
 
     work = Path(tempfile.mkdtemp(prefix="bench-fresh-"))
