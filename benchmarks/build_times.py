@@ -16,6 +16,9 @@ fresh state for both sides, so neither profits from earlier runs. Usage:
     .venv/bin/python benchmarks/build_times.py --conda --keep-cache
     .venv/bin/python benchmarks/build_times.py --fresh-caches   # cold, prunes nothing
 
+``--fresh-caches`` leaves its own uv/apt cache mounts behind (about 1 GB per run, ids
+``bench-*``); the next ``docker builder prune`` on an idle engine removes them.
+
 Run the cold steps on an idle engine only: ``docker builder prune -af`` while other builds
 run made dockerd 20.10 crash (a nil dereference in BuildKit's cache manager, three times in
 a row on a shared machine). ``--keep-cache`` never prunes: the dependency layers are made to
