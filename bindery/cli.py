@@ -206,6 +206,59 @@ def _wait_until_ready(builder: Builder, url: str, container_id: str, token: str)
 
 
 @main.command()
+@click.argument("image")
+@click.option("--output", "output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Only write the pinned repository files into this (new or empty) directory.")
+@click.option("--image-name", default=None, help="Name for the new image.")
+@click.option("--json-logs", is_flag=True, help="One JSON event per line on stdout, for programs.")
+@click.pass_context
+def rebuild(ctx: click.Context, image: str, output: Path | None, image_name: str | None,
+            json_logs: bool) -> None:
+    """Reproduce IMAGE's package set from its labels alone, build it and compare.
+
+    Writes requirements.txt (==), runtime.txt, apt.txt (=version), environment.yml
+    (conda) from the image's labels; with --output only writes them. Exits 1 when the
+    new image's packages differ from the old one's (the differences are printed).
+    """
+    from bindery.builder.rebuild import rebuild_image, reproduction, write_reproduction
+
+    settings = _settings(ctx)
+    if output is not None:
+        builder = make_builder(settings)
+        labels = builder.engine.image_labels(image)
+        if labels is None:
+            raise click.ClickException(f"There is no image named {image} on this engine.")
+        try:
+            found = reproduction(labels)
+            write_reproduction(found, output)
+        except BinderyError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for note in found.notes:
+            click.echo(f"Note: {note}", err=True)
+        click.echo(f"Wrote {', '.join(sorted(found.files))} to {output}", err=True)
+        click.echo(str(output))
+        return
+    display = JsonProgress() if json_logs else LiveProgress()
+    with display:
+        try:
+            result = rebuild_image(make_builder(settings), image, on_event=display,
+                                   image_name=image_name)
+        except BinderyError as exc:
+            raise click.ClickException(str(exc)) from exc
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if result.differences:
+        click.echo(f"{result.image} differs from {image}:", err=True)
+        for line in result.differences:
+            click.echo(f"  {line}", err=True)
+        click.echo(result.image)
+        sys.exit(1)
+    click.echo(f"{result.image} has the same {result.packages} Python packages (and the same "
+               f"apt.txt versions, where recorded) as {image}.", err=True)
+    click.echo(result.image)
+
+
+@main.command()
 @click.option("--fix", is_flag=True, help="Install/start the engine and make missing base images (root).")
 @click.option("--no-default-image", is_flag=True, help="Skip building the default environment.")
 @click.pass_context

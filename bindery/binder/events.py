@@ -32,6 +32,9 @@ class BuiltEvent(TypedDict):
     phase: Literal["built"]
     imageName: str
     message: str
+    #: Bindery's addition, on a cached image: its reproducibility grade line
+    #: ("Reproducibility grade: B (...)"); a fresh build says it in its log instead.
+    grade: NotRequired[str]
 
 
 class LaunchingEvent(TypedDict):

@@ -21,7 +21,7 @@ import anyio
 from bindery import __version__
 from bindery.binder import providers
 from bindery.binder.builds import BuilderEventSink, BuildRegistry
-from bindery.binder.events import LaunchEvent, ReadyEvent, is_final
+from bindery.binder.events import BuiltEvent, LaunchEvent, ReadyEvent, is_final
 from bindery.binder.fairuse import LaunchQueue, RateLimiter, SpecPolicy
 from bindery.binder.hub_client import (
     TEMPORARY_PREFIX,
@@ -165,8 +165,12 @@ class BinderService:
                        "message": "Done! Found built image\n"}
                 return
             if cached:
-                yield {"phase": "built", "imageName": image,
-                       "message": "Found built image, launching...\n"}
+                found: BuiltEvent = {"phase": "built", "imageName": image,
+                                     "message": "Found built image, launching...\n"}
+                labels = await anyio.to_thread.run_sync(self.builder.engine.image_labels, image)
+                if labels and labels.get("org.bindery.grade-line"):
+                    found["grade"] = labels["org.bindery.grade-line"]
+                yield found
             else:
                 async with aclosing(self._build(spec_info, ref, image, timing)) as build_events:
                     async for event in build_events:

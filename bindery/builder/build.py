@@ -11,6 +11,7 @@ that were really installed, read back from the image after the build.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import functools
 import hashlib
 import json
@@ -26,12 +27,16 @@ from bindery import __version__
 from bindery.builder.events import BuildEvent, EventSink
 from bindery.builder.failures import explain_failure
 from bindery.builder.host_work import host_runner
+from bindery.builder.locks import LockCache
 from bindery.builder.modules import load_modules
 from bindery.builder.python_mirror import mirror_problem
 from bindery.builder.settings import BuilderSettings
 from bindery.engine.base import BuildRequest, Engine
 from bindery.environment import EnvironmentOptions, default_environment, detect, render
 from bindery.environment.dockerfile import remote_fetches
+from bindery.environment.grade import SUMMARY_PREFIX
+from bindery.environment.modules import EnvironmentModule
+from bindery.environment.repo_config import ignored_root_file, read_repo_config
 from bindery.errors import BinderyError, BuildError, BuildLimitExceeded, SourceError
 from bindery.sources import SourceCatalog
 from bindery.sources.base import Ref
@@ -80,6 +85,16 @@ def host_uv_binary() -> Path | None:
 
 
 @functools.cache
+def _uv_digest(uv: Path) -> str:
+    """Short content hash of the uv binary (names the ``bindery/uv`` image)."""
+    digest = hashlib.sha256()
+    with uv.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
 def _uv_identity() -> str:
     """What identifies the bundled uv in the fingerprint ("" when none is bundled)."""
     uv = host_uv_binary()
@@ -125,6 +140,8 @@ class Builder:
         self.environment_options = settings.environment_options()
         #: Installed environment modules (conda, R, ...), with their options.
         self.modules = load_modules(settings.modules)
+        #: Locks read before, by layer digest (saves reading them back on rebuilds).
+        self.locks = LockCache(settings.work_dir / "locks")
 
     # -- identity ------------------------------------------------------------
 
@@ -160,9 +177,10 @@ class Builder:
         digest.update(self.ca_bundle() or b"")
         # The rendered template itself, so a change to how images are made is a new
         # name even within one version; and the uv binary copied into them.
+        uv = host_uv_binary()
         plan = render(default_environment(self.environment_options), self.environment_options,
-                      ca_bundle=None,
-                      bundled_uv=host_uv_binary() is not None)
+                      ca_bundle=None, bundled_uv=uv is not None,
+                      uv_image=f"bindery/uv:{_uv_digest(uv)}" if uv is not None else "")
         digest.update(plan.dockerfile.encode())
         for name, data in sorted(plan.context_files.items()):  # e.g. the images' Jupyter config
             digest.update(name.encode() + b"\0" + data)
@@ -213,8 +231,9 @@ class Builder:
         started = time.monotonic()
         labels = self.engine.image_labels(name)
         if labels is not None:
+            graded = labels.get(f"{LABEL}.grade-line")
             emit({"phase": "built", "imageName": name, "reused": True,
-                  "message": f"Found built image {name}\n"})
+                  "message": (f"Bindery: {graded}\n" if graded else "") + f"Found built image {name}\n"})
             return BuiltImage(name, ref, True, labels)
         try:
             emit({"phase": "fetching", "message": f"Fetching {ref.url} at {ref.resolved}\n"})
@@ -254,10 +273,13 @@ class Builder:
         support = workdir / ".bindery"
         support.mkdir(exist_ok=True)
         options = self._options_for_build(emit)
-        env = detect(checkout, options, self.modules,
+        options, modules, repo_labels = self._apply_repo_config(checkout, options, emit)
+        env = detect(checkout, options, modules,
                      run_host_work=host_runner(support, self._work_dir(), emit))
         uv = host_uv_binary()
-        plan = render(env, options, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None)
+        uv_image = self._ensure_uv_image(uv, emit) if uv is not None else ""
+        plan = render(env, options, ca_bundle=self.ca_bundle(), bundled_uv=uv is not None,
+                      uv_image=uv_image)
         if plan.uses_repo_dockerfile and self.public:
             _refuse_remote_fetches(env.dockerfile or "Dockerfile", env.dockerfile_text or "")
         for line in plan.summary:
@@ -270,11 +292,14 @@ class Builder:
             target.write_bytes(data)
             if rel.endswith((".sh", "start")) or data.startswith(b"#!"):
                 target.chmod(0o755)
-        if uv is not None and not plan.uses_repo_dockerfile:
+        if uv is not None and not uv_image and not plan.uses_repo_dockerfile:
             shutil.copy2(uv, support / "uv")
         dockerfile = workdir / "Dockerfile.bindery"
         dockerfile.write_text(plan.dockerfile)
-        context = checkout if plan.uses_repo_dockerfile else workdir
+        context = self._docker_context(checkout, plan.context_dir) if plan.uses_repo_dockerfile \
+            else workdir
+        if plan.required_image:
+            self._check_required_image(plan.required_image, env.devcontainer or "the repository")
         labels = {
             **plan.labels,
             **provenance,
@@ -283,14 +308,25 @@ class Builder:
             f"{LABEL}.base-image": plan.base_image,
             f"{LABEL}.python": plan.python_version,
             f"{LABEL}.repo-dockerfile": str(plan.uses_repo_dockerfile).lower(),
+            **repo_labels,
+            # The grade's summary line, shown again when the image is reused.
+            f"{LABEL}.grade-line": next((line for line in plan.summary
+                                         if line.startswith(SUMMARY_PREFIX)), ""),
             **plan.labels,
         }
         if not plan.uses_repo_dockerfile:
             self._ensure_base_image(plan.base_image, emit)
         staging = f"{name.rsplit(':', 1)[0]}:staging-{uuid.uuid4().hex[:12]}"
+        # A guess at the lock, from the last build of this repository: right for any
+        # rebuild that installs the same packages (checked by layer digest below).
+        cache_key = f"{name.rsplit(':', 1)[0]} {self.fingerprint()}"
+        guess = None if plan.uses_repo_dockerfile else self.locks.last_labels(cache_key)
+        if guess is not None:
+            labels.update(guess)
         try:
             self.engine.build(
-                BuildRequest(context, dockerfile, staging, labels, b.build_timeout, b.build_memory),
+                BuildRequest(context, dockerfile, staging, labels, b.build_timeout, b.build_memory,
+                             build_args=plan.build_args),
                 lambda line: emit({"phase": "building", "message": line}),
             )
         except BuildLimitExceeded:
@@ -301,9 +337,15 @@ class Builder:
             raise BuildError(explain_failure(exc, plan), exc.log_tail, step=exc.step,
                              step_output=exc.step_output, exit_code=exc.exit_code) from exc
         try:
-            labels[f"{LABEL}.lock"] = self._read_lock(staging)
-            for label, path in plan.report_files.items():
-                labels[label] = self._read_report(staging, path)
+            read_back = {f"{LABEL}.lock": self._read_lock(staging)}
+            read_back.update({label: self._read_report(staging, path)
+                              for label, path in plan.report_files.items()})
+            if not plan.uses_repo_dockerfile and not any(
+                    value.startswith("(not recorded") for value in read_back.values()):
+                self.locks.remember(cache_key, read_back)
+            if guess == read_back and self.engine.tag_image(staging, name):
+                return labels  # the labels the build was given are the image's own
+            labels.update(read_back)
             # Labels are metadata: a FROM-only build adds them without a new layer.
             with tempfile.TemporaryDirectory(prefix="bindery-label-") as tmp:
                 label_file = Path(tmp) / "Dockerfile"
@@ -327,6 +369,76 @@ class Builder:
         emit({"phase": "building", "message": f"Bindery: the Python mirror "
               f"{options.python_install_mirror} {problem}; only Debian's Pythons are on offer.\n"})
         return dataclasses.replace(options, python_mirror_problem=problem)
+
+    def _apply_repo_config(
+        self, checkout: Path, options: EnvironmentOptions, emit: EventSink
+    ) -> tuple[EnvironmentOptions, list[EnvironmentModule], dict[str, str]]:
+        """The repository's own ``bindery.toml``: its version pin and allowed options
+        (:mod:`bindery.environment.repo_config`)."""
+        config = read_repo_config(checkout)
+        if config is None:
+            hidden = ignored_root_file(checkout)
+            if hidden:
+                emit({"phase": "building", "message": f"Bindery: {hidden}\n"})
+            return options, self.modules, {}
+        problem = config.version_problem(__version__)
+        if problem and self.settings.repo_version_mismatch == "error":
+            raise BuildError(f"{problem} (builder.repo_version_mismatch is 'error'.)")
+        emit({"phase": "building", "message": f"Bindery: {config.summary()}\n"})
+        if problem:
+            emit({"phase": "building", "message": f"Bindery: WARNING: {problem}\n"})
+        if config.options:
+            options = dataclasses.replace(options, **config.options)
+        modules = self.modules
+        if config.modules:
+            merged = {name: dict(table) for name, table in self.settings.modules.items()}
+            for name, table in config.modules.items():
+                merged.setdefault(name, {}).update(table)
+            modules = load_modules(merged)
+        return options, modules, {f"{LABEL}.builder-requested": config.version or "(any)"}
+
+    @staticmethod
+    def _docker_context(checkout: Path, relative: str) -> Path:
+        """The build context inside the checkout; a linked directory that leads out of it
+        (``.devcontainer`` → ``/``) would send the host's files to the engine."""
+        context = (checkout / relative).resolve() if relative else checkout
+        if not context.is_relative_to(checkout.resolve()) or not context.is_dir():
+            raise BuildError(f"The build context {relative}/ is not a directory inside the "
+                             "repository.")
+        return context
+
+    def _check_required_image(self, image: str, origin: str) -> None:
+        """devcontainer.json ``image``: allow-listed on a public builder, and present."""
+        patterns = self.settings.devcontainer_images
+        if self.public and not any(fnmatch.fnmatchcase(image, p) for p in patterns):
+            allowed = ", ".join(patterns) or "none are"
+            raise BuildError(f"{origin} asks for the image {image}, which this public service "
+                             f"does not allow (builder.devcontainer_images: {allowed}).")
+        if self.engine.image_labels(image) is None:
+            raise BuildError(
+                f"{origin} asks for the image {image}, which is not on this machine. Bindery "
+                "does not fetch devcontainer images from their registry: pull it onto the "
+                f"engine first (docker pull {image}), or use build.dockerfile instead.")
+
+    def _ensure_uv_image(self, uv: Path, emit: EventSink) -> str:
+        """``bindery/uv:<digest>``: the builder's uv binary alone (``/uv``), made once.
+        Builds copy uv from it instead of carrying 40 MB in every context. "" when the
+        engine cannot make it (the binary then travels in the context as before)."""
+        name = f"bindery/uv:{_uv_digest(uv)}"
+        if self.engine.image_labels(name) is not None:
+            return name
+        try:
+            with tempfile.TemporaryDirectory(prefix="bindery-uv-", dir=self._work_dir()) as tmp:
+                shutil.copy2(uv, Path(tmp) / "uv")
+                (Path(tmp) / "Dockerfile").write_text("FROM scratch\nCOPY uv /uv\n")
+                self.engine.build(BuildRequest(Path(tmp), Path(tmp) / "Dockerfile", name,
+                                               {f"{LABEL}.uv": _uv_identity()}, 300, None),
+                                  lambda _: None)
+        except BinderyError as exc:
+            emit({"phase": "building", "message": f"Bindery: could not make {name} ({exc}); "
+                  "uv travels in the build context instead\n"})
+            return ""
+        return name
 
     def _ensure_base_image(self, image: str, emit: EventSink) -> None:
         """Make a missing base image now (debootstrap), with its progress in the build log."""

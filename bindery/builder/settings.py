@@ -78,6 +78,15 @@ class BuilderSettings(Section):
     jupyter_remove: list[str] = Field(default_factory=lambda: ["rfc3987-syntax"])
     #: Where git checkouts and build contexts are made.
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "bindery")
+    #: A repository's bindery.toml asks for another Bindery version ([builder] version):
+    #: "error" refuses to build it, "warn" builds it with a warning on the launch page.
+    repo_version_mismatch: Literal["error", "warn"] = "error"
+    #: devcontainer.json ``features`` need their registry (ghcr.io): "note" builds
+    #: without them and lists them, "error" refuses such repositories.
+    devcontainer_features: Literal["note", "error"] = "note"
+    #: Images a devcontainer.json ``image`` may name on a public builder (glob patterns,
+    #: as ``[binder] ready_images``); empty = none. ``bindery build`` allows any local image.
+    devcontainer_images: list[str] = Field(default_factory=list)
     #: Options of each environment module (``[builder.modules.conda]``, ...), checked
     #: against the module's own options when the settings are loaded.
     modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -105,4 +114,5 @@ class BuilderSettings(Section):
             managed_pythons=tuple(self.managed_pythons),
             node_requirement=self.node_requirement,
             apt_ignore_valid_until=self.apt_ignore_valid_until,
+            devcontainer_features=self.devcontainer_features,
         )

@@ -54,6 +54,8 @@ class BuildRequest:
     timeout: float | None = None
     #: Memory limit for build steps, docker syntax ("4g"); None = unlimited.
     memory: str | None = None
+    #: ``ARG`` values (``--build-arg NAME=value``).
+    build_args: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,11 @@ class Engine(ABC):
     @abstractmethod
     def pull_image(self, name: str) -> None:
         """Fetch an image from its registry; ``EngineError`` saying why when it cannot."""
+
+    def tag_image(self, source: str, target: str) -> bool:
+        """Give image ``source`` the extra name ``target``; False when the engine cannot
+        (the builder then makes the name with a label-only build)."""
+        return False
 
     def provide_base_image(self, name: str, mirror: str, on_log: LogSink) -> None:
         """Make the missing base image ``name`` (``bindery/base:<suite>``) for a build.

@@ -134,6 +134,8 @@ class DockerEngine(Engine):
         ]
         for key, value in sorted(request.labels.items()):
             cmd += ["--label", f"{key}={value}"]
+        for key, value in sorted(request.build_args.items()):
+            cmd += ["--build-arg", f"{key}={value}"]
         cmd.append(str(request.context_dir))
         env = {**os.environ, "DOCKER_BUILDKIT": "1", "BUILDKIT_PROGRESS": "plain"}
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
@@ -207,6 +209,15 @@ class DockerEngine(Engine):
             self.client.images.remove(name, noprune=False)
         except (docker.errors.ImageNotFound, docker.errors.NotFound):
             pass
+
+    def tag_image(self, source: str, target: str) -> bool:
+        repository, _, tag = target.rpartition(":")
+        if not repository or "/" in tag:
+            repository, tag = target, "latest"
+        try:
+            return bool(self.client.images.get(source).tag(repository, tag))
+        except (docker.errors.ImageNotFound, docker.errors.APIError):
+            return False
 
     def read_file(self, image: str, path: str) -> str:
         # Copied out of a created, never started container: nothing of the image runs,

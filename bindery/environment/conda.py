@@ -35,6 +35,7 @@ from typing import Any, Literal
 from bindery.environment.conda_file import CondaEnvFile, parse_environment_file
 from bindery.environment.conda_pypi import plan_fallback, refers_to_repo
 from bindery.environment.errors import RepoConfigError
+from bindery.environment.grade import EXACT, PARTIAL, UNPINNED, is_exact_pin
 from bindery.environment.modules import Contribution, EnvironmentModule, HostWork
 from bindery.environment.options import EnvironmentOptions
 from bindery.environment.repo_files import ConfigFiles
@@ -320,6 +321,8 @@ class CondaModule(EnvironmentModule):
             replaces_pip_requirements=True,
             summary=tuple(summary),
             notes=tuple(notes),
+            pinning=EXACT if found.lock_name and not (env_file and env_file.pip)
+            else conda_pinning(env_file),
         )
 
     def _fallback(self, found: _Found, reason: str) -> Contribution:
@@ -373,5 +376,21 @@ class CondaModule(EnvironmentModule):
             replaces_pip_requirements=True,
             summary=tuple(summary),
             notes=tuple(notes),
+            pinning=conda_pinning(env_file),
         )
+
+
+def conda_pinning(env_file: CondaEnvFile | None) -> str:
+    """How exactly an environment.yml pins its packages (for the reproducibility grade):
+    ``==1.2.3`` or ``=1.2.3`` (three parts, no ``*``) per conda package, ``==`` per pip line;
+    ``python`` and ``pip`` themselves do not count."""
+    if env_file is None:
+        return UNPINNED
+    specs = [d for d in env_file.dependencies if d.name not in ("python", "pip")]
+    exact = [d for d in specs if re.fullmatch(r"==?\d+(\.[0-9A-Za-z]+){2,}", d.version or "")]
+    pins = [line for line in env_file.pip if is_exact_pin(line)]
+    total, pinned = len(specs) + len(env_file.pip), len(exact) + len(pins)
+    if total and pinned == total:
+        return EXACT
+    return PARTIAL if pinned else UNPINNED
 

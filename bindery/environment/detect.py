@@ -24,7 +24,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bindery.environment import apt, interpreters, lockfiles, pipfile, python, scripts
+from bindery.environment import (
+    apt,
+    devcontainer,
+    interpreters,
+    lockfiles,
+    pipfile,
+    python,
+    scripts,
+)
 from bindery.environment.dockerfile import repo_dockerfile
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.model import Environment, Requirements
@@ -81,6 +89,30 @@ def detect(
     notes = _hidden_root_files(files, claimed)
 
     found = repo_dockerfile(files)
+    container = devcontainer.find(files) if found is None else None
+    if container is not None:
+        present = [name for name in (*_ROOT_CONFIG_FILES, *sorted(claimed), "pyproject.toml")
+                   if files.has(name)]
+        if not present:
+            dev = devcontainer.read(files, *container, features_policy=settings.devcontainer_features)
+            return Environment(
+                python_version=settings.default_python,
+                python_source="devcontainer.json",
+                dockerfile=dev.dockerfile or dev.path,
+                dockerfile_text=dev.dockerfile_text,
+                devcontainer=dev.path,
+                docker_context=dev.context,
+                build_args=dict(dev.build_args),
+                required_image=dev.image,
+                notes=(*notes, *dev.notes),
+            )
+        notes.append(f"{container[0]} ignored: {', '.join(present)} configure the environment "
+                     "(Binder configuration wins, as on mybinder.org)")
+    ignored = next((p for p in devcontainer.LOCATIONS if files.root_has(p)), None)
+    if ignored is not None and container is None:
+        used = f"{files.config_dir}/" if files.config_dir else (found[0] if found else "")
+        notes.append(f"{ignored} ignored: {used} configures the environment "
+                     "(Binder configuration wins, as on mybinder.org)")
     if found is not None:
         path, text = found
         return Environment(
@@ -227,6 +259,7 @@ def _python_requirements(
                 generated=converted.text,
                 needs_repo=converted.needs_repo,
                 count=converted.count,
+                pinned=python.count_pinned(python.logical_lines(converted.text)),
             ),
             converted.python_version,
         )

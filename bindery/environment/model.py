@@ -7,6 +7,7 @@ so rendering never touches the file system and is trivially unit-testable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bindery.environment.lockfiles import Lockfile
@@ -32,6 +33,8 @@ class Requirements:
     needs_repo: bool = False
     #: Number of requirement lines, for the human summary.
     count: int = 0
+    #: How many of them pin one exact version (``name==1.2.3``), for the grade.
+    pinned: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ class Environment:
     dockerfile: str | None = None
     #: Its text (so render stays pure).
     dockerfile_text: str | None = None
+    #: The devcontainer.json the Dockerfile was made from ("" = none).
+    devcontainer: str = ""
+    #: Build context of the Dockerfile, relative to the root ("" = the root).
+    docker_context: str = ""
+    #: ``--build-arg`` values (devcontainer.json ``build.args``).
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    #: An image that must already exist on the engine (devcontainer.json ``image``).
+    required_image: str = ""
     requirements: Requirements | None = None
     #: uv.lock / pylock.toml, installed exactly (then ``requirements`` is None).
     lockfile: Lockfile | None = None
@@ -96,5 +107,11 @@ class BuildPlan:
     #: (text found in a Dockerfile step, what a person calls that step), to name the
     #: failing step in error messages: ("./postBuild", "postBuild").
     steps: tuple[tuple[str, str], ...] = ()
+    #: Build context of a repository Dockerfile, relative to the root ("" = the root).
+    context_dir: str = ""
+    #: ``--build-arg`` values.
+    build_args: dict[str, str] = field(default_factory=dict)
+    #: An image the engine must already have (devcontainer.json ``image``).
+    required_image: str = ""
     #: Labels read back from files the build wrote (label → path inside the image).
     report_files: dict[str, str] = field(default_factory=dict)

@@ -111,6 +111,10 @@ class Contribution:
     summary: tuple[str, ...] = ()
     #: Things found but not used, said out loud.
     notes: tuple[str, ...] = ()
+    #: How exactly the module pins the packages it installs, for the reproducibility
+    #: grade (:mod:`bindery.environment.grade`): "exact", "partial", "none"; None when
+    #: it installs no packages of its own.
+    pinning: str | None = None
 
 
 class EnvironmentModule(ABC):

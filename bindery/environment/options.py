@@ -52,6 +52,9 @@ class EnvironmentOptions:
     node_requirement: str = NODE_REQUIREMENT
     #: apt-get update accepts Release files past their Valid-Until (mirror snapshots).
     apt_ignore_valid_until: bool = False
+    #: devcontainer.json ``features`` (unobtainable without their registry): "note"
+    #: builds without them and says so, "error" refuses the repository.
+    devcontainer_features: str = "note"
 
     @property
     def managed_available(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import shlex
 import tomllib
 
 from bindery.environment.errors import RepoConfigError
+from bindery.environment.grade import is_exact_pin
 from bindery.environment.model import Requirements
 from bindery.environment.repo_files import ConfigFiles
 
@@ -93,6 +94,11 @@ def count_requirements(lines: list[str]) -> int:
     return sum(1 for ln in lines if not ln.startswith("-") or ln.startswith(("-e", "--editable")))
 
 
+def count_pinned(lines: list[str]) -> int:
+    """Requirement lines that pin one exact version (``name==1.2.3``)."""
+    return sum(1 for ln in lines if not ln.startswith("-") and is_exact_pin(ln))
+
+
 def requirements_file(files: ConfigFiles) -> Requirements | None:
     """requirements.txt of the config dir, classified as cacheable or needing the repo."""
     text = files.read_text("requirements.txt")
@@ -104,6 +110,7 @@ def requirements_file(files: ConfigFiles) -> Requirements | None:
         repo_path=files.rel("requirements.txt"),
         needs_repo=any(line_refers_to_repo(ln) for ln in lines),
         count=count_requirements(lines),
+        pinned=count_pinned(lines),
     )
 
 

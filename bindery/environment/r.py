@@ -185,6 +185,9 @@ class RModule(EnvironmentModule):
             context_files=context_files,
             summary=tuple(summary),
             notes=tuple(notes),
+            # The reproducibility grade: a renv.lock or a dated snapshot pins R's packages.
+            pinning="exact" if renv is not None or (runtime is not None and runtime.date)
+            else "none",
         )
 
 

@@ -18,7 +18,7 @@ import posixpath
 import shlex
 from collections.abc import Sequence
 
-from bindery.environment import node, variables
+from bindery.environment import grade, node, variables
 from bindery.environment.dockerfile import first_base_image
 from bindery.environment.errors import RepoConfigError
 from bindery.environment.hub_integration import IMAGE_CONFIG_DIR, config_files
@@ -29,6 +29,9 @@ from bindery.environment.scripts import BINDERY_START
 from bindery.environment.variables import HOME, VENV
 
 LOCK_FILE = "/srv/bindery-lock.txt"
+#: apt.txt's packages as installed (``name=version`` lines), read back into a label.
+APT_REPORT = "/srv/bindery-apt.txt"
+APT_LABEL = "org.bindery.apt"
 #: Where dependency files are copied before the repository (outside $HOME on purpose).
 DEPS_DIR = "/tmp/bindery-deps"
 CA_CONTEXT_NAME = "extra-ca.crt"
@@ -58,13 +61,17 @@ _PIP = "--mount=type=cache,target=/tmp/pip-cache,uid=1000,gid=1000,id=bindery-pi
 
 
 def render(
-    env: Environment, settings: EnvironmentOptions, *, ca_bundle: bytes | None, bundled_uv: bool = False
+    env: Environment, settings: EnvironmentOptions, *, ca_bundle: bytes | None,
+    bundled_uv: bool = False, uv_image: str = "",
 ) -> BuildPlan:
     """The build plan for ``env``; ``ca_bundle`` (PEM) is trusted inside the image.
 
     With ``bundled_uv`` the builder puts its own uv binary in the context as
     ``.bindery/uv`` and the image uses it (saves a venv-with-pip plus a download of
-    uv on every cold build); without, uv is installed from PyPI with pip.
+    uv on every cold build); without, uv is installed from PyPI with pip. With
+    ``uv_image`` (a local image holding that binary as ``/uv``, made once by the
+    builder) it is copied from there instead, so the 40 MB binary is not sent with
+    every build's context (half a second of every notebook-only rebuild).
     """
     if env.dockerfile is not None:
         return _repo_dockerfile_plan(env)
@@ -81,7 +88,7 @@ def render(
         )
     context_files: dict[str, bytes] = {START_CONTEXT_NAME: BINDERY_START.encode()}
     labels: dict[str, str] = {}
-    report_files: dict[str, str] = {}
+    report_files: dict[str, str] = {APT_LABEL: APT_REPORT} if env.apt_packages else {}
     for c in env.contributions:
         report_files.update(c.report_files)
         for rel, data in c.context_files.items():
@@ -104,8 +111,8 @@ def render(
     sections = [
         _base_section(base),
         _ca_section() if ca_bundle else "",
-        _system_section(env, settings, bundled_uv, steps),
-        _uv_section(bundled_uv, steps),
+        _system_section(env, settings, bundled_uv or bool(uv_image), steps),
+        _uv_section(bundled_uv or bool(uv_image), steps, uv_image),
         _node_section(settings.node_requirement, steps),
         replaced_jupyter
         or _python_section(env, settings, steps)
@@ -118,18 +125,21 @@ def render(
         _dependency_section(req, steps) if req is not None and not req.needs_repo else "",
         _lock_section(lock, steps) if lock is not None and not lock.needs_repo else "",
         *(_as_user(c.dependency_section) for c in env.contributions if c.dependency_section),
+        _freeze_section(steps) if _nothing_installed_after_copy(env) else "",
         _repo_section(env, steps),
-        _final_section(steps),
+        _final_section(steps, freeze=not _nothing_installed_after_copy(env)),
     ]
     dockerfile = "\n".join(s for s in sections if s)
     warnings = (env.python_warning,) if env.python_warning else ()
+    graded = grade.grade(env)
+    labels[grade.LABEL] = graded.letter
     return BuildPlan(
         dockerfile=dockerfile,
         context_files=context_files,
         base_image=base,
         python_version=env.python_version,
         uses_repo_dockerfile=False,
-        summary=summarize(env, settings, ca_bundle=ca_bundle),
+        summary=[*summarize(env, settings, ca_bundle=ca_bundle), graded.line()],
         labels={**labels, **python_labels(env)},
         warnings=warnings,
         steps=tuple(_module_steps(env) + steps),
@@ -165,16 +175,28 @@ def _repo_dockerfile_plan(env: Environment) -> BuildPlan:
     text = env.dockerfile_text or ""
     if not first_base_image(text):
         raise RepoConfigError(f"{env.dockerfile} has no FROM line; it cannot be built.")
+    graded = grade.dockerfile_grade(env.dockerfile or "Dockerfile")
+    if env.devcontainer:
+        what = (f"image {env.required_image}" if env.required_image
+                else f"{env.dockerfile} (context: {env.docker_context or 'the repository root'})")
+        first = [f"{env.devcontainer}: building {what}, with its environment and "
+                 "lifecycle commands (no Binder configuration file exists)"]
+        if env.build_args:
+            first.append(f"{env.devcontainer}: build arguments {', '.join(env.build_args)}")
+    else:
+        first = [f"{env.dockerfile}: used as given (no other configuration file applies)"]
     return BuildPlan(
         dockerfile=text,
         context_files={},
         base_image=first_base_image(text),
         python_version="unknown",
         uses_repo_dockerfile=True,
-        summary=[
-            f"{env.dockerfile}: used as given (no other configuration file applies)",
-            *env.notes,
-        ],
+        summary=[*first, *env.notes, graded.line()],
+        labels={grade.LABEL: graded.letter,
+                **({"org.bindery.devcontainer": env.devcontainer} if env.devcontainer else {})},
+        context_dir=env.docker_context,
+        build_args=dict(env.build_args),
+        required_image=env.required_image,
     )
 
 
@@ -262,8 +284,10 @@ RUN {_APT_CACHE} \\
 """
 
 
-def _uv_section(bundled_uv: bool, steps: list[tuple[str, str]]) -> str:
+def _uv_section(bundled_uv: bool, steps: list[tuple[str, str]], uv_image: str = "") -> str:
     """uv on PATH for every later step: the builder's own binary, or one from PyPI."""
+    if uv_image:
+        return f"COPY --from={uv_image} /uv /usr/local/bin/uv\n"
     if bundled_uv:
         return f"COPY .bindery/{UV_CONTEXT_NAME} /usr/local/bin/uv\n"
     steps.append(("/opt/bindery-uv/bin/pip install", "installing uv"))
@@ -322,9 +346,15 @@ def _apt_section(packages: tuple[str, ...], env_options: EnvironmentOptions,
 USER root
 RUN {_APT_CACHE} \\
     apt-get update -q{_apt_update_options(env_options)} \\
- && apt-get install -y -q --no-install-recommends {" ".join(packages)}
+ && apt-get install -y -q --no-install-recommends {" ".join(packages)} \
+ && dpkg-query -W -f='${{Package}}=${{Version}}\\n' {" ".join(_apt_names(packages))} > {APT_REPORT}
 USER 1000
 """
+
+
+def _apt_names(packages: tuple[str, ...]) -> list[str]:
+    """Package names without their ``=version`` (dpkg-query wants names)."""
+    return [p.split("=", 1)[0] for p in packages]
 
 
 def _requirements_target(req: Requirements) -> tuple[str, str]:
@@ -418,13 +448,25 @@ def _repo_section(env: Environment, steps: list[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _final_section(steps: list[tuple[str, str]]) -> str:
+def _nothing_installed_after_copy(env: Environment) -> bool:
+    """Whether every package is installed before the repository copy, so the package
+    list can be recorded there: a notebook edit then keeps that step cached too."""
+    return (not (env.requirements is not None and env.requirements.needs_repo)
+            and not (env.lockfile is not None and _lock_after_copy(env.lockfile, []) is not None)
+            and env.install_repo is None and env.post_build is None
+            and not any(c.repo_section for c in env.contributions))
+
+
+def _freeze_section(steps: list[tuple[str, str]]) -> str:
+    steps.append(("uv pip freeze", "recording the installed packages"))
+    return f"RUN uv pip freeze --python {VENV}/bin/python > {LOCK_FILE}\n"
+
+
+def _final_section(steps: list[tuple[str, str]], *, freeze: bool = True) -> str:
     entrypoint = json.dumps(["/usr/bin/tini", "-g", "--", "/usr/local/bin/bindery-start"])
     cmd = json.dumps(["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser"])
-    steps.append(("uv pip freeze", "recording the installed packages"))
     return f"""\
-RUN uv pip freeze --python {VENV}/bin/python > {LOCK_FILE}
-USER 1000
+{_freeze_section(steps) if freeze else ""}USER 1000
 WORKDIR {HOME}
 EXPOSE 8888
 ENTRYPOINT {entrypoint}

@@ -30,6 +30,9 @@ def test_python_warning_and_failing_step_on_the_launch_page(stack, git_server):
         expect(warnings).to_be_visible()
         expect(warnings).to_contain_text("runtime.txt asks for Python 3.10")
         expect(warnings).to_contain_text("using Python 3.11")
+        # The reproducibility grade, from the build log's summary line.
+        expect(page.locator("#grade-letter")).to_have_text("D")
+        expect(page.locator("#grade")).to_contain_text("Python 3.10 asked for, 3.11 provided")
         status = page.locator("#status")
         expect(status).to_contain_text(
             "postBuild failed (exit code 127): postBuild, line 4: npm-typo: command not found")

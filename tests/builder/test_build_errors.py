@@ -100,3 +100,27 @@ def test_build_memory_limit(settings: Settings, make_repo) -> None:
         builder.build(ref)
     assert "memory" in str(info.value)
     assert builder.find_image(ref) is None
+
+
+def test_a_bindery_toml_pinning_another_version_is_refused_before_building(make_repo) -> None:
+    from bindery import __version__
+
+    repo = make_repo({"bindery.toml": '[builder]\nversion = "~=99.0"\n', "requirements.txt": "six\n"})
+    result = bindery("build", str(repo), "--json-logs", cwd=repo.parent)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "bindery.toml asks for Bindery ~=99.0" in result.stderr
+    assert f"this is Bindery {__version__}" in result.stderr
+
+
+def test_a_bindery_toml_version_mismatch_only_warns_when_configured(make_repo, tmp_path) -> None:
+    repo = make_repo({"binder/bindery.toml": '[builder]\nversion = "~=99.0"\n'
+                                             'python_policy = "exact"\n',
+                      "binder/runtime.txt": "python-3.10\n"})
+    config = tmp_path / "settings.toml"
+    config.write_text('[builder]\nrepo_version_mismatch = "warn"\n')
+    result = bindery("--config", str(config), "build", str(repo), "--json-logs")
+    # The mismatch is a warning; the repository's own python_policy = "exact" then
+    # refuses Python 3.10 (which the default "nearest" would have substituted).
+    assert "Bindery: WARNING: binder/bindery.toml asks for Bindery ~=99.0" in result.stdout
+    assert result.returncode != 0
+    assert "runtime.txt asks for Python 3.10, which this Bindery cannot provide" in result.stderr

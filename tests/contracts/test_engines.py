@@ -98,6 +98,22 @@ def test_a_built_image_has_its_labels_and_files(engine: Engine, tiny_image: str)
 
 
 @pytest.mark.engine
+def test_tagging_gives_the_same_image_a_second_name(engine: Engine, tiny_image: str) -> None:
+    """Optional: an engine that cannot tag says False (the builder then makes a label build)."""
+    target = f"bindery-contract/tagged-{RUN_ID}:2"
+    try:
+        if engine.tag_image(tiny_image, target):
+            assert engine.image_labels(target) == engine.image_labels(tiny_image)
+            assert engine.read_file(target, "/hello.txt") == "hello from the contract image\n"
+        else:
+            assert engine.image_labels(target) is None
+        assert engine.tag_image(f"bindery-contract/never-built-{RUN_ID}:nope", target + "x") is False
+    finally:
+        engine.remove_image(target)
+    assert engine.image_labels(tiny_image) is not None  # removing one name keeps the other
+
+
+@pytest.mark.engine
 def test_reading_a_small_file_never_comes_back_empty(engine: Engine, tiny_image: str) -> None:
     """Reads through a container's output lost small files about one time in three."""
     reads = {engine.read_file(tiny_image, "/hello.txt") for _ in range(8)}

@@ -9,6 +9,9 @@
   const bar = document.getElementById("progress-bar");
   const warnings = document.getElementById("warnings");
   const WARNING = "Bindery: WARNING: ";
+  // The builder's summary line "Bindery: Reproducibility grade: B (reasons)".
+  const GRADE = /^Bindery: Reproducibility grade: ([A-D]) \((.*)\)$/;
+  const grade = document.getElementById("grade");
   let finished = false;
 
   function setPhase(phase) {
@@ -34,6 +37,14 @@
     if (current) current.classList.add("failed");
     logBox.open = true;
   }
+  function showGrade(line) {
+    const found = GRADE.exec(line);
+    if (!found) return;
+    document.getElementById("grade-letter").textContent = found[1];
+    document.getElementById("grade-reasons").textContent = "(" + found[2] + ")";
+    grade.dataset.grade = found[1];
+    grade.hidden = false;
+  }
   const source = new EventSource(root.dataset.buildUrl);
   source.onmessage = (message) => {
     const event = JSON.parse(message.data);
@@ -45,9 +56,12 @@
         warnings.appendChild(item);
         warnings.hidden = false;
       });
+      event.message.split("\n").forEach(showGrade);
       logEl.textContent += event.message;
       logEl.scrollTop = logEl.scrollHeight;
     }
+    // A cached image carries its grade in the "built" event instead of a build log.
+    if (event.grade) showGrade("Bindery: " + event.grade);
     if (event.phase === "failed") { source.close(); fail(event.message || "The launch failed."); return; }
     setPhase(event.phase);
     if (event.phase !== "building" && event.message) status.textContent = event.message;
