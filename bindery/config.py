@@ -159,7 +159,21 @@ def find_config_file(explicit: str | os.PathLike[str] | None, environ: Mapping[s
             raise ConfigError(f"{origin} names {path}, which does not exist.")
         return path
     local = cwd / "bindery.toml"
-    return local if local.is_file() else None
+    if not local.is_file() or _is_repository_pin(local):
+        return None
+    return local
+
+
+def _is_repository_pin(path: Path) -> bool:
+    """A repository's own ``bindery.toml`` (``[builder] version = ...``, docs/environment.md)
+    pins the builder for that repository; it is not this deployment's settings, so running
+    ``bindery build .`` inside such a repository must not read it as such."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # the loader reports what is wrong with it
+    builder = data.get("builder")
+    return isinstance(builder, dict) and "version" in builder
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")

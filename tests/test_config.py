@@ -140,3 +140,15 @@ def test_changing_a_plugin_key_later_is_checked_and_a_bad_change_leaves_no_trace
     with pytest.raises(ConfigError, match="mem_limit"):
         settings.hub.spawner.mem_limit = "lots"
     assert settings.hub.spawner.options.model_dump()["mem_limit"] == "2g"
+
+
+def test_a_repositorys_pin_file_in_the_working_directory_is_not_read_as_settings(tmp_path):
+    """``bindery build .`` inside a repository that pins its builder (``[builder] version``,
+    docs/environment.md) must not take that file for the deployment's settings."""
+    from bindery.config import find_config_file
+
+    pin = tmp_path / "bindery.toml"
+    pin.write_text('[builder]\nversion = "0.1"\npython_policy = "exact"\n')
+    assert find_config_file(None, {}, tmp_path) is None
+    pin.write_text('[builder]\nimage_prefix = "mine"\n')
+    assert find_config_file(None, {}, tmp_path) == pin
