@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -94,19 +95,25 @@ def _page(request: Request, s: Session, query: Select[Any], make: Any) -> Respon
 # -- /shares/{owner}[/{server}] -------------------------------------------------------
 
 
-async def list_shares(request: Request) -> Response:
+def _list_owned(request: Request, table: type[Share] | type[ShareCode],
+                to_json: Callable[[Request, Any], dict[str, Any]]) -> Response:
+    """A page of the owner's shares or share codes, of one server when the path names one."""
     owner_name, server = _owner_server(request)
     require(request, "read:shares", owner_name, server=server)
     with hub_of(request).db() as s:
         owner = load_user(s, owner_name)
-        query = select(Share).where(Share.owner_id == owner.id)
+        query = select(table).where(table.owner_id == owner.id)
         if server is not None:
             try:
                 ensure_server(s, owner, server)
             except SharingError as err:
                 raise _sharing(err) from err
-            query = query.where(Share.server_name == server)
-        return _page(request, s, query.order_by(Share.id), share_model)
+            query = query.where(table.server_name == server)
+        return _page(request, s, query.order_by(table.id), to_json)
+
+
+async def list_shares(request: Request) -> Response:
+    return _list_owned(request, Share, share_model)
 
 
 async def _grantee(request: Request, s: Session,
@@ -169,18 +176,7 @@ async def change_share(request: Request) -> Response:
 
 
 async def list_codes(request: Request) -> Response:
-    owner_name, server = _owner_server(request)
-    require(request, "read:shares", owner_name, server=server)
-    with hub_of(request).db() as s:
-        owner = load_user(s, owner_name)
-        query = select(ShareCode).where(ShareCode.owner_id == owner.id)
-        if server is not None:
-            try:
-                ensure_server(s, owner, server)
-            except SharingError as err:
-                raise _sharing(err) from err
-            query = query.where(ShareCode.server_name == server)
-        return _page(request, s, query.order_by(ShareCode.id), code_model)
+    return _list_owned(request, ShareCode, code_model)
 
 
 async def change_codes(request: Request) -> Response:
