@@ -159,8 +159,44 @@ class NginxProxy(Proxy):
             self.files.write(state)
         except OSError as err:
             raise ProxyError(f"Cannot write nginx's route files in {self.config_dir}: {err}") from err
+        old_workers = self._workers()
         await self._reload()
         await self._wait_for_generation(state["generation"])
+        await self._wait_for_old_workers(old_workers)
+
+    def _workers(self) -> set[int]:
+        """Worker pids of the nginx whose master is in ``nginx.pid`` (empty when unknown,
+        e.g. an operator's nginx this process may not inspect)."""
+        try:
+            master = int((self.config_dir / "nginx.pid").read_text().strip())
+        except (OSError, ValueError):
+            return set()
+        found = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                found.add(int(entry.name))
+        return found
+
+    async def _wait_for_old_workers(self, old: set[int]) -> None:
+        """Until every worker of the previous generation stopped accepting connections.
+
+        After a reload, old workers keep accepting on the shared listening socket until
+        they have handled the master's quit; a request landing on one meanwhile would be
+        routed by the old table (a new user sent to the hub's "not running" page). An old
+        worker that accepts no more is gone or titled "... is shutting down" (it may go on
+        serving its open connections, WebSockets included).
+        """
+        deadline = time.monotonic() + self.opts.reload_timeout
+        while old and time.monotonic() < deadline:
+            old = {pid for pid in old if _accepting(pid)}
+            if old:
+                await asyncio.sleep(0.01)
 
     async def _reload(self) -> None:
         if self.opts.reload_command:
@@ -288,3 +324,12 @@ class NginxProxy(Proxy):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _accepting(pid: int) -> bool:
+    """Whether nginx worker ``pid`` still runs and has not begun its graceful exit."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return bool(title) and b"shutting down" not in title
