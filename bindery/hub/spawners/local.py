@@ -13,6 +13,7 @@ find the process again; the start time guards against a recycled pid.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -36,6 +37,8 @@ from bindery.hub.spawners.naming import escape, server_slug
 from bindery.plugins import PluginOptions
 
 #: Environment variables never passed on to users' servers (the hub's secrets).
+#: Environment variables marking a server process as this hub's (set after the filter below).
+_HUB_MARK, _USER_MARK, _SERVER_MARK = "BINDERY_HUB_ID", "BINDERY_USER", "BINDERY_SERVER_NAME"
 _SECRET_ENV = re.compile(r"^BINDERY_|SECRET|PASSWORD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
 _PORT_ATTEMPTS = 3
 
@@ -173,7 +176,44 @@ class LocalProcessSpawner(Spawner):
             env["JUPYTERHUB_SERVICE_URL"] = f"http://127.0.0.1:{port}{self.request.base_url}"
         env["JUPYTER_CONFIG_PATH"] = str(self.config_dir)
         env["JUPYTER_TOKEN"] = self.request.api_token
+        # Marks the process as this hub's server, so a later start of the hub can find it
+        # when a crash kept it from being recorded (sweep_leftovers).
+        env[_HUB_MARK] = self.context.hub_id
+        env[_USER_MARK] = self.request.user
+        env[_SERVER_MARK] = self.request.server_name
         return env
+
+    @classmethod
+    def sweep_leftovers(cls, known: set[tuple[str, str]], options: PluginOptions,
+                        context: SpawnerContext) -> list[str]:
+        """This user's processes that lead a session and carry this hub's mark, whose
+        server the database does not know: stopped (SIGTERM to the group, then SIGKILL)."""
+        removed: list[str] = []
+        leaders: list[psutil.Process] = []
+        for proc in psutil.process_iter(["pid", "uids"]):
+            try:
+                if proc.info["uids"] is None or proc.info["uids"].real != os.getuid():
+                    continue
+                if os.getsid(proc.pid) != proc.pid:
+                    continue  # only the server itself (it leads its own session)
+                env = proc.environ()
+            except (psutil.Error, OSError):
+                continue
+            if env.get(_HUB_MARK) != context.hub_id:
+                continue
+            key = (env.get(_USER_MARK, ""), env.get(_SERVER_MARK, ""))
+            if key in known:
+                continue
+            leaders.append(proc)
+            removed.append(f"{key[0]}/{key[1]}")
+        for proc in leaders:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(leaders, timeout=max(float(getattr(options, "stop_grace", 5.0)), 0.5))
+        for proc in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        return removed
 
     async def start(self) -> str:
         if self._progress.closed:  # started again after a stop: a new start, a new log
