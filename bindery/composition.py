@@ -9,6 +9,7 @@ and no part reads files or environment variables after start-up.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -143,5 +144,7 @@ def make_spawner_factory(
     def default_image() -> str:
         return make_builder(settings, shared_engine).ensure_default_image()
 
+    # The database is the instance: two instances side by side never share one.
+    instance = hashlib.sha256(settings.hub.db_url.encode()).hexdigest()[:16]
     return spawner_factory(settings.hub.spawner, settings.hub.hub_id,
-                           engine=shared_engine, default_image=default_image)
+                           engine=shared_engine, default_image=default_image, instance=instance)

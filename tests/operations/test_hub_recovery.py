@@ -80,11 +80,20 @@ def test_kill_9_of_the_hub_adopts_or_replaces_the_proxy_and_restores_servers(
     bob.kill()
     # A start the killed hub never recorded: a container of this hub that no row names.
     hub_id = hub.extra_env["BINDERY_HUB__HUB_ID"]
+    instance = bob.labels["bindery.instance"]  # this hub's own identity (its database)
     ghost = docker_engine.containers.run(
         bob.image.id, ["sleep", "300"], detach=True,
-        labels={"bindery.hub": hub_id, "bindery.user": "ghost", "bindery.server": ""})
+        labels={"bindery.hub": hub_id, "bindery.user": "ghost", "bindery.server": "",
+                "bindery.instance": instance})
+    # Same hub_id, another instance (a second hub side by side): never touched.
+    neighbour = docker_engine.containers.run(
+        bob.image.id, ["sleep", "300"], detach=True,
+        labels={"bindery.hub": hub_id, "bindery.user": "ghost2", "bindery.server": "",
+                "bindery.instance": "another-instance"})
     took = _restart_and_time_until_reachable(hub, {"amy": tokens["amy"]})
-    assert ghost.id not in {c.id for c in containers(docker_engine, hub_id, running_only=False)}
+    left = {c.id for c in containers(docker_engine, hub_id, running_only=False)}
+    assert ghost.id not in left and neighbour.id in left
+    neighbour.remove(force=True)
     assert "removed ghost/" in hub.log_tail(80)
     assert _proxy_pid(hub) == proxy, "the running proxy was adopted, not replaced"
     assert "adopted" in hub.log_tail(80)

@@ -125,6 +125,10 @@ class SpawnerContext:
     #: Makes (on first use) and names the default environment's image, for requests
     #: naming no image when no default image is configured.
     default_image: Callable[[], str] | None = None
+    #: This hub instance's identity (a hash of its database URL), marked on every server
+    #: it starts. Leftovers are swept only when it is set and only when they carry it: two
+    #: instances side by side with the same ``hub_id`` never remove each other's servers.
+    instance: str = ""
 
     def require_engine(self, spawner: str) -> Engine:
         """The engine, or an error saying the deployment did not provide one."""

@@ -46,6 +46,7 @@ CONTAINER_PORT = 8888
 LABEL_HUB = "bindery.hub"
 LABEL_USER = "bindery.user"
 LABEL_SERVER = "bindery.server"
+LABEL_INSTANCE = "bindery.instance"
 
 T = TypeVar("T")
 
@@ -214,6 +215,7 @@ class DockerSpawner(Spawner):
             LABEL_HUB: self.context.hub_id,
             LABEL_USER: self.request.user,
             LABEL_SERVER: self.request.server_name,
+            LABEL_INSTANCE: self.context.instance,
         }
 
     def _run_request(self, image: str) -> RunRequest:
@@ -279,7 +281,10 @@ class DockerSpawner(Spawner):
         if engine is None:
             return []
         removed = []
-        for state in engine.containers({LABEL_HUB: context.hub_id}):
+        if not context.instance:
+            return []
+        for state in engine.containers({LABEL_HUB: context.hub_id,
+                                        LABEL_INSTANCE: context.instance}):
             key = (state.labels.get(LABEL_USER, ""), state.labels.get(LABEL_SERVER, ""))
             if key in known:
                 continue

@@ -38,6 +38,7 @@ def spawner_factory(
     hub_id: str,
     engine: Engine | None = None,
     default_image: Callable[[], str] | None = None,
+    instance: str = "",
 ) -> SpawnerFactory:
     """Spawners of the kind ``settings.kind`` names (a clear error if none is installed).
 
@@ -47,11 +48,15 @@ def spawner_factory(
     cls = SPAWNERS.load(settings.kind)
 
     def make(request: SpawnRequest) -> Spawner:
-        context = settings.context(hub_id, engine=engine, default_image=default_image)
+        context = settings.context(hub_id, engine=engine, default_image=default_image,
+                                   instance=instance)
         return cls(request, settings.options, context)
 
     def sweep(known: set[tuple[str, str]]) -> list[str]:
-        context = settings.context(hub_id, engine=engine, default_image=default_image)
+        if not instance:
+            return []  # no identity: nothing can be told apart from another hub's servers
+        context = settings.context(hub_id, engine=engine, default_image=default_image,
+                                   instance=instance)
         return cls.sweep_leftovers(known, settings.options, context)
 
     return SweepingFactory(make, sweep)

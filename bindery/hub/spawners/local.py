@@ -39,6 +39,7 @@ from bindery.plugins import PluginOptions
 #: Environment variables never passed on to users' servers (the hub's secrets).
 #: Environment variables marking a server process as this hub's (set after the filter below).
 _HUB_MARK, _USER_MARK, _SERVER_MARK = "BINDERY_HUB_ID", "BINDERY_USER", "BINDERY_SERVER_NAME"
+_INSTANCE_MARK = "BINDERY_HUB_INSTANCE"
 _SECRET_ENV = re.compile(r"^BINDERY_|SECRET|PASSWORD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
 _PORT_ATTEMPTS = 3
 
@@ -181,6 +182,7 @@ class LocalProcessSpawner(Spawner):
         env[_HUB_MARK] = self.context.hub_id
         env[_USER_MARK] = self.request.user
         env[_SERVER_MARK] = self.request.server_name
+        env[_INSTANCE_MARK] = self.context.instance
         return env
 
     @classmethod
@@ -199,7 +201,8 @@ class LocalProcessSpawner(Spawner):
                 env = proc.environ()
             except (psutil.Error, OSError):
                 continue
-            if env.get(_HUB_MARK) != context.hub_id:
+            if (not context.instance or env.get(_HUB_MARK) != context.hub_id
+                    or env.get(_INSTANCE_MARK) != context.instance):
                 continue
             key = (env.get(_USER_MARK, ""), env.get(_SERVER_MARK, ""))
             if key in known:

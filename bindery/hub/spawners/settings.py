@@ -77,7 +77,9 @@ class SpawnerSettings(PluginSection):
         hub_id: str,
         engine: Engine | None = None,
         default_image: Callable[[], str] | None = None,
+        instance: str = "",
     ) -> SpawnerContext:
         """What every spawner of this hub is given besides its own options."""
         return SpawnerContext(hub_id=hub_id, start_timeout=self.start_timeout,
-                              images=self.image_policy(), engine=engine, default_image=default_image)
+                              images=self.image_policy(), engine=engine, default_image=default_image,
+                              instance=instance)
