@@ -111,6 +111,32 @@ def api_hub(tmp_path: Path) -> Iterator[ApiHub]:
             client.delete(f"/hub/api/users/{user}/{tail}", headers=api.headers())
 
 
+def wait_until_answers(process: subprocess.Popen[bytes], url: str,
+                       log_tail: Any, what: str, timeout: float = 60) -> None:
+    """Until ``url`` answers 200; fails with the log if ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log_tail()
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not start:\n{log_tail()}")
+
+
+def end_process(process: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; waits for the exit."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class HubProcess:
     """``bindery hub`` as a subprocess: built-in proxy on ``port``, hub app on ``hub_port``."""
@@ -188,25 +214,11 @@ class HubProcess:
              str(self.hub_port), "--proxy-api-port", str(self.api_port), "--log-level", "info"],
             env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp_path,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_tail()
-            try:
-                if httpx.get(f"{self.api}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"hub did not start:\n{self.log_tail()}")
+        wait_until_answers(self.process, f"{self.api}/health", self.log_tail, "hub")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            end_process(self.process)
         self.process = None
 
     def log_tail(self, lines: int = 40) -> str:

@@ -15,14 +15,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from bindery.hub.proxy.processes import install_chp
-from hub.conftest import free_port
+from hub.conftest import end_process, free_port, wait_until_answers
 
 ADMIN_SERVICE = "admin-svc"
 EXTERNAL_SERVICE = "ext"
@@ -94,25 +91,11 @@ class JupyterHubProcess:
         env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(self.root)}
         self.process = subprocess.Popen([executable, "-f", str(config)], cwd=self.root,
                                         stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_tail()
-            try:
-                if httpx.get(self.api, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"JupyterHub did not start:\n{self.log_tail()}")
+        wait_until_answers(self.process, self.api, self.log_tail, "JupyterHub")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            end_process(self.process)
         self._stop_its_proxy()
 
     def _stop_its_proxy(self) -> None:
